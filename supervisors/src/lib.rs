@@ -36,7 +36,7 @@ pub use restart::REACHED_MAX_RESTART_INTENSITY;
 pub use root::RootHandle;
 pub use spec::{
     start_fn, ChildKind, ChildSpec, DynStart, DynamicChild, Restart, Shutdown, StartCtx, StartFn,
-    StartFuture, Started, Strategy, SupFlags, SupervisorSpec, Template,
+    StartFuture, Started, Strategy, SupFlags, SupervisorSlot, SupervisorSpec, Template,
 };
 pub use supervisor::{Supervisor, SupervisorMsg, SupervisorRef};
 pub use tree::{ChildCounts, ChildInfo, Found, TreeNode, TreeOpts};

@@ -131,6 +131,8 @@ impl From<SupervisorRef> for Started {
 
 /// The future a start function returns: the child, `None` for OTP's `ignore`, or an error.
 pub type StartFuture = Pin<Box<dyn Future<Output = Result<Option<Started>, StartError>> + Send>>;
+/// Where a supervisor child publishes its live handle (see [`ChildSpec::supervisor_in`]).
+pub type SupervisorSlot = Arc<parking_lot::RwLock<Option<SupervisorRef>>>;
 /// A start function that can run again on every restart.
 pub type StartFn = Arc<dyn Fn(StartCtx) -> StartFuture + Send + Sync>;
 /// A start function that runs once (a temporary dynamic child, whose start arguments such as a
@@ -186,6 +188,31 @@ impl ChildSpec {
                 crate::Supervisor::start_linked(ctx, spec)
                     .await
                     .map(|s| Some(Started::from(s)))
+            }
+        });
+        Self {
+            id: id.into(),
+            start,
+            restart: Restart::Permanent,
+            shutdown: Shutdown::Infinity,
+            kind: ChildKind::Supervisor,
+        }
+    }
+
+    /// Like [`ChildSpec::supervisor`], and on every (re)start stores the new handle in `slot`, so
+    /// siblings always reach the live incarnation (esockd's listener finds its acceptor_sup so).
+    pub fn supervisor_in<F>(id: impl Into<String>, slot: SupervisorSlot, spec: F) -> Self
+    where
+        F: Fn() -> crate::SupervisorSpec + Send + Sync + 'static,
+    {
+        let spec = Arc::new(spec);
+        let start = start_fn(move |ctx: StartCtx| {
+            let spec = spec();
+            let slot = slot.clone();
+            async move {
+                let sup = crate::Supervisor::start_linked(ctx, spec).await?;
+                *slot.write() = Some(sup.clone());
+                Ok(Some(Started::from(sup)))
             }
         });
         Self {

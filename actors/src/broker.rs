@@ -1,0 +1,78 @@
+//! The broker's shared context: the tables that outlive worker restarts and the slots where
+//! singleton workers publish their live reference.
+//!
+//! emqttd keeps its tables in ETS, owned by a supervisor so that a worker's crash loses nothing
+//! (the heir pattern). Here a table is an `Arc` created once per broker start and handed to the
+//! supervisor specs that build its writers (`router_sup` for routes and retained messages,
+//! `sm_sup` for the session registry, `listener_sup` for admission state). A table's lifetime is
+//! the broker's: it outlives the worker that writes it and the supervisor above that worker.
+//!
+//! Singleton workers publish their current `ActorRef` in a slot here on every (re)start instead of
+//! registering a global ractor name: tests run many brokers in one process, and ractor's
+//! registry is process-wide.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arbor_supervisors::SupervisorSlot;
+use parking_lot::RwLock;
+use ractor::ActorRef;
+
+use crate::config::BrokerConfig;
+use crate::listener::ListenerShared;
+use crate::metrics::Metrics;
+use crate::router::RouterMsg;
+use crate::sm::{Registry, SmMsg};
+
+/// A slot holding the live reference of a singleton worker.
+pub type Slot<T> = Arc<RwLock<Option<T>>>;
+
+/// Everything shared across one running broker.
+pub struct Broker {
+    /// The configuration it was started with.
+    pub config: Arc<BrokerConfig>,
+    /// Counters and gauges (emqttd_metrics / emqttd_stats).
+    pub metrics: Arc<Metrics>,
+    /// When the broker started, for `uptime`.
+    pub started_at: Instant,
+    /// Each listener's admission state and live supervisors, by listener id
+    /// (`mqtt:tcp:0.0.0.0:1883`).
+    pub listeners: RwLock<BTreeMap<String, Arc<ListenerShared>>>,
+    /// The session registry (client id → session), owned by `sm_sup`.
+    pub registry: Arc<Registry>,
+    /// The sm pool, index `i` holding `sm/i`.
+    pub sm_pool: RwLock<Vec<Option<ActorRef<SmMsg>>>>,
+    /// The router.
+    pub router: Slot<ActorRef<RouterMsg>>,
+    /// The session supervisor.
+    pub session_sup: SupervisorSlot,
+    /// The root supervisor, once the tree has started.
+    pub root: SupervisorSlot,
+    /// Where the admin API listens, once it does.
+    pub admin_addr: RwLock<Option<std::net::SocketAddr>>,
+}
+
+impl Broker {
+    /// A fresh context for `config`.
+    pub fn new(config: BrokerConfig) -> Arc<Self> {
+        let pool = config.sm.workers();
+        Arc::new(Self {
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+            started_at: Instant::now(),
+            listeners: RwLock::new(BTreeMap::new()),
+            registry: Arc::new(Registry::default()),
+            sm_pool: RwLock::new(vec![None; pool]),
+            router: Slot::default(),
+            session_sup: SupervisorSlot::default(),
+            root: SupervisorSlot::default(),
+            admin_addr: RwLock::new(None),
+        })
+    }
+
+    /// The listener state for `id`.
+    pub fn listener(&self, id: &str) -> Option<Arc<ListenerShared>> {
+        self.listeners.read().get(id).cloned()
+    }
+}

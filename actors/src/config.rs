@@ -1,0 +1,515 @@
+//! The broker's configuration: one typed serde tree, mirroring emqttd's `emqttd.conf`
+//! sections plus esockd's listener options and each supervisor's restart intensity.
+//!
+//! Choices a reader may question:
+//! - **Defaults live only in `config/default.toml`**, embedded as [`DEFAULT_TOML`]. No struct
+//!   here implements `Default` or uses `#[serde(default)]`: every key must come from some
+//!   layer, and the embedded file is the bottom layer. [`BrokerConfig::defaults`] parses it
+//!   alone (for tests and tools); the binary's loader (`src/config.rs`) layers a file and
+//!   environment variables over it.
+//! - **Unknown keys are errors** (`deny_unknown_fields` on every table), so a typo is never
+//!   silently ignored.
+//! - **Values are parsed into their real types while deserializing** (`SocketAddr`,
+//!   [`AccessRule`], [`RateLimit`], [`LogFormat`], `Duration` via humantime strings), so a bad
+//!   value fails with the key path and the layer it came from, and no code downstream parses
+//!   strings again. [`BrokerConfig::validate`] then checks what one value cannot tell alone:
+//!   ranges, the listener names, and the admin token that a non-loopback bind requires.
+//! - Supervisors are a fixed struct, not a map: the tree's shape is code (`tree.rs`), so a
+//!   misspelt supervisor name is an unknown key instead of a table nobody reads.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{de, Deserialize, Deserializer};
+
+use crate::access::AccessRule;
+
+/// `config/default.toml`, embedded at build time: the bottom layer of every configuration.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// The largest MQTT frame there can be: a remaining length of 268,435,455 (the most four
+/// length bytes can say) plus the one-byte header and four length bytes.
+pub const MAX_MQTT_FRAME: u32 = 268_435_460;
+
+/// The whole configuration, one field per section of `config/default.toml`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// `[node]`
+    pub node: NodeConfig,
+    /// `[listeners.<name>]`, by name; the name is the listener's id in the tree.
+    pub listeners: BTreeMap<String, ListenerConfig>,
+    /// `[admin]`
+    pub admin: AdminConfig,
+    /// `[mqtt]`
+    pub mqtt: MqttConfig,
+    /// `[session]`
+    pub session: SessionConfig,
+    /// `[sm]`
+    pub sm: SmConfig,
+    /// `[sys]`
+    pub sys: SysConfig,
+    /// `[log]`
+    pub log: LogConfig,
+    /// `[supervisors.<name>]`
+    pub supervisors: SupervisorsConfig,
+    /// `[auth]`
+    pub auth: AuthConfig,
+}
+
+/// `[node]`: this broker's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// `name@host`, as emqttd names its node; used in `$SYS/brokers/<node>/…`.
+    pub name: String,
+}
+
+/// `[listeners.<name>]`: one esockd listener.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// The address to bind.
+    pub bind: SocketAddr,
+    /// Acceptor tasks sharing the socket (at least 1).
+    pub acceptors: usize,
+    /// Connections held at once; `connection_sup` refuses the next one (esockd max_clients).
+    pub max_connections: usize,
+    /// Access rules, first match wins, no match allows.
+    pub access: Vec<AccessRule>,
+    /// Per-connection inbound byte rate; `None` (written `""`) is unlimited.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// `[admin]`: the HTTP admin API that `arbor ctl` talks to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The address to serve on.
+    pub bind: SocketAddr,
+    /// The bearer token requests must carry; `None` (written `""`) only on a loopback bind.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub token: Option<Secret>,
+}
+
+/// `[mqtt]`: protocol limits.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    /// Largest whole frame accepted, in bytes (2 to [`MAX_MQTT_FRAME`]).
+    pub max_packet_size: u32,
+    /// Time a new connection has to send CONNECT.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Longest client id accepted, in bytes.
+    pub max_clientid_len: u16,
+}
+
+/// `[session]`: per-session windows and queues (emqttd_session).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    /// QoS 1/2 messages in flight to the client at once (at least 1).
+    pub max_inflight: u16,
+    /// Time before an unacknowledged QoS 1/2 message is sent again.
+    #[serde(with = "humantime_serde")]
+    pub retry_interval: Duration,
+    /// Incoming QoS 2 messages awaiting PUBREL.
+    pub max_awaiting_rel: u16,
+    /// Time an incoming QoS 2 message may await its PUBREL.
+    #[serde(with = "humantime_serde")]
+    pub await_rel_timeout: Duration,
+    /// Messages queued while offline or while the inflight window is full.
+    pub max_mqueue_len: usize,
+    /// Whether QoS 0 messages are queued too.
+    pub mqueue_store_qos0: bool,
+    /// How long a persistent session outlives its client.
+    #[serde(with = "humantime_serde")]
+    pub expiry_interval: Duration,
+}
+
+/// `[sm]`: the session manager pool.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmConfig {
+    /// Workers in the pool; 0 means one per core (see [`SmConfig::workers`]).
+    pub pool_size: usize,
+}
+
+/// `[sys]`: `$SYS` publishing.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SysConfig {
+    /// Time between two `$SYS` publications.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// The most verbose level logged.
+    pub level: LogLevel,
+    /// How log lines are written.
+    pub format: LogFormat,
+}
+
+/// `[supervisors.<name>]`: one restart intensity per supervisor of the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisorsConfig {
+    /// The root.
+    pub broker_sup: IntensityConfig,
+    /// Parent of the listeners.
+    pub listeners_sup: IntensityConfig,
+    /// One per listener.
+    pub listener_sup: IntensityConfig,
+    /// A listener's acceptor pool.
+    pub acceptor_sup: IntensityConfig,
+    /// A listener's connections (temporary children, never restarted).
+    pub connection_sup: IntensityConfig,
+    /// Router and retainer.
+    pub router_sup: IntensityConfig,
+    /// The session manager pool.
+    pub sm_sup: IntensityConfig,
+    /// Sessions (temporary children, never restarted).
+    pub session_sup: IntensityConfig,
+}
+
+/// A supervisor's restart intensity: more than `max_restarts` in `max_seconds` and it gives up.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntensityConfig {
+    /// Restarts allowed inside the window.
+    pub max_restarts: u32,
+    /// The window, in seconds (at least 1).
+    pub max_seconds: u64,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Whether a client may connect without a username.
+    pub allow_anonymous: bool,
+    /// The password file; `None` (written `""`) for none.
+    #[serde(deserialize_with = "empty_is_none")]
+    pub password_file: Option<PathBuf>,
+}
+
+/// A token bucket: `burst` bytes at once, refilled at `bytes_per_sec` (esockd_rate_limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Bucket size in bytes (at least 1).
+    pub burst: u64,
+    /// Refill rate in bytes per second (at least 1).
+    pub bytes_per_sec: u64,
+}
+
+/// The log level, a closed set so that a typo fails at load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum LogLevel {
+    /// `trace`
+    Trace,
+    /// `debug`
+    Debug,
+    /// `info`
+    Info,
+    /// `warn`
+    Warn,
+    /// `error`
+    Error,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A secret string whose `Debug` does not show it, so a logged config leaks nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+/// A configuration that deserialized but breaks a rule; `key` is the dotted key path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid `{key}`: {reason}")]
+pub struct ConfigInvalid {
+    /// The offending key, e.g. `listeners.tcp.acceptors`.
+    pub key: String,
+    /// What is wrong, in lower case.
+    pub reason: String,
+}
+
+/// A value outside a closed set of words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected {expected}, found {found:?}")]
+pub struct UnknownWord {
+    expected: &'static str,
+    found: String,
+}
+
+/// A `rate_limit` that is not `<burst bytes>,<bytes per second>` with both at least 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid rate limit {0:?}: expected \"<burst bytes>,<bytes per second>\", both at least 1")]
+pub struct RateLimitError(String);
+
+impl BrokerConfig {
+    /// The embedded `config/default.toml` alone, with no file or environment over it.
+    pub fn defaults() -> Self {
+        toml::from_str(DEFAULT_TOML).expect(
+            "config/default.toml is embedded at build time and the unit test \
+             `embedded_defaults_parse_and_validate` parses it",
+        )
+    }
+
+    /// Checks the rules no single value can: ranges, listener names, the admin token.
+    /// Returns the first broken rule, in file order.
+    pub fn validate(&self) -> Result<(), ConfigInvalid> {
+        let invalid = |key: &str, reason: String| {
+            Err(ConfigInvalid {
+                key: key.to_owned(),
+                reason,
+            })
+        };
+        if self.node.name.is_empty() {
+            return invalid("node.name", "must not be empty".into());
+        }
+        if self.listeners.is_empty() {
+            return invalid("listeners", "must define at least one listener".into());
+        }
+        let mut binds: BTreeMap<SocketAddr, &str> = BTreeMap::new();
+        for (name, listener) in &self.listeners {
+            let key = |field: &str| format!("listeners.{name}.{field}");
+            if !valid_listener_name(name) {
+                return invalid(
+                    &format!("listeners.{name}"),
+                    "a listener name is lower case letters, digits and single `_`, \
+                     starting with a letter"
+                        .into(),
+                );
+            }
+            if listener.acceptors == 0 {
+                return invalid(&key("acceptors"), "must be at least 1".into());
+            }
+            if listener.max_connections == 0 {
+                return invalid(&key("max_connections"), "must be at least 1".into());
+            }
+            if listener.bind.port() != 0 {
+                if let Some(other) = binds.insert(listener.bind, name) {
+                    return invalid(
+                        &key("bind"),
+                        format!("{} is also the address of listener `{other}`", listener.bind),
+                    );
+                }
+            }
+        }
+        if self.admin.token.is_none() && !self.admin.bind.ip().is_loopback() {
+            return invalid(
+                "admin.token",
+                format!(
+                    "must be set when `admin.bind` ({}) is not a loopback address",
+                    self.admin.bind
+                ),
+            );
+        }
+        if !(2..=MAX_MQTT_FRAME).contains(&self.mqtt.max_packet_size) {
+            return invalid(
+                "mqtt.max_packet_size",
+                format!("must be between 2 and {MAX_MQTT_FRAME} bytes"),
+            );
+        }
+        let non_zero = [
+            ("mqtt.connect_timeout", self.mqtt.connect_timeout),
+            ("session.retry_interval", self.session.retry_interval),
+            ("session.await_rel_timeout", self.session.await_rel_timeout),
+            ("sys.interval", self.sys.interval),
+        ];
+        for (key, duration) in non_zero {
+            if duration.is_zero() {
+                return invalid(key, "must be longer than zero".into());
+            }
+        }
+        if self.session.max_inflight == 0 {
+            return invalid("session.max_inflight", "must be at least 1".into());
+        }
+        for (name, intensity) in self.supervisors.iter() {
+            if intensity.max_seconds == 0 {
+                return invalid(
+                    &format!("supervisors.{name}.max_seconds"),
+                    "must be at least 1".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Lower case ASCII letters, digits and `_`, starting with a letter and with no `__`, so that
+/// every listener can be named in an `ARBOR__LISTENERS__<NAME>__…` variable and a tree path.
+fn valid_listener_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.contains("__")
+}
+
+impl SmConfig {
+    /// The pool size to start: `pool_size`, or the number of cores when it is 0 (1 if the
+    /// platform cannot tell).
+    pub fn workers(&self) -> usize {
+        match self.pool_size {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
+}
+
+impl SupervisorsConfig {
+    /// Each supervisor's name (its id in the tree) and intensity, in tree order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &IntensityConfig)> {
+        [
+            ("broker_sup", &self.broker_sup),
+            ("listeners_sup", &self.listeners_sup),
+            ("listener_sup", &self.listener_sup),
+            ("acceptor_sup", &self.acceptor_sup),
+            ("connection_sup", &self.connection_sup),
+            ("router_sup", &self.router_sup),
+            ("sm_sup", &self.sm_sup),
+            ("session_sup", &self.session_sup),
+        ]
+        .into_iter()
+    }
+}
+
+impl FromStr for RateLimit {
+    type Err = RateLimitError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let error = || RateLimitError(s.to_owned());
+        let (burst, rate) = s.split_once(',').ok_or_else(error)?;
+        let number = |n: &str| match n.trim().parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(error()),
+        };
+        Ok(Self {
+            burst: number(burst)?,
+            bytes_per_sec: number(rate)?,
+        })
+    }
+}
+
+impl LogLevel {
+    /// The level as written in the config (`"info"`), which tracing filters also accept.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trace => "trace",
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+}
+
+impl FromStr for LogLevel {
+    type Err = UnknownWord;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "trace" => Self::Trace,
+            "debug" => Self::Debug,
+            "info" => Self::Info,
+            "warn" => Self::Warn,
+            "error" => Self::Error,
+            _ => {
+                return Err(UnknownWord {
+                    expected: "`trace`, `debug`, `info`, `warn` or `error`",
+                    found: s.to_owned(),
+                })
+            }
+        })
+    }
+}
+
+impl TryFrom<String> for LogLevel {
+    type Error = UnknownWord;
+
+    fn try_from(s: String) -> Result<Self, UnknownWord> {
+        s.parse()
+    }
+}
+
+impl FromStr for LogFormat {
+    type Err = UnknownWord;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err(UnknownWord {
+                expected: "`text` or `json`",
+                found: s.to_owned(),
+            }),
+        }
+    }
+}
+
+impl TryFrom<String> for LogFormat {
+    type Error = UnknownWord;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl Secret {
+    /// The secret itself, for the one place that compares it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Reads a string where `""` means "not set" and anything else must parse as `T`.
+fn empty_is_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    let s = String::deserialize(deserializer)?;
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(de::Error::custom)
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,95 @@
+//! Admin API handlers: each reads the broker's shared tables or asks the tree, and answers JSON.
+
+use std::sync::Arc;
+
+use arbor_actors::broker::Broker;
+use arbor_supervisors::{SupervisorRef, TreeOpts};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::ApiError;
+
+fn root(broker: &Broker) -> Result<SupervisorRef, ApiError> {
+    broker
+        .root
+        .read()
+        .clone()
+        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the tree is starting"))
+}
+
+/// `GET /api/v1/status`.
+pub async fn status(State(broker): State<Arc<Broker>>) -> Result<Json<Value>, ApiError> {
+    let root = root(&broker)?;
+    Ok(Json(json!({
+        "node": broker.config.node.name,
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_secs": broker.started_at.elapsed().as_secs(),
+        "broker_sup": root.status(),
+    })))
+}
+
+/// Query of `GET /api/v1/tree`.
+#[derive(Deserialize)]
+pub struct TreeQuery {
+    path: Option<String>,
+    depth: Option<usize>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/tree[?path=P&depth=D&limit=N]`: the live tree; at `path`, a dynamic supervisor
+/// lists its children.
+pub async fn tree(
+    State(broker): State<Arc<Broker>>,
+    Query(q): Query<TreeQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let root = root(&broker)?;
+    let opts = TreeOpts {
+        depth: q.depth,
+        expand: q.path.is_some(),
+        limit: q.limit.unwrap_or(1000),
+    };
+    let node = match q.path.as_deref() {
+        None => root.tree(opts),
+        Some(path) => root
+            .subtree(path.trim_matches('/'), opts)
+            .ok_or_else(|| ApiError::not_found(format!("no actor at `{path}`")))?,
+    };
+    serde_json::to_value(node)
+        .map(Json)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// `POST /api/v1/actors/<path>/kill|crash`.
+pub async fn actor_action(
+    State(broker): State<Arc<Broker>>,
+    Path(rest): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (path, action) = rest
+        .trim_matches('/')
+        .rsplit_once('/')
+        .ok_or_else(|| ApiError::bad_request("expected /api/v1/actors/<path>/kill or /crash"))?;
+    let root = root(&broker)?;
+    let found = root
+        .find(path)
+        .ok_or_else(|| ApiError::not_found(format!("no live actor at `{path}`")))?;
+    let cell = found
+        .cell
+        .ok_or_else(|| ApiError::not_found(format!("no live actor at `{path}`")))?;
+    match action {
+        "kill" => {
+            tracing::warn!(%path, "killed through the admin API");
+            cell.kill();
+        }
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown action `{other}` (kill or crash)"
+            )))
+        }
+    }
+    Ok(Json(
+        json!({ "path": path, "action": action, "actor_id": cell.get_id().to_string() }),
+    ))
+}

@@ -1,0 +1,116 @@
+//! Boot: load the configuration, set up logging, start the tree, and wait for a signal or for
+//! the root supervisor to give up.
+//!
+//! SIGINT/SIGTERM stop the tree in reverse start order (listeners first, so no new connection
+//! arrives) within 10 s and exit 0. If broker_sup gives up (its intensity is 0 in 1 by default),
+//! the reason is logged, naming the supervisor and the last failure, and the process exits 1.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use arbor_actors::config::{BrokerConfig, LogFormat};
+use arbor_actors::tree::{self, BrokerHandle};
+use arbor_supervisors::FaultHook;
+
+use crate::cli::RunArgs;
+
+/// How long an orderly shutdown may take before the process exits anyway.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
+
+/// `arbor run`.
+pub fn main(args: RunArgs) -> ExitCode {
+    let config = match crate::config::load_from_env(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("arbor: {:#}", anyhow::Error::from(err));
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("arbor: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(config))
+}
+
+fn init_logging(config: &BrokerConfig) {
+    use tracing_subscriber::EnvFilter;
+    // ractor wraps every actor in an `Actor{id=..}` span at info; our own lines carry paths.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{},ractor=warn", config.log.level.as_str())));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn run(config: BrokerConfig) -> ExitCode {
+    let handle = match start(config, FaultHook::none()).await {
+        Ok(handle) => handle,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("arbor: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(node = %handle.broker.config.node.name, version = env!("CARGO_PKG_VERSION"), "arbor started");
+    tokio::select! {
+        () = shutdown_signal() => {
+            tracing::info!("signal received, stopping the tree");
+            match tokio::time::timeout(SHUTDOWN_LIMIT, handle.shutdown()).await {
+                Ok(_) => {
+                    tracing::info!("stopped");
+                    ExitCode::SUCCESS
+                }
+                Err(_) => {
+                    tracing::error!("shutdown took longer than {SHUTDOWN_LIMIT:?}, exiting");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        reason = handle.root.wait() => {
+            tracing::error!(supervisor = tree::ROOT, %reason, "broker_sup gave up, exiting");
+            eprintln!("arbor: broker_sup gave up: {reason}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Starts the broker tree with the admin API in it (what `arbor run` runs, and what the
+/// integration tests start in-process).
+pub async fn start(config: BrokerConfig, fault: FaultHook) -> anyhow::Result<BrokerHandle> {
+    let extra: tree::ExtraChildren = Box::new(|broker| vec![crate::admin::spec(broker)]);
+    tree::start(config, extra, fault)
+        .await
+        .context("the broker did not start")
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

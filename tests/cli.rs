@@ -1,0 +1,106 @@
+//! The binary as a user runs it: signals, exit codes, config and usage errors.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn arbor() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arbor"));
+    cmd.env_remove("RUST_LOG")
+        .env("ARBOR__LISTENERS__TCP__BIND", "127.0.0.1:0")
+        .env("ARBOR__ADMIN__BIND", "127.0.0.1:0")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// SIGTERM stops the tree in order and exits 0.
+#[test]
+fn sigterm_stops_the_tree_and_exits_zero() {
+    let mut child = arbor()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn arbor");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let started = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(20)).ok())
+        .any(|l| l.contains("arbor started"));
+    assert!(started, "broker did not log that it started");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let status = wait_with_timeout(&mut child, Duration::from_secs(12));
+    assert_eq!(status.code(), Some(0));
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(rest.iter().any(|l| l.contains("stopping the tree")), "{rest:?}");
+}
+
+/// A config error names the key and its source and exits 2.
+#[test]
+fn bad_config_names_the_key_and_exits_two() {
+    let out = arbor().env("ARBOR__SM__POOL_SIZE", "four").output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("sm.pool_size") && err.contains("ARBOR__SM__POOL_SIZE"),
+        "{err}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("arbor-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, "[listeners.tcp]\nbnd = \"x\"\n").unwrap();
+    let out = arbor().args(["run", "-c"]).arg(&file).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("listeners.tcp.bnd") && err.contains(&file.display().to_string()),
+        "{err}"
+    );
+}
+
+/// Bad arguments print usage and exit 2.
+#[test]
+fn bad_arguments_print_usage() {
+    let out = arbor()
+        .args(["ctl", "tree", "--depth", "x"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Usage:"));
+}
+
+/// ctl against no broker: one line, exit 1.
+#[test]
+fn ctl_without_a_broker_says_so() {
+    let out = arbor()
+        .args(["ctl", "--admin", "http://127.0.0.1:9", "tree"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("not running"), "{err}");
+}
+
+fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("arbor did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

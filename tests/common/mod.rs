@@ -1,0 +1,127 @@
+//! Boots a whole broker in-process, every listener and the admin API on 127.0.0.1:0, and offers
+//! the waits the tests need. Each test gets its own broker.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use arbor::cli::{CtlArgs, CtlCommand};
+use arbor_actors::config::BrokerConfig;
+use arbor_actors::tree::BrokerHandle;
+use arbor_supervisors::{FaultHook, TreeNode, TreeOpts};
+
+/// A running test broker.
+pub struct TestBroker {
+    pub handle: BrokerHandle,
+    pub mqtt: SocketAddr,
+    pub admin: String,
+}
+
+/// The defaults with every socket on an ephemeral loopback port and a small pool.
+pub fn test_config() -> BrokerConfig {
+    let mut config = BrokerConfig::defaults();
+    let listener = config.listeners.get_mut("tcp").expect("default listener");
+    listener.bind = "127.0.0.1:0".parse().expect("addr");
+    listener.acceptors = 4;
+    config.admin.bind = "127.0.0.1:0".parse().expect("addr");
+    config.sm.pool_size = 4;
+    config
+}
+
+impl TestBroker {
+    pub async fn start() -> Self {
+        Self::with_config(test_config()).await
+    }
+
+    pub async fn with_config(config: BrokerConfig) -> Self {
+        let handle = arbor::boot::start(config, FaultHook::none())
+            .await
+            .expect("broker starts");
+        let mqtt = handle.listener_addr("tcp").expect("listener bound");
+        let admin = format!("http://{}", handle.broker.admin_addr.read().expect("admin bound"));
+        Self { handle, mqtt, admin }
+    }
+
+    /// The tree as the admin API serves it.
+    pub fn tree(&self) -> TreeNode {
+        self.handle.tree(TreeOpts::default())
+    }
+
+    /// The node at `path` (relative to broker_sup), from the live tree.
+    pub fn node(&self, path: &str) -> TreeNode {
+        let full = format!("broker_sup/{path}");
+        self.handle
+            .root()
+            .subtree(
+                &full,
+                TreeOpts {
+                    expand: true,
+                    ..TreeOpts::default()
+                },
+            )
+            .unwrap_or_else(|| panic!("no node {full}"))
+    }
+
+    /// The path of the tcp listener's listener_sup.
+    pub fn listener_sup(&self) -> String {
+        let id = self
+            .handle
+            .broker
+            .listeners
+            .read()
+            .keys()
+            .next()
+            .cloned()
+            .expect("a listener");
+        format!("listeners_sup/listener_sup/{id}")
+    }
+
+    /// Runs an `arbor ctl` command against this broker.
+    pub async fn ctl(&self, command: CtlCommand) -> anyhow::Result<String> {
+        arbor::ctl::run(&CtlArgs {
+            admin: self.admin.clone(),
+            command,
+        })
+        .await
+    }
+
+    /// Kills the actor at `path` (relative to broker_sup) through the admin API.
+    pub async fn kill(&self, path: &str) {
+        self.ctl(CtlCommand::Kill {
+            path: format!("broker_sup/{path}"),
+        })
+        .await
+        .expect("kill accepted");
+    }
+
+    /// Waits until the MQTT listener is bound again after a restart; returns its address.
+    pub async fn listener_rebound(&self) -> SocketAddr {
+        let id = self
+            .handle
+            .broker
+            .listeners
+            .read()
+            .keys()
+            .next()
+            .cloned()
+            .expect("a listener");
+        let shared = self.handle.broker.listener(&id).expect("listener");
+        eventually("listener running again", || {
+            self.node(&format!("{}/listener", self.listener_sup())).status == "running"
+        })
+        .await;
+        shared.local_addr().expect("bound")
+    }
+}
+
+/// Polls `cond` every 10 ms for up to 10 s; the fallback where no event exists to wait on.
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let ok = tokio::time::timeout(Duration::from_secs(10), async {
+        while !cond() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(ok.is_ok(), "timed out waiting for: {what}");
+}
