@@ -9,6 +9,7 @@
 pub mod acceptor;
 pub mod access;
 pub mod broker;
+pub mod codec;
 pub mod config;
 pub mod connection;
 pub mod connection_sup;

@@ -1,0 +1,194 @@
+//! CONNECT (MQTT 3.1.1 section 3.1, MQTT 3.1 section 3.1): the first packet of every
+//! connection.
+//!
+//! The protocol name and level are checked first and on their own, so that anything we do
+//! not speak (an MQTT 5 client, a mistyped name) comes out as
+//! [`CodecError::UnsupportedProtocol`], the one error the connection answers with CONNACK 0x01
+//! [MQTT-3.1.2-2], whatever follows in the packet.
+//!
+//! The client id is any valid UTF-8 string, empty included: whether to accept it (3.1's
+//! 23-character limit, an empty id without clean session [MQTT-3.1.3-8]) is the broker's
+//! decision, answered with CONNACK 0x02, not a malformed packet.
+
+use std::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::error::CodecError;
+use super::fields::{PacketType, ProtocolLevel, QoS};
+use super::topic_rules::TopicName;
+use super::wire::{prefixed_len, put_prefixed, Reader};
+
+const FLAG_RESERVED: u8 = 0x01;
+const FLAG_CLEAN_SESSION: u8 = 0x02;
+const FLAG_WILL: u8 = 0x04;
+const WILL_QOS_SHIFT: u8 = 3;
+const FLAG_WILL_QOS: u8 = 0b11 << WILL_QOS_SHIFT;
+const FLAG_WILL_RETAIN: u8 = 0x20;
+const FLAG_PASSWORD: u8 = 0x40;
+const FLAG_USERNAME: u8 = 0x80;
+
+/// A client's request to connect.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Connect {
+    /// Protocol the client speaks; pass it to `decode` for the rest of the connection.
+    pub level: ProtocolLevel,
+    /// Client identifier, possibly empty; the broker decides whether to accept it.
+    pub client_id: String,
+    /// Discard any previous session and start a new one [MQTT-3.1.2-6].
+    pub clean_session: bool,
+    /// Seconds the client may stay silent; 0 turns the keepalive off [MQTT-3.1.2-24].
+    pub keep_alive: u16,
+    /// Will published if the connection ends without DISCONNECT.
+    pub will: Option<Will>,
+    /// User name, if the username flag was set.
+    pub username: Option<String>,
+    /// Password: binary data, not a string, and never shown by `Debug`.
+    pub password: Option<Bytes>,
+}
+
+/// The will message of a CONNECT [MQTT-3.1.2-8].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Will {
+    /// Where the will is published; already checked like a PUBLISH topic.
+    pub topic: TopicName,
+    /// The will message, a zero-copy view of the CONNECT frame.
+    pub payload: Bytes,
+    /// QoS the will is published with.
+    pub qos: QoS,
+    /// Whether the will is published retained.
+    pub retain: bool,
+}
+
+impl Connect {
+    pub(crate) fn decode(mut r: Reader) -> Result<Connect, CodecError> {
+        let name = r.binary("protocol name")?;
+        let level_byte = r.u8("protocol level")?;
+        let Some(level) = ProtocolLevel::from_name_and_level(&name, level_byte) else {
+            return Err(CodecError::UnsupportedProtocol {
+                name,
+                level: level_byte,
+            });
+        };
+
+        let flags = r.u8("connect flags")?;
+        if flags & FLAG_RESERVED != 0 {
+            return Err(CodecError::ConnectReservedFlag(flags));
+        }
+        let will_qos_bits = (flags & FLAG_WILL_QOS) >> WILL_QOS_SHIFT;
+        let has_will = flags & FLAG_WILL != 0;
+        if !has_will && flags & (FLAG_WILL_QOS | FLAG_WILL_RETAIN) != 0 {
+            return Err(CodecError::WillFlagsWithoutWill(flags));
+        }
+        let will_qos = QoS::from_u8(will_qos_bits).ok_or(CodecError::InvalidWillQoS(flags))?;
+        let has_username = flags & FLAG_USERNAME != 0;
+        let has_password = flags & FLAG_PASSWORD != 0;
+        // MQTT 3.1 allowed a password alone; 3.1.1 does not.
+        if level == ProtocolLevel::V311 && has_password && !has_username {
+            return Err(CodecError::PasswordWithoutUsername(flags));
+        }
+
+        let keep_alive = r.u16("keep alive")?;
+        let client_id = r.string("client id")?;
+        let will = if has_will {
+            Some(Will {
+                topic: r.topic_name("will topic")?,
+                payload: r.binary("will payload")?,
+                qos: will_qos,
+                retain: flags & FLAG_WILL_RETAIN != 0,
+            })
+        } else {
+            None
+        };
+        let username = if has_username {
+            Some(r.string("username")?)
+        } else {
+            None
+        };
+        let password = if has_password {
+            Some(r.binary("password")?)
+        } else {
+            None
+        };
+        r.finish(PacketType::Connect)?;
+
+        Ok(Connect {
+            level,
+            client_id,
+            clean_session: flags & FLAG_CLEAN_SESSION != 0,
+            keep_alive,
+            will,
+            username,
+            password,
+        })
+    }
+
+    pub(crate) fn encode(&self, buf: &mut BytesMut) {
+        put_prefixed(buf, self.level.name().as_bytes(), "protocol name");
+        buf.put_u8(self.level.as_u8());
+        buf.put_u8(self.flags());
+        buf.put_u16(self.keep_alive);
+        put_prefixed(buf, self.client_id.as_bytes(), "client id");
+        if let Some(will) = &self.will {
+            put_prefixed(buf, will.topic.as_bytes(), "will topic");
+            put_prefixed(buf, &will.payload, "will payload");
+        }
+        if let Some(username) = &self.username {
+            put_prefixed(buf, username.as_bytes(), "username");
+        }
+        if let Some(password) = &self.password {
+            put_prefixed(buf, password, "password");
+        }
+    }
+
+    /// Length of the body: protocol name, level, flags, keep alive, then the payload.
+    pub(crate) fn len(&self) -> usize {
+        let mut len = prefixed_len(self.level.name().as_bytes()) + 1 + 1 + 2;
+        len += prefixed_len(self.client_id.as_bytes());
+        if let Some(will) = &self.will {
+            len += prefixed_len(will.topic.as_bytes()) + prefixed_len(&will.payload);
+        }
+        len += self.username.as_ref().map_or(0, |u| prefixed_len(u.as_bytes()));
+        len += self.password.as_ref().map_or(0, |p| prefixed_len(p));
+        len
+    }
+
+    fn flags(&self) -> u8 {
+        let mut flags = 0;
+        if self.clean_session {
+            flags |= FLAG_CLEAN_SESSION;
+        }
+        if let Some(will) = &self.will {
+            flags |= FLAG_WILL | will.qos.as_u8() << WILL_QOS_SHIFT;
+            if will.retain {
+                flags |= FLAG_WILL_RETAIN;
+            }
+        }
+        if self.username.is_some() {
+            flags |= FLAG_USERNAME;
+        }
+        if self.password.is_some() {
+            flags |= FLAG_PASSWORD;
+        }
+        flags
+    }
+}
+
+/// Shows everything but the password, so a CONNECT can be logged.
+impl fmt::Debug for Connect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connect")
+            .field("level", &self.level)
+            .field("client_id", &self.client_id)
+            .field("clean_session", &self.clean_session)
+            .field("keep_alive", &self.keep_alive)
+            .field("will", &self.will)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+#[path = "connect_tests.rs"]
+mod tests;

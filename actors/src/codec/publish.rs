@@ -1,0 +1,110 @@
+//! PUBLISH (MQTT 3.1.1 section 3.3): an application message, the hot path.
+//!
+//! DUP, QoS and RETAIN are in the fixed header, whose QoS 3 and DUP-at-QoS-0 cases
+//! `peek_header` has already refused. The payload is everything after the variable header and
+//! is never copied: it is a `Bytes` view of the frame, so the read buffer's allocation lives
+//! as long as any session still holds the message. The topic is copied once into a shared
+//! [`TopicName`], cheap to clone on fan-out.
+
+use std::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::error::CodecError;
+use super::fields::{PacketId, PacketType, QoS};
+use super::topic_rules::TopicName;
+use super::wire::{prefixed_len, put_prefixed, Reader};
+
+const FLAG_RETAIN: u8 = 0b0001;
+const FLAG_DUP: u8 = 0b1000;
+
+/// An application message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Publish {
+    /// Re-delivery of an earlier attempt [MQTT-3.3.1-1]; never set at QoS 0 [MQTT-3.3.1-2].
+    pub dup: bool,
+    /// Delivery guarantee.
+    pub qos: QoS,
+    /// Store as the topic's retained message [MQTT-3.3.1-5].
+    pub retain: bool,
+    /// Where the message goes; never contains a wildcard [MQTT-3.3.2-2].
+    pub topic: TopicName,
+    /// `Some` exactly when `qos` is above 0 [MQTT-2.3.1-5].
+    pub pkid: Option<PacketId>,
+    /// The message, a zero-copy view of the frame it came in.
+    pub payload: Bytes,
+}
+
+impl Publish {
+    /// A QoS 0, non-retained message, the common case for the broker to build.
+    pub fn at_most_once(topic: TopicName, payload: Bytes) -> Publish {
+        Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic,
+            pkid: None,
+            payload,
+        }
+    }
+
+    pub(crate) fn decode(flags: u8, mut r: Reader) -> Result<Publish, CodecError> {
+        // peek_header has refused QoS 3; this only keeps the function total.
+        let qos = QoS::from_u8((flags >> 1) & 0b11).ok_or(CodecError::InvalidPublishQoS { flags })?;
+        let topic = r.topic_name("topic name")?;
+        let pkid = match qos {
+            QoS::AtMostOnce => None,
+            QoS::AtLeastOnce | QoS::ExactlyOnce => Some(r.packet_id(PacketType::Publish)?),
+        };
+        Ok(Publish {
+            dup: flags & FLAG_DUP != 0,
+            qos,
+            retain: flags & FLAG_RETAIN != 0,
+            topic,
+            pkid,
+            payload: r.rest(),
+        })
+    }
+
+    pub(crate) fn encode(&self, buf: &mut BytesMut) {
+        put_prefixed(buf, self.topic.as_bytes(), "topic name");
+        if let Some(pkid) = self.pkid {
+            buf.put_u16(pkid.get());
+        }
+        buf.put_slice(&self.payload);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        prefixed_len(self.topic.as_bytes()) + self.pkid.map_or(0, |_| 2) + self.payload.len()
+    }
+
+    /// DUP, QoS and RETAIN for the first byte.
+    pub(crate) fn header_flags(&self) -> u8 {
+        let mut flags = self.qos.as_u8() << 1;
+        if self.dup {
+            flags |= FLAG_DUP;
+        }
+        if self.retain {
+            flags |= FLAG_RETAIN;
+        }
+        flags
+    }
+}
+
+/// Shows the payload's size, not its bytes, so a PUBLISH can be logged.
+impl fmt::Debug for Publish {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Publish")
+            .field("dup", &self.dup)
+            .field("qos", &self.qos)
+            .field("retain", &self.retain)
+            .field("topic", &self.topic)
+            .field("pkid", &self.pkid)
+            .field("payload_len", &self.payload.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+#[path = "publish_tests.rs"]
+mod tests;

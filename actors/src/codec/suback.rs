@@ -1,0 +1,138 @@
+//! SUBACK (MQTT 3.1.1 section 3.9): one return code per filter of the SUBSCRIBE it answers,
+//! in the same order [MQTT-3.8.4-5].
+//!
+//! MQTT 3.1 has no failure code, so 0x80 is refused on a 3.1 connection; the broker must not
+//! send it to a 3.1 client (it closes the connection instead).
+
+use bytes::{BufMut, BytesMut};
+
+use super::error::CodecError;
+use super::fields::{PacketId, PacketType, ProtocolLevel, QoS};
+use super::wire::Reader;
+
+/// The answer to one filter of a SUBSCRIBE [MQTT-3.9.3-1].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubackCode {
+    /// Subscribed, with this maximum QoS (possibly below the one requested).
+    Success(QoS),
+    /// 0x80: refused (MQTT 3.1.1 only).
+    Failure,
+}
+
+const FAILURE: u8 = 0x80;
+
+impl SubackCode {
+    /// The byte on the wire.
+    pub const fn as_u8(self) -> u8 {
+        match self {
+            SubackCode::Success(qos) => qos.as_u8(),
+            SubackCode::Failure => FAILURE,
+        }
+    }
+}
+
+/// The answer to a SUBSCRIBE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubAck {
+    /// The SUBSCRIBE's packet id [MQTT-3.8.4-2].
+    pub pkid: PacketId,
+    /// One code per requested filter, in order; never empty when decoded.
+    pub return_codes: Vec<SubackCode>,
+}
+
+impl SubAck {
+    pub(crate) fn decode(mut r: Reader, level: Option<ProtocolLevel>) -> Result<SubAck, CodecError> {
+        let pkid = r.packet_id(PacketType::SubAck)?;
+        let mut return_codes = Vec::new();
+        while !r.is_empty() {
+            let byte = r.u8("return code")?;
+            let code = match (byte, level) {
+                (FAILURE, Some(ProtocolLevel::V31)) => None,
+                (FAILURE, _) => Some(SubackCode::Failure),
+                _ => QoS::from_u8(byte).map(SubackCode::Success),
+            };
+            return_codes.push(code.ok_or(CodecError::InvalidSubackCode(byte))?);
+        }
+        if return_codes.is_empty() {
+            return Err(CodecError::EmptyPayload(PacketType::SubAck));
+        }
+        Ok(SubAck { pkid, return_codes })
+    }
+
+    pub(crate) fn encode(&self, buf: &mut BytesMut) {
+        buf.put_u16(self.pkid.get());
+        for code in &self.return_codes {
+            buf.put_u8(code.as_u8());
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        2 + self.return_codes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::test_support::{assert_roundtrip, decode_err, pkid};
+    use crate::codec::Packet;
+
+    #[test]
+    fn roundtrip_and_truncations() {
+        let suback = SubAck {
+            pkid: pkid(0x0102),
+            return_codes: vec![
+                SubackCode::Success(QoS::AtMostOnce),
+                SubackCode::Success(QoS::AtLeastOnce),
+                SubackCode::Success(QoS::ExactlyOnce),
+                SubackCode::Failure,
+            ],
+        };
+        assert_roundtrip(
+            &Packet::SubAck(suback),
+            &[0x90, 0x06, 0x01, 0x02, 0x00, 0x01, 0x02, 0x80],
+        );
+    }
+
+    #[test]
+    fn invalid_return_codes() {
+        for code in [0x03, 0x81, 0x40, 0xFF] {
+            assert_eq!(
+                decode_err(&[0x90, 0x03, 0x00, 0x01, code], None),
+                CodecError::InvalidSubackCode(code)
+            );
+        }
+        // MQTT 3.1 has no failure code.
+        assert_eq!(
+            decode_err(&[0x90, 0x03, 0x00, 0x01, 0x80], Some(ProtocolLevel::V31)),
+            CodecError::InvalidSubackCode(0x80)
+        );
+    }
+
+    #[test]
+    fn no_return_codes() {
+        assert_eq!(
+            decode_err(&[0x90, 0x02, 0x00, 0x01], None),
+            CodecError::EmptyPayload(PacketType::SubAck)
+        );
+    }
+
+    #[test]
+    fn zero_packet_id_mqtt_2_3_1_1() {
+        assert_eq!(
+            decode_err(&[0x90, 0x03, 0x00, 0x00, 0x00], None),
+            CodecError::ZeroPacketId(PacketType::SubAck)
+        );
+    }
+
+    #[test]
+    fn reserved_flags_mqtt_2_2_2_2() {
+        assert_eq!(
+            decode_err(&[0x92, 0x03, 0x00, 0x01, 0x00], None),
+            CodecError::InvalidHeaderFlags {
+                packet_type: PacketType::SubAck,
+                flags: 2
+            }
+        );
+    }
+}
