@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arbor::cli::CtlCommand;
-use arbor_actors::sm::SessionEntry;
 use arbor_supervisors::{ExitReason, REACHED_MAX_RESTART_INTENSITY};
 use common::{eventually, test_config, TestBroker};
 use tokio::io::AsyncReadExt;
@@ -107,20 +106,50 @@ async fn tree_has_the_design_shape_and_strategies() {
     broker.handle.shutdown().await;
 }
 
+/// A persistent MQTT client, connected; returns its event loop driver task and a close signal.
+async fn mqtt_client(
+    broker: &TestBroker,
+    id: &str,
+) -> (
+    rumqttc::AsyncClient,
+    tokio::sync::mpsc::UnboundedReceiver<rumqttc::Event>,
+) {
+    let mut options = rumqttc::MqttOptions::new(id, broker.mqtt.ip().to_string(), broker.mqtt.port());
+    options.set_clean_session(false);
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 16);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(event) = eventloop.poll().await {
+            if tx.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    let connack = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(event) = rx.recv().await {
+            if let rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(ack)) = event {
+                return ack;
+            }
+        }
+        panic!("event loop ended before CONNACK");
+    })
+    .await
+    .expect("CONNACK");
+    assert_eq!(connack.code, rumqttc::ConnectReturnCode::Success);
+    (client, rx)
+}
+
 #[tokio::test]
 async fn kill_sm_1_restarts_the_whole_pool_once_with_the_registry_intact() {
     let broker = TestBroker::start().await;
-    let client = accepted_client(&broker, broker.mqtt).await;
+    let (_client, mut events) = mqtt_client(&broker, "kept-client").await;
     let registry = broker.handle.broker.registry.clone();
+    let session = registry
+        .get("kept-client")
+        .expect("session registered")
+        .session
+        .get_id();
     let marker = broker.node("sm_sup/sm/0").actor_id.unwrap();
-    let cell = broker
-        .handle
-        .root()
-        .find("broker_sup/sm_sup/sm/0")
-        .unwrap()
-        .cell
-        .unwrap();
-    registry.insert(Arc::from("kept-client"), SessionEntry { session: cell });
     broker.kill("sm_sup/sm/1").await;
     eventually("sm_sup restarted the pool", || {
         broker.node("sm_sup").child_restarts == Some(1)
@@ -146,17 +175,26 @@ async fn kill_sm_1_restarts_the_whole_pool_once_with_the_registry_intact() {
     );
     assert_eq!(sm.children[1].last_exit.as_deref(), Some("killed"));
     assert!(Arc::ptr_eq(&registry, &broker.handle.broker.registry));
-    assert!(
-        registry.get("kept-client").is_some(),
-        "registry survives a pool restart"
+    assert_eq!(
+        registry.get("kept-client").map(|e| e.session.get_id()),
+        Some(session),
+        "registry survives"
     );
     assert_eq!(
         broker.tree().child_restarts,
         Some(0),
         "broker_sup restarted nothing"
     );
-    drop(client);
-    accepted_client(&broker, broker.mqtt).await;
+    while let Ok(event) = events.try_recv() {
+        assert!(
+            !matches!(event, rumqttc::Event::Incoming(rumqttc::Packet::Disconnect)),
+            "client kept"
+        );
+    }
+    // New CONNECTs for any id still work, including the existing one (resumed: session present).
+    for id in ["after-restart-1", "after-restart-2", "after-restart-3"] {
+        mqtt_client(&broker, id).await;
+    }
     broker.handle.shutdown().await;
 }
 

@@ -21,9 +21,15 @@ use ractor::ActorRef;
 
 use crate::config::BrokerConfig;
 use crate::listener::ListenerShared;
+use crate::message::Message;
 use crate::metrics::Metrics;
-use crate::router::RouterMsg;
+use crate::retained_store::RetainedStore;
+use crate::retainer::RetainerMsg;
+use crate::router::{RouterMsg, Routes};
 use crate::sm::{Registry, SmMsg};
+
+/// The retained messages' store.
+pub type Retained = RetainedStore<Arc<Message>>;
 
 /// A slot holding the live reference of a singleton worker.
 pub type Slot<T> = Arc<RwLock<Option<T>>>;
@@ -43,12 +49,20 @@ pub struct Broker {
     pub registry: Arc<Registry>,
     /// The sm pool, index `i` holding `sm/i`.
     pub sm_pool: RwLock<Vec<Option<ActorRef<SmMsg>>>>,
+    /// Routes: filter → sessions, owned by router_sup, written by the router.
+    pub routes: Arc<Routes>,
+    /// Retained messages, owned by router_sup, written by the retainer.
+    pub retained: Arc<Retained>,
     /// The router.
     pub router: Slot<ActorRef<RouterMsg>>,
+    /// The retainer.
+    pub retainer: Slot<ActorRef<RetainerMsg>>,
     /// The session supervisor.
     pub session_sup: SupervisorSlot,
     /// The root supervisor, once the tree has started.
     pub root: SupervisorSlot,
+    /// Who may subscribe and publish to what.
+    pub authorizer: Arc<dyn crate::auth::Authorizer>,
     /// Where the admin API listens, once it does.
     pub admin_addr: RwLock<Option<std::net::SocketAddr>>,
 }
@@ -64,9 +78,13 @@ impl Broker {
             listeners: RwLock::new(BTreeMap::new()),
             registry: Arc::new(Registry::default()),
             sm_pool: RwLock::new(vec![None; pool]),
+            routes: Arc::new(Routes::new()),
+            retained: Arc::new(Retained::new()),
             router: Slot::default(),
+            retainer: Slot::default(),
             session_sup: SupervisorSlot::default(),
             root: SupervisorSlot::default(),
+            authorizer: Arc::new(crate::auth::AllowAll),
             admin_addr: RwLock::new(None),
         })
     }

@@ -1,36 +1,113 @@
-//! `connection/<peer>`: one TCP connection (emqttd_client).
+//! `connection_sup/connection/<peer>`: one TCP connection (emqttd_client).
 //!
-//! A reader task owns the read half and casts what it reads to the actor; the actor owns the
-//! write half. The first packet must arrive within `mqtt.connect_timeout`.
+//! A reader task owns the read half: it decodes frames with [`crate::codec`] and casts each
+//! packet to the actor, taking a credit first, so at most [`READ_CREDIT`] packets wait in the
+//! mailbox and a fast client is slowed by TCP, not by our memory. The actor owns the write half:
+//! replies and deliveries are encoded into one buffer and written by a `Flush` message queued
+//! behind them, so a burst becomes one write. The protocol itself is in [`crate::protocol`].
+//!
+//! Every way a connection can end is a normal stop with one log line; the will is published by
+//! [`WillGuard`]'s drop unless DISCONNECT disarmed it, so it also goes out when the actor is
+//! killed (kill skips `post_stop`, but the state is dropped).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arbor_supervisors::{FaultHook, StartCtx, StartError, Started};
-use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use bytes::BytesMut;
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::broker::Broker;
+use crate::codec::{self, CodecError, Packet, PacketId, ProtocolLevel, Publish};
 use crate::connection_sup::ConnectionPermit;
+use crate::message::Message;
+use crate::metrics::Metrics;
+use crate::retainer::RetainerMsg;
+use crate::session::SessionMsg;
+
+/// Packets the reader may have cast and the actor not yet handled.
+pub const READ_CREDIT: usize = 64;
+
+/// The close reason of a DISCONNECT.
+pub(crate) const DISCONNECTED: &str = "client sent DISCONNECT";
+/// The close reason of a clean EOF.
+const PEER_CLOSED: &str = "peer closed the socket";
 
 /// Messages of a connection.
 pub enum ConnectionMsg {
-    /// The reader saw the socket close (or fail).
+    /// A decoded packet from the reader (it holds one read credit).
+    Packet(Packet),
+    /// The reader met a frame that breaks the protocol.
+    ProtocolError(CodecError),
+    /// The socket closed or failed.
     ReaderClosed(Option<String>),
-    /// No CONNECT in time.
+    /// No CONNECT within `mqtt.connect_timeout`.
     ConnectTimeout,
+    /// Check the keepalive.
+    KeepaliveCheck,
+    /// A PUBLISH from the session, to write.
+    Deliver(Publish),
+    /// A PUBREL the session resends.
+    SendPubRel(PacketId),
+    /// Close: taken over, discarded, or kicked by an operator.
+    Kick(String),
+    /// Write what is buffered.
+    Flush,
+}
+
+/// The connected client, once CONNECT was accepted.
+pub struct Client {
+    /// Client id.
+    pub id: Arc<str>,
+    /// Its session.
+    pub session: ActorRef<SessionMsg>,
+    /// Keepalive (zero: off).
+    pub keepalive: Duration,
+    /// Protocol level.
+    pub level: ProtocolLevel,
+}
+
+/// Publishes the will when dropped, unless disarmed by DISCONNECT [MQTT-3.1.2-8, -10].
+pub struct WillGuard {
+    pub(crate) broker: Arc<Broker>,
+    pub(crate) will: Option<Arc<Message>>,
+}
+
+impl Drop for WillGuard {
+    fn drop(&mut self) {
+        if let Some(will) = self.will.take() {
+            tracing::debug!(topic = %will.topic, client_id = %will.from, "publishing will");
+            if will.retain {
+                if let Some(retainer) = self.broker.retainer.read().as_ref() {
+                    let _ = retainer.send_message(RetainerMsg::Retain(will.clone(), None));
+                }
+            }
+            crate::router::publish(&self.broker, will);
+        }
+    }
 }
 
 /// The connection actor.
 pub struct Connection;
 
-/// Its state. Dropping it (even on kill) aborts the reader and frees the permit.
+/// Its state. Dropping it (even on kill) aborts the reader, frees the permit and fires the will.
 pub struct ConnectionState {
-    peer: SocketAddr,
-    _writer: OwnedWriteHalf,
+    pub(crate) broker: Arc<Broker>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) client: Option<Client>,
+    pub(crate) will: WillGuard,
+    pub(crate) last_seen: Instant,
+    writer: OwnedWriteHalf,
+    out: BytesMut,
+    flush_queued: bool,
+    credit: Arc<Semaphore>,
     reader: JoinHandle<()>,
     _permit: ConnectionPermit,
     fault: FaultHook,
@@ -66,25 +143,32 @@ impl Actor for Connection {
         (broker, socket, peer, permit, fault): Self::Arguments,
     ) -> Result<ConnectionState, ActorProcessingErr> {
         let _ = socket.set_nodelay(true);
-        let (mut read, writer) = socket.into_split();
-        let me = myself.clone();
-        let reader = tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let reason = loop {
-                match read.read(&mut buf).await {
-                    Ok(0) => break None,
-                    Ok(_) => continue,
-                    Err(e) => break Some(e.to_string()),
-                }
-            };
-            let _ = me.send_message(ConnectionMsg::ReaderClosed(reason));
-        });
+        let (read, writer) = socket.into_split();
+        let credit = Arc::new(Semaphore::new(READ_CREDIT));
+        let max = broker.config.mqtt.max_packet_size as usize;
+        let reader = tokio::spawn(read_loop(
+            read,
+            myself.clone(),
+            credit.clone(),
+            max,
+            broker.metrics.clone(),
+        ));
         myself.send_after(broker.config.mqtt.connect_timeout, || {
             ConnectionMsg::ConnectTimeout
         });
         Ok(ConnectionState {
+            will: WillGuard {
+                broker: broker.clone(),
+                will: None,
+            },
+            broker,
             peer,
-            _writer: writer,
+            client: None,
+            last_seen: Instant::now(),
+            writer,
+            out: BytesMut::with_capacity(1024),
+            flush_queued: false,
+            credit,
             reader,
             _permit: permit,
             fault,
@@ -99,15 +183,167 @@ impl Actor for Connection {
     ) -> Result<(), ActorProcessingErr> {
         state.fault.check().await?;
         match msg {
+            ConnectionMsg::Packet(packet) => {
+                state.credit.add_permits(1);
+                state.last_seen = Instant::now();
+                Metrics::add(&state.broker.metrics.packets_received, 1);
+                if let Err(reason) = state.handle_packet(&myself, packet).await {
+                    state.close(&myself, &reason).await;
+                }
+            }
+            ConnectionMsg::ProtocolError(err) => {
+                Metrics::add(&state.broker.metrics.protocol_errors, 1);
+                if let (None, Some(code)) = (&state.client, err.connack_code()) {
+                    // [MQTT-3.1.2-2]: an unsupported protocol level gets CONNACK 0x01 first.
+                    state.write(
+                        &myself,
+                        &Packet::ConnAck(codec::ConnAck {
+                            session_present: false,
+                            code,
+                        }),
+                    );
+                }
+                state.close(&myself, &format!("protocol error: {err}")).await;
+            }
             ConnectionMsg::ReaderClosed(reason) => {
-                tracing::debug!(peer = %state.peer, ?reason, "socket closed");
-                myself.stop(None);
+                let reason = reason.map_or_else(|| PEER_CLOSED.to_string(), |e| format!("socket error: {e}"));
+                state.close(&myself, &reason).await;
             }
             ConnectionMsg::ConnectTimeout => {
-                tracing::info!(peer = %state.peer, "no CONNECT within connect_timeout, closing");
-                myself.stop(None);
+                if state.client.is_none() {
+                    state.close(&myself, "no CONNECT within connect_timeout").await;
+                }
+            }
+            ConnectionMsg::KeepaliveCheck => {
+                if let Some(client) = &state.client {
+                    if state.last_seen.elapsed() > client.keepalive.mul_f32(1.5) {
+                        state.close(&myself, "keepalive timeout").await;
+                    }
+                }
+            }
+            ConnectionMsg::Deliver(publish) => {
+                Metrics::add(&state.broker.metrics.messages_sent, 1);
+                state.write(&myself, &Packet::Publish(publish));
+            }
+            ConnectionMsg::SendPubRel(pkid) => state.write(&myself, &Packet::PubRel(pkid)),
+            ConnectionMsg::Kick(reason) => state.close(&myself, &reason).await,
+            ConnectionMsg::Flush => {
+                state.flush_queued = false;
+                if let Err(e) = state.flush().await {
+                    state.out.clear();
+                    state.close(&myself, &format!("socket error: {e}")).await;
+                }
             }
         }
         Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<ConnectionMsg>,
+        evt: SupervisionEvent,
+        state: &mut ConnectionState,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(client) = &state.client else {
+            return Ok(());
+        };
+        let is_session = evt
+            .actor_cell()
+            .is_some_and(|c| c.get_id() == client.session.get_id());
+        match evt {
+            SupervisionEvent::ActorFailed(_, err) if is_session => {
+                let reason = format!("session crashed: {err}");
+                state.close(&myself, &reason).await;
+            }
+            SupervisionEvent::ActorTerminated(_, _, reason) if is_session => {
+                let reason = format!(
+                    "session ended: {}",
+                    arbor_supervisors::ExitReason::from_reason(reason.as_deref())
+                );
+                state.close(&myself, &reason).await;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl ConnectionState {
+    /// Encodes a packet into the write buffer and makes sure a flush follows.
+    pub(crate) fn write(&mut self, myself: &ActorRef<ConnectionMsg>, packet: &Packet) {
+        codec::encode(packet, &mut self.out);
+        Metrics::add(&self.broker.metrics.packets_sent, 1);
+        if !self.flush_queued {
+            self.flush_queued = myself.send_message(ConnectionMsg::Flush).is_ok();
+        }
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        self.writer.write_all(&self.out).await?;
+        Metrics::add(&self.broker.metrics.bytes_sent, self.out.len() as u64);
+        self.out.clear();
+        Ok(())
+    }
+
+    /// Ends the connection: one log line (debug for a clean goodbye, info otherwise), what is
+    /// buffered is written, then a normal stop.
+    pub(crate) async fn close(&mut self, myself: &ActorRef<ConnectionMsg>, reason: &str) {
+        let client_id = self.client.as_ref().map_or("", |c| &c.id);
+        if reason == DISCONNECTED || reason == PEER_CLOSED {
+            tracing::debug!(peer = %self.peer, %client_id, reason, "connection closed");
+        } else {
+            tracing::info!(peer = %self.peer, %client_id, reason, "connection closed");
+        }
+        let _ = self.flush().await;
+        let _ = self.writer.shutdown().await;
+        myself.stop(None);
+    }
+}
+
+async fn read_loop(
+    mut read: OwnedReadHalf,
+    me: ActorRef<ConnectionMsg>,
+    credit: Arc<Semaphore>,
+    max_packet_size: usize,
+    metrics: Arc<Metrics>,
+) {
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut level = None;
+    loop {
+        loop {
+            match codec::decode(&mut buf, max_packet_size, level) {
+                Ok(Some(packet)) => {
+                    if let Packet::Connect(connect) = &packet {
+                        level.get_or_insert(connect.level);
+                    }
+                    match credit.acquire().await {
+                        Ok(permit) => permit.forget(),
+                        Err(_) => return,
+                    }
+                    if me.send_message(ConnectionMsg::Packet(packet)).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(err) => {
+                    let _ = me.send_message(ConnectionMsg::ProtocolError(err));
+                    return;
+                }
+            }
+        }
+        match read.read_buf(&mut buf).await {
+            Ok(0) => {
+                let _ = me.send_message(ConnectionMsg::ReaderClosed(None));
+                return;
+            }
+            Ok(n) => Metrics::add(&metrics.bytes_received, n as u64),
+            Err(e) => {
+                let _ = me.send_message(ConnectionMsg::ReaderClosed(Some(e.to_string())));
+                return;
+            }
+        }
     }
 }

@@ -8,16 +8,21 @@
 
 pub mod acceptor;
 pub mod access;
+pub mod auth;
 pub mod broker;
 pub mod codec;
 pub mod config;
 pub mod connection;
 pub mod connection_sup;
 pub mod listener;
+pub mod message;
 pub mod metrics;
+pub mod mqueue;
+pub mod protocol;
 pub mod retained_store;
 pub mod retainer;
 pub mod router;
+pub mod session;
 pub mod sm;
 pub mod sys;
 pub mod topic;

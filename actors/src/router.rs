@@ -1,8 +1,10 @@
-//! `router_sup/router`: the one writer of the route table (emqttd_router).
+//! `router_sup/router`: the one writer of the route table (emqttd_router), and the publish path.
 //!
-//! Publishers read the table directly (no actor hop); subscribe and unsubscribe go through this
-//! actor so writes are serialised. The table belongs to router_sup's spec, so it survives a
-//! router crash.
+//! Publishers do not go through this actor: [`publish`] reads the table where the publishing
+//! connection runs (emqttd reads ETS from the publisher's process) and casts the message to each
+//! matching session. Subscribe and unsubscribe are calls to this actor, so writes are serialised
+//! and a client that has its SUBACK is routed to from then on. The table belongs to the broker
+//! context, handed to router_sup's spec, so a router crash loses no route.
 
 use std::sync::Arc;
 
@@ -10,53 +12,108 @@ use arbor_supervisors::{ChildSpec, FaultHook, Strategy, SupFlags, SupervisorSpec
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::broker::Broker;
+use crate::message::Message;
+use crate::metrics::Metrics;
+use crate::session::{SessionHandle, SessionMsg};
+use crate::topic::TopicError;
+use crate::trie::RouteTable;
+
+/// The route table's type: filters to sessions.
+pub type Routes = RouteTable<SessionHandle>;
 
 /// Messages of the router.
 pub enum RouterMsg {
-    /// A liveness probe.
-    Ping(RpcReplyPort<()>),
+    /// Add (or update the QoS of) a subscription.
+    Subscribe {
+        /// The filter (may be `$share/<group>/<filter>`).
+        filter: String,
+        /// The subscribing session.
+        session: SessionHandle,
+        /// Granted QoS.
+        qos: u8,
+        /// Done, or why the filter cannot be stored.
+        reply: RpcReplyPort<Result<(), TopicError>>,
+    },
+    /// Remove a subscription; replies whether one existed.
+    Unsubscribe(String, Arc<str>, RpcReplyPort<bool>),
+    /// Remove all of a session's subscriptions (the session ended).
+    RemoveAll(Arc<str>, Vec<String>),
 }
 
 /// The router worker.
 pub struct Router;
 
+/// Its state.
+pub struct RouterState {
+    routes: Arc<Routes>,
+    fault: FaultHook,
+}
+
 impl Actor for Router {
     type Msg = RouterMsg;
-    type State = FaultHook;
-    type Arguments = FaultHook;
+    type State = RouterState;
+    type Arguments = (Arc<Routes>, FaultHook);
 
     async fn pre_start(
         &self,
         _myself: ActorRef<RouterMsg>,
-        fault: FaultHook,
-    ) -> Result<FaultHook, ActorProcessingErr> {
-        Ok(fault)
+        (routes, fault): Self::Arguments,
+    ) -> Result<RouterState, ActorProcessingErr> {
+        Ok(RouterState { routes, fault })
     }
 
     async fn handle(
         &self,
         _myself: ActorRef<RouterMsg>,
         msg: RouterMsg,
-        fault: &mut FaultHook,
+        state: &mut RouterState,
     ) -> Result<(), ActorProcessingErr> {
-        fault.check().await?;
+        state.fault.check().await?;
         match msg {
-            RouterMsg::Ping(reply) => {
-                let _ = reply.send(());
+            RouterMsg::Subscribe {
+                filter,
+                session,
+                qos,
+                reply,
+            } => {
+                let _ = reply.send(state.routes.subscribe(&filter, session, qos));
             }
+            RouterMsg::Unsubscribe(filter, key, reply) => {
+                let _ = reply.send(state.routes.unsubscribe(&filter, &key));
+            }
+            RouterMsg::RemoveAll(key, filters) => state.routes.remove_all(&key, &filters),
         }
         Ok(())
     }
+}
+
+/// Routes `msg` to every matching session; returns how many sessions it went to. Retained
+/// messages are stored first (through the retainer) by the caller.
+pub fn publish(broker: &Broker, msg: Arc<Message>) -> usize {
+    let mut out = Vec::new();
+    broker.routes.route(&msg.topic, &mut out);
+    let m = &broker.metrics;
+    if out.is_empty() {
+        Metrics::add(&m.messages_dropped, 1);
+    }
+    for (session, qos) in &out {
+        let qos = crate::codec::QoS::from_u8(*qos).unwrap_or(crate::codec::QoS::AtMostOnce);
+        let _ = session
+            .session
+            .send_message(SessionMsg::Deliver(msg.clone(), qos, false));
+    }
+    out.len()
 }
 
 /// `router_sup`: one_for_all over the router and the retainer.
 pub fn router_sup_spec(broker: Arc<Broker>) -> ChildSpec {
     ChildSpec::supervisor("router_sup", move || {
         let slot = broker.router.clone();
+        let routes = broker.routes.clone();
         let router = crate::worker::spec(
             "router",
             || Router,
-            |ctx| ctx.fault.clone(),
+            move |ctx| (routes.clone(), ctx.fault.clone()),
             move |r| *slot.write() = Some(r),
         );
         let retainer = crate::retainer::spec(broker.clone());

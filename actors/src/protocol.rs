@@ -1,0 +1,288 @@
+//! The MQTT protocol of one connection (emqttd_protocol): what each packet from the client does.
+//!
+//! Connection state rules live here, the codec checks the bytes: the first packet must be
+//! CONNECT [MQTT-3.1.0-1] and a second CONNECT is a violation [MQTT-3.1.0-2]; a server-only packet
+//! from a client is a violation. An `Err` is the reason to close, logged once by the caller.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::rpc::CallResult;
+use ractor::ActorRef;
+
+use crate::codec::{ConnAck, Connect, ConnectReturnCode, Packet, ProtocolLevel, Publish, QoS, SubAck};
+use crate::connection::{Client, ConnectionMsg, ConnectionState};
+use crate::message::Message;
+use crate::metrics::Metrics;
+use crate::retainer::RetainerMsg;
+use crate::session::{Qos2, SessionMsg};
+
+/// A reason to close the connection.
+pub type Close = String;
+
+/// How long a connection waits on its session or the sm pool.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts to reach the sm worker for an id (a pool restart replaces the workers).
+const OPEN_ATTEMPTS: usize = 20;
+
+static CLIENT_SEQ: AtomicU64 = AtomicU64::new(1);
+
+impl ConnectionState {
+    /// Handles one packet from the client.
+    pub(crate) async fn handle_packet(
+        &mut self,
+        myself: &ActorRef<ConnectionMsg>,
+        packet: Packet,
+    ) -> Result<(), Close> {
+        let Some(client) = &self.client else {
+            return match packet {
+                Packet::Connect(connect) => self.connect(myself, connect).await,
+                other => Err(format!(
+                    "first packet is {:?}, not CONNECT [MQTT-3.1.0-1]",
+                    other.packet_type()
+                )),
+            };
+        };
+        let session = client.session.clone();
+        match packet {
+            Packet::Connect(_) => return Err("second CONNECT [MQTT-3.1.0-2]".into()),
+            Packet::Publish(publish) => self.publish(myself, publish).await?,
+            Packet::PubAck(pkid) => cast(&session, SessionMsg::PubAck(pkid)),
+            Packet::PubRec(pkid) => {
+                self.write(myself, &Packet::PubRel(pkid));
+                cast(&session, SessionMsg::PubRec(pkid));
+            }
+            Packet::PubRel(pkid) => {
+                cast(&session, SessionMsg::PubRel(pkid));
+                self.write(myself, &Packet::PubComp(pkid));
+            }
+            Packet::PubComp(pkid) => cast(&session, SessionMsg::PubComp(pkid)),
+            Packet::Subscribe(subscribe) => {
+                let filters = subscribe.filters;
+                let codes = call(&session, |r| SessionMsg::Subscribe(filters, r)).await?;
+                self.write(
+                    myself,
+                    &Packet::SubAck(SubAck {
+                        pkid: subscribe.pkid,
+                        return_codes: codes,
+                    }),
+                );
+            }
+            Packet::Unsubscribe(unsubscribe) => {
+                let filters = unsubscribe.filters;
+                call(&session, |r| SessionMsg::Unsubscribe(filters, r)).await?;
+                self.write(myself, &Packet::UnsubAck(unsubscribe.pkid));
+            }
+            Packet::PingReq => self.write(myself, &Packet::PingResp),
+            Packet::Disconnect => {
+                self.will.will = None;
+                return Err(crate::connection::DISCONNECTED.into());
+            }
+            other => {
+                return Err(format!(
+                    "{:?} is not a packet a client sends",
+                    other.packet_type()
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    async fn connect(&mut self, myself: &ActorRef<ConnectionMsg>, connect: Connect) -> Result<(), Close> {
+        let config = &self.broker.config;
+        let client_id: Arc<str> = if connect.client_id.is_empty() {
+            if !connect.clean_session {
+                // [MQTT-3.1.3-8]: a zero-byte client id needs clean session.
+                return Err(self.refuse(
+                    myself,
+                    ConnectReturnCode::IdentifierRejected,
+                    "empty client id without clean session",
+                ));
+            }
+            Arc::from(format!("arbor-{}", CLIENT_SEQ.fetch_add(1, Ordering::Relaxed)))
+        } else {
+            Arc::from(connect.client_id.as_str())
+        };
+        if client_id.len() > usize::from(config.mqtt.max_clientid_len) {
+            return Err(self.refuse(
+                myself,
+                ConnectReturnCode::IdentifierRejected,
+                "client id too long",
+            ));
+        }
+        if !config.auth.allow_anonymous && connect.username.is_none() {
+            return Err(self.refuse(
+                myself,
+                ConnectReturnCode::NotAuthorized,
+                "anonymous clients are not allowed",
+            ));
+        }
+        let (session, present) = match self.open_session(myself, &client_id, connect.clean_session).await {
+            Ok(opened) => opened,
+            Err(e) => {
+                return Err(self.refuse(
+                    myself,
+                    ConnectReturnCode::ServerUnavailable,
+                    &format!("no session: {e}"),
+                ))
+            }
+        };
+        myself.get_cell().monitor(session.get_cell());
+        self.will.will = connect.will.map(|w| {
+            Arc::new(Message::new(
+                w.topic,
+                w.payload,
+                w.qos,
+                w.retain,
+                client_id.clone(),
+            ))
+        });
+        let keepalive = Duration::from_secs(u64::from(connect.keep_alive));
+        if !keepalive.is_zero() {
+            let every = (keepalive / 2).max(Duration::from_millis(100));
+            myself.send_interval(every, || ConnectionMsg::KeepaliveCheck);
+        }
+        tracing::debug!(peer = %self.peer, %client_id, clean = connect.clean_session, present, "client connected");
+        self.client = Some(Client {
+            id: client_id,
+            session,
+            keepalive,
+            level: connect.level,
+        });
+        // MQTT 3.1 has no session-present flag.
+        let session_present = present && connect.level == ProtocolLevel::V311;
+        self.write(
+            myself,
+            &Packet::ConnAck(ConnAck {
+                session_present,
+                code: ConnectReturnCode::Accepted,
+            }),
+        );
+        Ok(())
+    }
+
+    /// Asks `sm/hash(id)` to open the session; retried while the pool is being restarted.
+    async fn open_session(
+        &self,
+        myself: &ActorRef<ConnectionMsg>,
+        client_id: &Arc<str>,
+        clean: bool,
+    ) -> Result<(ActorRef<SessionMsg>, bool), String> {
+        let mut last = String::from("sm pool not running");
+        for attempt in 0..OPEN_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let Some(sm) = crate::sm::worker_for(&self.broker, client_id) else {
+                continue;
+            };
+            let conn = myself.clone();
+            let id = client_id.clone();
+            match sm
+                .call(
+                    |reply| crate::sm::SmMsg::Open {
+                        client_id: id,
+                        clean,
+                        conn,
+                        reply,
+                    },
+                    Some(CALL_TIMEOUT),
+                )
+                .await
+            {
+                Ok(CallResult::Success(opened)) => return opened,
+                Ok(other) => last = format!("{other:?}"),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(last)
+    }
+
+    /// Refuses a CONNECT with a return code [MQTT-3.2.2-5]; returns the reason to close.
+    fn refuse(&mut self, myself: &ActorRef<ConnectionMsg>, code: ConnectReturnCode, why: &str) -> Close {
+        self.write(
+            myself,
+            &Packet::ConnAck(ConnAck {
+                session_present: false,
+                code,
+            }),
+        );
+        format!("CONNECT refused ({code:?}): {why}")
+    }
+
+    async fn publish(&mut self, myself: &ActorRef<ConnectionMsg>, publish: Publish) -> Result<(), Close> {
+        let Some(client) = &self.client else { return Ok(()) };
+        Metrics::add(&self.broker.metrics.messages_received, 1);
+        let allowed = self.broker.authorizer.can_publish(&client.id, &publish.topic);
+        let msg = Arc::new(Message::new(
+            publish.topic,
+            publish.payload,
+            publish.qos,
+            publish.retain,
+            client.id.clone(),
+        ));
+        match (publish.qos, publish.pkid) {
+            (QoS::AtMostOnce, _) => {
+                if allowed {
+                    self.dispatch(msg, false).await;
+                }
+            }
+            (QoS::AtLeastOnce, Some(pkid)) => {
+                if allowed {
+                    self.dispatch(msg, true).await;
+                }
+                self.write(myself, &Packet::PubAck(pkid));
+            }
+            (QoS::ExactlyOnce, Some(pkid)) => {
+                let session = client.session.clone();
+                // Exactly once on the receiving side: a resent PUBLISH awaiting PUBREL is not
+                // routed again (method B of MQTT 3.1.1 figure 4.3).
+                if call(&session, |r| SessionMsg::Qos2Received(pkid, r)).await? == Qos2::New && allowed {
+                    self.dispatch(msg, true).await;
+                }
+                self.write(myself, &Packet::PubRec(pkid));
+            }
+            (_, None) => return Err("QoS > 0 PUBLISH without packet id".into()),
+        }
+        if !allowed {
+            Metrics::add(&self.broker.metrics.messages_dropped, 1);
+        }
+        Ok(())
+    }
+
+    /// Stores a retained message (waiting for the store when the publisher will get an ack, so
+    /// a subscriber that follows the ack finds it) and routes the message.
+    async fn dispatch(&self, msg: Arc<Message>, ack_follows: bool) {
+        if msg.retain {
+            let retainer = self.broker.retainer.read().clone();
+            if let Some(retainer) = retainer {
+                if ack_follows {
+                    let m = msg.clone();
+                    let _ = retainer
+                        .call(|r| RetainerMsg::Retain(m, Some(r)), Some(CALL_TIMEOUT))
+                        .await;
+                } else {
+                    let _ = retainer.send_message(RetainerMsg::Retain(msg.clone(), None));
+                }
+            }
+        }
+        crate::router::publish(&self.broker, msg);
+    }
+}
+
+fn cast(session: &ActorRef<SessionMsg>, msg: SessionMsg) {
+    let _ = session.send_message(msg);
+}
+
+async fn call<T: Send + 'static>(
+    session: &ActorRef<SessionMsg>,
+    msg: impl FnOnce(ractor::RpcReplyPort<T>) -> SessionMsg,
+) -> Result<T, Close> {
+    match session.call(msg, Some(CALL_TIMEOUT)).await {
+        Ok(CallResult::Success(value)) => Ok(value),
+        Ok(CallResult::Timeout) => Err("session did not answer in time".into()),
+        Ok(CallResult::SenderError) => Err("session ended before answering".into()),
+        Err(e) => Err(format!("session unavailable: {e}")),
+    }
+}

@@ -1,0 +1,492 @@
+//! `session_sup/session/<client-id>`: one client's session (emqttd_session).
+//!
+//! Holds what MQTT 3.1.1 §4.1 calls the session state: subscriptions, QoS 1/2 messages in flight
+//! to the client, messages queued while the client is away or the window is full, and QoS 2
+//! messages received from the client awaiting PUBREL. It lives apart from the connection: a
+//! persistent session (clean session 0) outlives its connection until `session.expiry_interval`,
+//! and a new connection with the same client id takes it over: inflight messages are resent with
+//! DUP, then the queue, in order [MQTT-4.4.0-1].
+//!
+//! The session monitors its connection and the connection its session: a connection's end
+//! detaches it (and ends a clean session); a session's crash closes the connection. Cleanup that
+//! must happen even on kill (routes, registry entry, gauge) sits in [`Registration`]'s `Drop`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arbor_supervisors::{DynamicChild, FaultHook, StartCtx, StartError, Started};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use tokio::time::Instant;
+
+use crate::broker::Broker;
+use crate::codec::{PacketId, Publish, QoS, SubackCode};
+use crate::connection::ConnectionMsg;
+use crate::message::Message;
+use crate::metrics::Metrics;
+use crate::mqueue::{Inflight, MQueue, Outgoing, Stage};
+use crate::router::RouterMsg;
+use crate::trie::Subscriber;
+
+/// How a session is addressed in the route table: by client id.
+#[derive(Clone)]
+pub struct SessionHandle {
+    /// The client id (the route table's key).
+    pub client_id: Arc<str>,
+    /// The session actor.
+    pub session: ActorRef<SessionMsg>,
+}
+
+impl Subscriber for SessionHandle {
+    type Key = Arc<str>;
+    fn key(&self) -> &Arc<str> {
+        &self.client_id
+    }
+}
+
+/// What the session says about an incoming QoS 2 PUBLISH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Qos2 {
+    /// First time seen: route it.
+    New,
+    /// A resend of one awaiting PUBREL: do not route again (exactly once).
+    Duplicate,
+    /// Too many awaiting PUBREL (`session.max_awaiting_rel`): dropped.
+    Full,
+}
+
+/// Messages of a session.
+pub enum SessionMsg {
+    /// Deliver a routed message at this subscription QoS (`true`: as a retained message).
+    Deliver(Arc<Message>, QoS, bool),
+    /// A (new) connection takes the session over.
+    Attach(ActorRef<ConnectionMsg>, RpcReplyPort<()>),
+    /// Discard the session (a clean-session reconnect): close its connection and stop.
+    Discard(RpcReplyPort<()>),
+    /// PUBACK from the client.
+    PubAck(PacketId),
+    /// PUBREC from the client (the connection has answered PUBREL).
+    PubRec(PacketId),
+    /// PUBCOMP from the client.
+    PubComp(PacketId),
+    /// A QoS 2 PUBLISH from the client: new or a duplicate?
+    Qos2Received(PacketId, RpcReplyPort<Qos2>),
+    /// PUBREL from the client.
+    PubRel(PacketId),
+    /// SUBSCRIBE: replies with the SUBACK codes, then sends matching retained messages.
+    Subscribe(Vec<(String, QoS)>, RpcReplyPort<Vec<SubackCode>>),
+    /// UNSUBSCRIBE.
+    Unsubscribe(Vec<String>, RpcReplyPort<()>),
+    /// Retry and expiry pass (its own timer).
+    Tick,
+    /// The expiry timer of a detached persistent session, with its generation.
+    Expire(u64),
+}
+
+/// What a session starts with.
+pub struct SessionArgs {
+    /// The broker.
+    pub broker: Arc<Broker>,
+    /// Client id.
+    pub client_id: Arc<str>,
+    /// Clean session flag.
+    pub clean: bool,
+    /// The connection that created it.
+    pub conn: ActorRef<ConnectionMsg>,
+    /// Fault hook.
+    pub fault: FaultHook,
+}
+
+/// The session actor.
+pub struct Session;
+
+/// Cleanup owed when the session ends, however it ends (kill included): its routes, its
+/// registry entry and the sessions gauge.
+struct Registration {
+    broker: Arc<Broker>,
+    client_id: Arc<str>,
+    cell: ActorCell,
+    subscriptions: HashMap<String, QoS>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let filters: Vec<String> = self.subscriptions.keys().cloned().collect();
+        if !filters.is_empty() {
+            // The router is the one writer; if it is restarting, remove directly so no dead
+            // session stays routed.
+            match self.broker.router.read().as_ref() {
+                Some(router) => {
+                    if router
+                        .send_message(RouterMsg::RemoveAll(self.client_id.clone(), filters.clone()))
+                        .is_err()
+                    {
+                        self.broker.routes.remove_all(&self.client_id, &filters);
+                    }
+                }
+                None => self.broker.routes.remove_all(&self.client_id, &filters),
+            }
+        }
+        self.broker.registry.remove_if(&self.client_id, &self.cell);
+        Metrics::gauge_down(&self.broker.metrics.sessions);
+    }
+}
+
+/// The session's state.
+pub struct SessionState {
+    reg: Registration,
+    handle: SessionHandle,
+    clean: bool,
+    conn: Option<ActorRef<ConnectionMsg>>,
+    inflight: Inflight,
+    mqueue: MQueue,
+    awaiting_rel: HashMap<PacketId, Instant>,
+    expiry_gen: u64,
+    fault: FaultHook,
+}
+
+/// Starts a session under session_sup; the registry entry is the caller's (sm) to make.
+pub async fn start(broker: &Arc<Broker>, args: SessionArgs) -> Result<ActorRef<SessionMsg>, StartError> {
+    let sup = broker
+        .session_sup
+        .read()
+        .clone()
+        .ok_or_else(|| StartError::failed("session_sup is not running"))?;
+    let id = format!(
+        "session/{}",
+        arbor_supervisors::path::encode_segment(&args.client_id)
+    );
+    let child = DynamicChild::once(id, move |ctx: StartCtx| async move {
+        let args = SessionArgs {
+            fault: ctx.fault.clone(),
+            ..args
+        };
+        let (actor, _) = Actor::spawn_linked(None, Session, args, ctx.supervisor).await?;
+        Ok(Some(Started::from(actor)))
+    });
+    let cell = sup
+        .start_child(child)
+        .await?
+        .ok_or_else(|| StartError::failed("session ignored"))?;
+    Ok(cell.into())
+}
+
+impl Actor for Session {
+    type Msg = SessionMsg;
+    type State = SessionState;
+    type Arguments = SessionArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        args: SessionArgs,
+    ) -> Result<SessionState, ActorProcessingErr> {
+        let cfg = &args.broker.config.session;
+        myself.get_cell().monitor(args.conn.get_cell());
+        myself.send_interval(tick_interval(cfg.retry_interval), || SessionMsg::Tick);
+        let m = &args.broker.metrics;
+        Metrics::gauge_up(&m.sessions, &m.sessions_max);
+        Ok(SessionState {
+            handle: SessionHandle {
+                client_id: args.client_id.clone(),
+                session: myself.clone(),
+            },
+            inflight: Inflight::new(usize::from(cfg.max_inflight)),
+            mqueue: MQueue::new(cfg.max_mqueue_len, cfg.mqueue_store_qos0),
+            reg: Registration {
+                broker: args.broker,
+                client_id: args.client_id,
+                cell: myself.get_cell(),
+                subscriptions: HashMap::new(),
+            },
+            clean: args.clean,
+            conn: Some(args.conn),
+            awaiting_rel: HashMap::new(),
+            expiry_gen: 0,
+            fault: args.fault,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        msg: SessionMsg,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.fault.check().await?;
+        match msg {
+            SessionMsg::Deliver(msg, sub_qos, retain) => {
+                let qos = msg.qos.min(sub_qos);
+                state.deliver(Outgoing { msg, qos, retain });
+            }
+            SessionMsg::Attach(conn, reply) => {
+                state.attach(&myself, conn);
+                let _ = reply.send(());
+            }
+            SessionMsg::Discard(reply) => {
+                if let Some(conn) = state.conn.take() {
+                    let _ = conn.send_message(ConnectionMsg::Kick("discarded by a clean session".into()));
+                }
+                myself.stop(None);
+                let _ = reply.send(());
+            }
+            SessionMsg::PubAck(pkid) | SessionMsg::PubComp(pkid) => {
+                if state.inflight.complete(pkid) {
+                    state.drain();
+                }
+            }
+            SessionMsg::PubRec(pkid) => {
+                state.inflight.received(pkid, Instant::now());
+            }
+            SessionMsg::Qos2Received(pkid, reply) => {
+                let _ = reply.send(state.qos2_received(pkid));
+            }
+            SessionMsg::PubRel(pkid) => {
+                state.awaiting_rel.remove(&pkid);
+            }
+            SessionMsg::Subscribe(filters, reply) => state.subscribe(filters, reply).await,
+            SessionMsg::Unsubscribe(filters, reply) => {
+                state.unsubscribe(filters).await;
+                let _ = reply.send(());
+            }
+            SessionMsg::Tick => state.tick(),
+            SessionMsg::Expire(generation) => {
+                if state.conn.is_none() && generation == state.expiry_gen {
+                    tracing::info!(client_id = %state.handle.client_id, "persistent session expired");
+                    myself.stop(None);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        evt: SupervisionEvent,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        let ended = matches!(
+            evt,
+            SupervisionEvent::ActorTerminated(..) | SupervisionEvent::ActorFailed(..)
+        );
+        let is_conn = evt
+            .actor_cell()
+            .zip(state.conn.as_ref())
+            .is_some_and(|(c, conn)| c.get_id() == conn.get_id());
+        if ended && is_conn {
+            state.conn = None;
+            if state.clean {
+                myself.stop(None);
+            } else {
+                state.expiry_gen += 1;
+                let generation = state.expiry_gen;
+                myself.send_after(state.reg.broker.config.session.expiry_interval, move || {
+                    SessionMsg::Expire(generation)
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn tick_interval(retry: Duration) -> Duration {
+    (retry / 4).clamp(Duration::from_millis(100), Duration::from_secs(5))
+}
+
+impl SessionState {
+    /// Sends now if connected and (for QoS 1/2) the window has room; queues otherwise.
+    fn deliver(&mut self, out: Outgoing) {
+        let Some(conn) = &self.conn else {
+            if self.mqueue.push(out) {
+                Metrics::add(&self.reg.broker.metrics.messages_dropped, 1);
+            }
+            return;
+        };
+        if out.qos == QoS::AtMostOnce {
+            send(conn, publish_packet(&out, None, false));
+        } else if self.inflight.has_room() && self.mqueue.is_empty() {
+            let packet = publish_packet(&out, None, false);
+            let pkid = self.inflight.push(out, Instant::now());
+            send(
+                conn,
+                Publish {
+                    pkid: Some(pkid),
+                    ..packet
+                },
+            );
+        } else {
+            if self.mqueue.push(out) {
+                Metrics::add(&self.reg.broker.metrics.messages_dropped, 1);
+            }
+            self.drain();
+        }
+    }
+
+    /// Moves queued messages into the window while it has room.
+    fn drain(&mut self) {
+        let Some(conn) = self.conn.clone() else { return };
+        while self.inflight.has_room() {
+            let Some(out) = self.mqueue.pop() else { break };
+            if out.qos == QoS::AtMostOnce {
+                send(&conn, publish_packet(&out, None, false));
+            } else {
+                let packet = publish_packet(&out, None, false);
+                let pkid = self.inflight.push(out, Instant::now());
+                send(
+                    &conn,
+                    Publish {
+                        pkid: Some(pkid),
+                        ..packet
+                    },
+                );
+            }
+        }
+    }
+
+    /// A new connection takes over: the old one is kicked, inflight is resent with DUP in order
+    /// (PUBREL for those past PUBREC), then the queue drains [MQTT-4.4.0-1].
+    fn attach(&mut self, myself: &ActorRef<SessionMsg>, conn: ActorRef<ConnectionMsg>) {
+        if let Some(old) = self.conn.take() {
+            if old.get_id() != conn.get_id() {
+                tracing::info!(client_id = %self.handle.client_id, "takeover: closing the previous connection");
+                let _ = old.send_message(ConnectionMsg::Kick("takeover by a new connection".into()));
+            }
+        }
+        myself.get_cell().monitor(conn.get_cell());
+        self.expiry_gen += 1;
+        let now = Instant::now();
+        for entry in self.inflight.due(now, now) {
+            resend(&conn, &entry);
+        }
+        self.conn = Some(conn);
+        self.drain();
+    }
+
+    fn qos2_received(&mut self, pkid: PacketId) -> Qos2 {
+        if self.awaiting_rel.contains_key(&pkid) {
+            return Qos2::Duplicate;
+        }
+        let max = usize::from(self.reg.broker.config.session.max_awaiting_rel);
+        if max > 0 && self.awaiting_rel.len() >= max {
+            tracing::warn!(client_id = %self.handle.client_id, %max, "too many QoS 2 messages awaiting PUBREL, dropping");
+            return Qos2::Full;
+        }
+        self.awaiting_rel.insert(pkid, Instant::now());
+        Qos2::New
+    }
+
+    async fn subscribe(&mut self, filters: Vec<(String, QoS)>, reply: RpcReplyPort<Vec<SubackCode>>) {
+        let broker = self.reg.broker.clone();
+        let mut codes = Vec::with_capacity(filters.len());
+        let mut granted = Vec::new();
+        for (filter, qos) in filters {
+            let allowed = broker.authorizer.can_subscribe(&self.handle.client_id, &filter);
+            if allowed && self.route(&filter, qos).await {
+                self.reg.subscriptions.insert(filter.clone(), qos);
+                codes.push(SubackCode::Success(qos));
+                granted.push((filter, qos));
+            } else {
+                codes.push(SubackCode::Failure);
+            }
+        }
+        let _ = reply.send(codes);
+        // Retained messages follow the SUBACK [MQTT-3.3.1-6]; shared subscriptions get none.
+        let mut retained = Vec::new();
+        for (filter, qos) in granted
+            .iter()
+            .filter(|(f, _)| crate::topic::parse_share(f).is_none())
+        {
+            retained.clear();
+            broker.retained.matching(filter, &mut retained);
+            for (_, msg) in retained.drain(..) {
+                let qos = msg.qos.min(*qos);
+                self.deliver(Outgoing {
+                    msg,
+                    qos,
+                    retain: true,
+                });
+            }
+        }
+    }
+
+    async fn route(&self, filter: &str, qos: QoS) -> bool {
+        let Some(router) = self.reg.broker.router.read().clone() else {
+            return false;
+        };
+        let session = self.handle.clone();
+        let filter = filter.to_string();
+        let call = router.call(
+            |reply| RouterMsg::Subscribe {
+                filter,
+                session,
+                qos: qos.as_u8(),
+                reply,
+            },
+            Some(Duration::from_secs(5)),
+        );
+        matches!(call.await, Ok(ractor::rpc::CallResult::Success(Ok(()))))
+    }
+
+    async fn unsubscribe(&mut self, filters: Vec<String>) {
+        let router = self.reg.broker.router.read().clone();
+        for filter in filters {
+            self.reg.subscriptions.remove(&filter);
+            let key = self.handle.client_id.clone();
+            match &router {
+                Some(router) => {
+                    let _ = router
+                        .call(
+                            |reply| RouterMsg::Unsubscribe(filter, key, reply),
+                            Some(Duration::from_secs(5)),
+                        )
+                        .await;
+                }
+                None => {
+                    self.reg.broker.routes.unsubscribe(&filter, &key);
+                }
+            }
+        }
+    }
+
+    /// Resends what waited longer than `retry_interval`, and drops QoS 2 receipts whose PUBREL
+    /// never came within `await_rel_timeout`.
+    fn tick(&mut self) {
+        let cfg = &self.reg.broker.config.session;
+        let now = Instant::now();
+        if let Some(conn) = &self.conn {
+            if let Some(deadline) = now.checked_sub(cfg.retry_interval) {
+                for entry in self.inflight.due(deadline, now) {
+                    resend(conn, &entry);
+                }
+            }
+        }
+        let timeout = cfg.await_rel_timeout;
+        self.awaiting_rel
+            .retain(|_, at| now.saturating_duration_since(*at) < timeout);
+    }
+}
+
+fn publish_packet(out: &Outgoing, pkid: Option<PacketId>, dup: bool) -> Publish {
+    Publish {
+        dup,
+        qos: out.qos,
+        retain: out.retain,
+        topic: out.msg.topic.clone(),
+        pkid,
+        payload: out.msg.payload.clone(),
+    }
+}
+
+fn resend(conn: &ActorRef<ConnectionMsg>, entry: &crate::mqueue::InflightEntry) {
+    match entry.stage {
+        Stage::Published => send(conn, publish_packet(&entry.out, Some(entry.pkid), true)),
+        Stage::Released => {
+            let _ = conn.send_message(ConnectionMsg::SendPubRel(entry.pkid));
+        }
+    }
+}
+
+fn send(conn: &ActorRef<ConnectionMsg>, publish: Publish) {
+    let _ = conn.send_message(ConnectionMsg::Deliver(publish));
+}
