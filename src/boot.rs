@@ -11,7 +11,9 @@ use std::time::Duration;
 use anyhow::Context;
 use arbor_actors::config::{BrokerConfig, LogFormat};
 use arbor_actors::tree::{self, BrokerHandle};
-use arbor_supervisors::FaultHook;
+use std::sync::Arc;
+
+use arbor_supervisors::{FaultHook, FaultPlan};
 
 use crate::cli::RunArgs;
 
@@ -27,6 +29,15 @@ pub fn main(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut specs = config.fault.rules.clone();
+    specs.extend(args.faults.iter().cloned());
+    let plan = match FaultPlan::parse(&specs, args.fault_seed.unwrap_or(config.fault.seed)) {
+        Ok(plan) => Arc::new(plan),
+        Err(err) => {
+            eprintln!("arbor: {err}");
+            return ExitCode::from(2);
+        }
+    };
     init_logging(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -35,7 +46,7 @@ pub fn main(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(config))
+    runtime.block_on(run(config, FaultHook::from_plan(plan)))
 }
 
 fn init_logging(config: &BrokerConfig) {
@@ -52,8 +63,8 @@ fn init_logging(config: &BrokerConfig) {
     }
 }
 
-async fn run(config: BrokerConfig) -> ExitCode {
-    let handle = match start(config, FaultHook::none()).await {
+async fn run(config: BrokerConfig, fault: FaultHook) -> ExitCode {
+    let handle = match start(config, fault).await {
         Ok(handle) => handle,
         Err(err) => {
             tracing::error!("{err:#}");

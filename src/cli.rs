@@ -88,6 +88,12 @@ pub enum CtlCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List the active fault-injection rules and how often each fired.
+    Faults {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Kill the actor at a path (no cleanup, as OTP's `kill`).
     Kill {
         /// The actor's path, e.g. `broker_sup/sm_sup/sm/3`.

@@ -64,6 +64,27 @@ pub async fn run(args: &CtlArgs) -> anyhow::Result<String> {
                 Ok(out)
             }
         }
+        CtlCommand::Faults { json } => {
+            let v = client.get("/api/v1/faults", &[]).await?;
+            if *json {
+                return Ok(format!("{}\n", serde_json::to_string_pretty(&v)?));
+            }
+            let rules = v["rules"].as_array().map(Vec::as_slice).unwrap_or_default();
+            if rules.is_empty() {
+                return Ok("no fault rules\n".into());
+            }
+            let width = rules
+                .iter()
+                .map(|r| text(&r["spec"]).len())
+                .max()
+                .unwrap_or(0)
+                .max(4);
+            let mut out = format!("{:<width$}  FIRED\n", "RULE");
+            for rule in rules {
+                let _ = writeln!(out, "{:<width$}  {}", text(&rule["spec"]), rule["fired"]);
+            }
+            Ok(out)
+        }
         CtlCommand::Kill { path } => action(&client, path, "kill").await,
         CtlCommand::Crash { path } => action(&client, path, "crash").await,
     }

@@ -104,3 +104,39 @@ fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::p
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Beyond broker_sup's intensity (0 in 1) the process ends with a non-zero status and a line
+/// naming the supervisor and the last failure; `--fault` drives it.
+#[test]
+fn broker_sup_giving_up_exits_non_zero_naming_the_failure() {
+    let mut child = arbor()
+        .args(["run", "--fault", "kill@broker_sup/sm_sup:every=300ms"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn arbor");
+    let status = wait_with_timeout(&mut child, Duration::from_secs(15));
+    assert_eq!(status.code(), Some(1));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err).unwrap();
+    assert!(err.contains("broker_sup gave up"), "{err}");
+    assert!(
+        err.contains("reached_max_restart_intensity") && err.contains("broker_sup/sm_sup: killed"),
+        "{err}"
+    );
+}
+
+/// A bad fault spec is refused at startup with the spec and the problem, status 2.
+#[test]
+fn bad_fault_spec_is_refused() {
+    let out = arbor()
+        .args(["run", "--fault", "kill@x:p=1.5"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`kill@x:p=1.5`") && err.contains("between 0 and 1"),
+        "{err}"
+    );
+}

@@ -34,6 +34,23 @@ pub type Retained = RetainedStore<Arc<Message>>;
 /// A slot holding the live reference of a singleton worker.
 pub type Slot<T> = Arc<RwLock<Option<T>>>;
 
+/// A connected client, for lookups by client id (admin, kick).
+#[derive(Clone)]
+pub struct ClientEntry {
+    /// Its connection actor.
+    pub conn: ActorRef<crate::connection::ConnectionMsg>,
+    /// The connection's path in the tree.
+    pub path: String,
+    /// Peer address.
+    pub peer: std::net::SocketAddr,
+    /// When CONNECT was accepted.
+    pub connected_at: std::time::SystemTime,
+    /// Clean session flag.
+    pub clean: bool,
+    /// Keepalive in seconds.
+    pub keepalive: u16,
+}
+
 /// Everything shared across one running broker.
 pub struct Broker {
     /// The configuration it was started with.
@@ -61,8 +78,12 @@ pub struct Broker {
     pub session_sup: SupervisorSlot,
     /// The root supervisor, once the tree has started.
     pub root: SupervisorSlot,
+    /// Connected clients: client id → its connection (emqttd's client table).
+    pub clients: RwLock<std::collections::HashMap<Arc<str>, ClientEntry>>,
     /// Who may subscribe and publish to what.
     pub authorizer: Arc<dyn crate::auth::Authorizer>,
+    /// The fault plan of this run, if any.
+    pub faults: RwLock<Option<Arc<arbor_supervisors::FaultPlan>>>,
     /// Where the admin API listens, once it does.
     pub admin_addr: RwLock<Option<std::net::SocketAddr>>,
 }
@@ -84,7 +105,9 @@ impl Broker {
             retainer: Slot::default(),
             session_sup: SupervisorSlot::default(),
             root: SupervisorSlot::default(),
+            clients: RwLock::new(std::collections::HashMap::new()),
             authorizer: Arc::new(crate::auth::AllowAll),
+            faults: RwLock::new(None),
             admin_addr: RwLock::new(None),
         })
     }

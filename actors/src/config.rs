@@ -59,6 +59,18 @@ pub struct BrokerConfig {
     pub supervisors: SupervisorsConfig,
     /// `[auth]`
     pub auth: AuthConfig,
+    /// `[fault]`
+    pub fault: FaultConfig,
+}
+
+/// `[fault]`: a fault-injection plan (DESIGN.md §6), joined with the `--fault` flags.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultConfig {
+    /// Rules in the `--fault` syntax: `<action>@<path-glob>[:<trigger>]`.
+    pub rules: Vec<String>,
+    /// Seed of the `p=` triggers.
+    pub seed: u64,
 }
 
 /// `[node]`: this broker's identity.

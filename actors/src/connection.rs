@@ -101,6 +101,7 @@ pub struct Connection;
 pub struct ConnectionState {
     pub(crate) broker: Arc<Broker>,
     pub(crate) peer: SocketAddr,
+    pub(crate) path: String,
     pub(crate) client: Option<Client>,
     pub(crate) will: WillGuard,
     pub(crate) last_seen: Instant,
@@ -116,6 +117,12 @@ pub struct ConnectionState {
 impl Drop for ConnectionState {
     fn drop(&mut self) {
         self.reader.abort();
+        if let Some(client) = &self.client {
+            let mut clients = self.broker.clients.write();
+            if clients.get(&client.id).is_some_and(|e| e.path == self.path) {
+                clients.remove(&client.id);
+            }
+        }
     }
 }
 
@@ -127,7 +134,7 @@ pub async fn start(
     peer: SocketAddr,
     permit: ConnectionPermit,
 ) -> Result<Option<Started>, StartError> {
-    let args = (broker, socket, peer, permit, ctx.fault.clone());
+    let args = (broker, socket, peer, permit, ctx.fault.clone(), ctx.path.clone());
     let (actor, _) = Actor::spawn_linked(None, Connection, args, ctx.supervisor).await?;
     Ok(Some(Started::from(actor)))
 }
@@ -135,12 +142,19 @@ pub async fn start(
 impl Actor for Connection {
     type Msg = ConnectionMsg;
     type State = ConnectionState;
-    type Arguments = (Arc<Broker>, TcpStream, SocketAddr, ConnectionPermit, FaultHook);
+    type Arguments = (
+        Arc<Broker>,
+        TcpStream,
+        SocketAddr,
+        ConnectionPermit,
+        FaultHook,
+        String,
+    );
 
     async fn pre_start(
         &self,
         myself: ActorRef<ConnectionMsg>,
-        (broker, socket, peer, permit, fault): Self::Arguments,
+        (broker, socket, peer, permit, fault, path): Self::Arguments,
     ) -> Result<ConnectionState, ActorProcessingErr> {
         let _ = socket.set_nodelay(true);
         let (read, writer) = socket.into_split();
@@ -163,6 +177,7 @@ impl Actor for Connection {
             },
             broker,
             peer,
+            path,
             client: None,
             last_seen: Instant::now(),
             writer,

@@ -11,6 +11,7 @@ use std::time::Duration;
 use ractor::rpc::CallResult;
 use ractor::ActorRef;
 
+use crate::broker::ClientEntry;
 use crate::codec::{ConnAck, Connect, ConnectReturnCode, Packet, ProtocolLevel, Publish, QoS, SubAck};
 use crate::connection::{Client, ConnectionMsg, ConnectionState};
 use crate::message::Message;
@@ -144,6 +145,15 @@ impl ConnectionState {
             myself.send_interval(every, || ConnectionMsg::KeepaliveCheck);
         }
         tracing::debug!(peer = %self.peer, %client_id, clean = connect.clean_session, present, "client connected");
+        let entry = ClientEntry {
+            conn: myself.clone(),
+            path: self.path.clone(),
+            peer: self.peer,
+            connected_at: std::time::SystemTime::now(),
+            clean: connect.clean_session,
+            keepalive: connect.keep_alive,
+        };
+        self.broker.clients.write().insert(client_id.clone(), entry);
         self.client = Some(Client {
             id: client_id,
             session,

@@ -1,11 +1,21 @@
-//! `sys`: the broker's $SYS publisher (emqttd_sysmon / emqttd_broker's heartbeat).
+//! `sys`: the broker's `$SYS` publisher (emqttd_broker's heartbeat and emqttd_sysmon).
+//!
+//! Every `sys.interval` (60 s) it publishes, retained so a new subscriber sees the latest values:
+//! `$SYS/brokers/<node>/version`, `…/uptime`, `…/clients/count`, `…/messages/received`,
+//! `…/messages/sent`. `$` topics are not matched by `#` or `+` at the first level
+//! [MQTT-4.7.2-1], so only clients that ask for `$SYS/…` get them.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arbor_supervisors::{ChildSpec, FaultHook};
+use bytes::Bytes;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use crate::broker::Broker;
+use crate::codec::{QoS, TopicName};
+use crate::message::Message;
+use crate::retainer::RetainerMsg;
 
 /// Messages of sys.
 pub enum SysMsg {
@@ -18,6 +28,7 @@ pub struct Sys;
 
 /// Its state.
 pub struct SysState {
+    broker: Arc<Broker>,
     fault: FaultHook,
 }
 
@@ -32,7 +43,9 @@ impl Actor for Sys {
         (broker, fault): Self::Arguments,
     ) -> Result<SysState, ActorProcessingErr> {
         myself.send_interval(broker.config.sys.interval, || SysMsg::Tick);
-        Ok(SysState { fault })
+        // Publish once at start too, so the retained values exist from the beginning.
+        myself.send_message(SysMsg::Tick)?;
+        Ok(SysState { broker, fault })
     }
 
     async fn handle(
@@ -43,7 +56,47 @@ impl Actor for Sys {
     ) -> Result<(), ActorProcessingErr> {
         state.fault.check().await?;
         match msg {
-            SysMsg::Tick => Ok(()),
+            SysMsg::Tick => state.publish_all(),
+        }
+        Ok(())
+    }
+}
+
+impl SysState {
+    fn publish_all(&self) {
+        let b = &self.broker;
+        let m = &b.metrics;
+        let values = [
+            ("version", env!("CARGO_PKG_VERSION").to_string()),
+            ("uptime", format!("{} seconds", b.started_at.elapsed().as_secs())),
+            ("clients/count", m.connections.load(Ordering::Relaxed).to_string()),
+            (
+                "messages/received",
+                m.messages_received.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "messages/sent",
+                m.messages_sent.load(Ordering::Relaxed).to_string(),
+            ),
+        ];
+        let retainer = b.retainer.read().clone();
+        for (name, value) in values {
+            let topic = format!("$SYS/brokers/{}/{name}", b.config.node.name);
+            let Ok(topic) = TopicName::new(&topic) else {
+                tracing::warn!(%topic, "node name makes an invalid $SYS topic");
+                continue;
+            };
+            let msg = Arc::new(Message::new(
+                topic,
+                Bytes::from(value),
+                QoS::AtMostOnce,
+                true,
+                Arc::from(""),
+            ));
+            if let Some(retainer) = &retainer {
+                let _ = retainer.send_message(RetainerMsg::Retain(msg.clone(), None));
+            }
+            crate::router::publish(b, msg);
         }
     }
 }

@@ -47,6 +47,7 @@ pub async fn start(
     fault: FaultHook,
 ) -> Result<BrokerHandle, StartError> {
     let broker = Broker::new(config);
+    *broker.faults.write() = fault.plan().cloned();
     let spec = broker_sup_spec(broker.clone(), extra(broker.clone()));
     let root = RootHandle::start(ROOT, spec, fault).await?;
     *broker.root.write() = Some(root.supervisor().clone());

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use arbor_actors::broker::Broker;
-use arbor_supervisors::{SupervisorRef, TreeOpts};
+use arbor_supervisors::{ExitReason, SupervisorRef, TreeOpts};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -83,6 +83,14 @@ pub async fn actor_action(
             tracing::warn!(%path, "killed through the admin API");
             cell.kill();
         }
+        "crash" => {
+            // An abnormal exit, as if a handler had failed: the supervisor restarts it (even a
+            // transient child) and `last_exit` shows this reason.
+            tracing::warn!(%path, "crashed through the admin API");
+            cell.stop(Some(
+                ExitReason::Failed(format!("crashed through the admin API: {path}")).to_reason(),
+            ));
+        }
         other => {
             return Err(ApiError::bad_request(format!(
                 "unknown action `{other}` (kill or crash)"
@@ -92,4 +100,15 @@ pub async fn actor_action(
     Ok(Json(
         json!({ "path": path, "action": action, "actor_id": cell.get_id().to_string() }),
     ))
+}
+
+/// `GET /api/v1/faults`: the active fault plan and how often each rule fired.
+pub async fn faults(State(broker): State<Arc<Broker>>) -> Json<Value> {
+    let rules = broker
+        .faults
+        .read()
+        .as_ref()
+        .map(|plan| plan.report())
+        .unwrap_or_default();
+    Json(json!({ "rules": rules }))
 }

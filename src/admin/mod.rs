@@ -106,6 +106,7 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route("/api/v1/status", get(handlers::status))
         .route("/api/v1/tree", get(handlers::tree))
         .route("/api/v1/actors/{*rest}", post(handlers::actor_action))
+        .route("/api/v1/faults", get(handlers::faults))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(
             broker.clone(),

@@ -1,21 +1,261 @@
-//! Fault injection: the hook every supervised actor calls once per handled message.
+//! Fault injection, one mechanism for every supervised actor (DESIGN.md §6).
 //!
-//! A [`FaultHook`] is handed to each child in its [`crate::StartCtx`], already narrowed to the
-//! child's path; with no plan it costs one branch. Plans (actions and triggers) are parsed from
-//! `--fault` flags by [`FaultPlan::parse`] and shared by the whole tree.
+//! A plan is a list of rules `<action>@<path-glob>[:<trigger>]`:
+//! - actions: `panic` (a panic inside the actor's handler), `kill` (like `exit(Pid, kill)`: no
+//!   cleanup), `stop` (the handler returns an error), `delay=<ms>` (the handler is slow);
+//! - triggers: `after=<n>` (the n-th message the actor at that path handles, counted across its
+//!   restarts, so it fires once), `every=<duration>` (periodically), `p=<probability>` (per
+//!   message, from a generator seeded by `--fault-seed`, so a run repeats exactly); no trigger
+//!   means `after=1`;
+//! - globs: `*` within one path segment, `**` any number of segments.
+//!
+//! Each child gets a [`FaultHook`] narrowed to its path in its `StartCtx` and calls
+//! [`FaultHook::check`] at the top of its handlers: that is the one call per actor. `kill` with
+//! `every=` needs no message: the engine registers each started child's cell and a timer kills it,
+//! so idle actors (a router with no subscriptions) can be killed too. Every injected fault is
+//! logged with path, action and trigger, and counted per rule.
 
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use ractor::ActorProcessingErr;
+use parking_lot::Mutex;
+use ractor::{ActorCell, ActorProcessingErr};
+use serde::Serialize;
+
+use crate::path::{glob_matches, validate_glob};
+
+/// What a rule does to the actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Panic inside the handler.
+    Panic,
+    /// Kill, without cleanup.
+    Kill,
+    /// Return an error from the handler.
+    Stop,
+    /// Sleep this long inside the handler.
+    Delay(Duration),
+}
+
+/// When a rule fires.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Trigger {
+    /// At the n-th message handled at that path.
+    After(u64),
+    /// Periodically.
+    Every(Duration),
+    /// With this probability per message.
+    Probability(f64),
+}
+
+/// One parsed rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// The text it was parsed from.
+    pub spec: String,
+    /// Its action.
+    pub action: Action,
+    /// The path glob.
+    pub glob: String,
+    /// Its trigger.
+    pub trigger: Trigger,
+}
+
+impl Rule {
+    /// Parses `<action>@<path-glob>[:<trigger>]`; the error shows the spec and what is wrong.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let bad = |what: String| format!("bad fault `{spec}`: {what}");
+        let (action, rest) = spec
+            .split_once('@')
+            .ok_or_else(|| bad("expected <action>@<path-glob>[:<trigger>]".into()))?;
+        let action = match action {
+            "panic" => Action::Panic,
+            "kill" => Action::Kill,
+            "stop" => Action::Stop,
+            other => match other.strip_prefix("delay=") {
+                Some(ms) => {
+                    Action::Delay(Duration::from_millis(ms.parse().map_err(|_| {
+                        bad(format!("delay `{ms}` is not a number of milliseconds"))
+                    })?))
+                }
+                None => {
+                    return Err(bad(format!(
+                        "unknown action `{other}` (panic, kill, stop, delay=<ms>)"
+                    )))
+                }
+            },
+        };
+        // Path segments may hold ':' (listener ids), so the trigger is after the last ':' only
+        // when that part names a trigger.
+        let (glob, trigger) = match rest.rsplit_once(':') {
+            Some((glob, t)) if ["after=", "every=", "p="].iter().any(|k| t.starts_with(k)) => (glob, Some(t)),
+            _ => (rest, None),
+        };
+        validate_glob(glob).map_err(bad)?;
+        let trigger = match trigger {
+            None => Trigger::After(1),
+            Some(t) => parse_trigger(t).map_err(bad)?,
+        };
+        Ok(Self {
+            spec: spec.to_string(),
+            action,
+            glob: glob.to_string(),
+            trigger,
+        })
+    }
+}
+
+fn parse_trigger(t: &str) -> Result<Trigger, String> {
+    if let Some(n) = t.strip_prefix("after=") {
+        match n.parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(Trigger::After(n)),
+            _ => Err(format!("after=`{n}` must be a whole number of at least 1")),
+        }
+    } else if let Some(d) = t.strip_prefix("every=") {
+        let d = parse_duration(d)?;
+        if d.is_zero() {
+            return Err("every= must be longer than 0".into());
+        }
+        Ok(Trigger::Every(d))
+    } else if let Some(p) = t.strip_prefix("p=") {
+        match p.parse::<f64>() {
+            Ok(p) if (0.0..=1.0).contains(&p) => Ok(Trigger::Probability(p)),
+            _ => Err(format!("p=`{p}` must be a probability between 0 and 1")),
+        }
+    } else {
+        Err(format!(
+            "unknown trigger `{t}` (after=<n>, every=<duration>, p=<probability>)"
+        ))
+    }
+}
+
+/// `500ms`, `2s`, `1m`, or plain milliseconds.
+fn parse_duration(d: &str) -> Result<Duration, String> {
+    let (number, unit) = d
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((d, "ms"), |at| d.split_at(at));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("duration `{d}` is not like 500ms, 2s or 1m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("duration `{d}` is not like 500ms, 2s or 1m")),
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Panic => f.write_str("panic"),
+            Action::Kill => f.write_str("kill"),
+            Action::Stop => f.write_str("stop"),
+            Action::Delay(d) => write!(f, "delay={}", d.as_millis()),
+        }
+    }
+}
+
+/// A rule and how often it fired, for `ctl faults`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleReport {
+    /// The rule as given.
+    pub spec: String,
+    /// Times it fired.
+    pub fired: u64,
+}
+
+#[derive(Default)]
+struct PathState {
+    handled: u64,
+    cell: Option<ActorCell>,
+    /// When each `every=` rule last fired (or the incarnation started) at this path.
+    every: HashMap<usize, tokio::time::Instant>,
+}
 
 /// The whole fault plan of a run.
-#[derive(Debug, Default)]
-pub struct FaultPlan {}
+pub struct FaultPlan {
+    rules: Vec<Rule>,
+    fired: Vec<AtomicU64>,
+    paths: Mutex<HashMap<String, PathState>>,
+    rng: Mutex<u64>,
+}
+
+impl fmt::Debug for FaultPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FaultPlan").field("rules", &self.rules).finish()
+    }
+}
+
+impl FaultPlan {
+    /// Parses every spec; the first bad one is the error.
+    pub fn parse(specs: &[String], seed: u64) -> Result<Self, String> {
+        let rules = specs
+            .iter()
+            .map(|s| Rule::parse(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            fired: rules.iter().map(|_| AtomicU64::new(0)).collect(),
+            rules,
+            paths: Mutex::new(HashMap::new()),
+            // splitmix64 needs a non-zero state to start well; any seed maps to one.
+            rng: Mutex::new(seed ^ 0x9E37_79B9_7F4A_7C15),
+        })
+    }
+
+    /// Whether the plan has no rules.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rules and their counts.
+    pub fn report(&self) -> Vec<RuleReport> {
+        self.rules
+            .iter()
+            .zip(&self.fired)
+            .map(|(r, n)| RuleReport {
+                spec: r.spec.clone(),
+                fired: n.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
+    /// Rules whose glob matches none of `paths` (warned about once the tree has started).
+    pub fn unmatched(&self, paths: &[String]) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|r| !paths.iter().any(|p| glob_matches(&r.glob, p)))
+            .map(|r| r.spec.clone())
+            .collect()
+    }
+
+    fn next_unit(&self) -> f64 {
+        let mut state = self.rng.lock();
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn fire(&self, index: usize, path: &str) -> Action {
+        let rule = &self.rules[index];
+        self.fired[index].fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(%path, action = %rule.action, rule = %rule.spec, "injected fault");
+        rule.action
+    }
+}
 
 /// A child's view of the plan.
 #[derive(Clone, Default)]
 pub struct FaultHook {
     plan: Option<Arc<FaultPlan>>,
+    path: Arc<str>,
+    rules: Arc<[usize]>,
 }
 
 impl FaultHook {
@@ -26,22 +266,212 @@ impl FaultHook {
 
     /// A hook for the whole plan, to hand to the root.
     pub fn from_plan(plan: Arc<FaultPlan>) -> Self {
-        Self { plan: Some(plan) }
+        Self {
+            plan: (!plan.is_empty()).then_some(plan),
+            ..Self::default()
+        }
+    }
+
+    /// The plan, if any.
+    pub fn plan(&self) -> Option<&Arc<FaultPlan>> {
+        self.plan.as_ref()
     }
 
     /// The hook for a child at `path`.
-    pub fn for_path(&self, _path: &str) -> Self {
-        self.clone()
+    pub fn for_path(&self, path: &str) -> Self {
+        let Some(plan) = &self.plan else {
+            return Self::default();
+        };
+        let rules: Vec<usize> = plan
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| glob_matches(&r.glob, path))
+            .map(|(i, _)| i)
+            .collect();
+        Self {
+            plan: Some(plan.clone()),
+            path: Arc::from(path),
+            rules: rules.into(),
+        }
     }
 
     /// The hook for the root supervisor itself.
-    pub(crate) fn for_path_root(&self) -> Self {
-        self.clone()
+    pub(crate) fn for_path_root(&self, path: &str) -> Self {
+        self.for_path(path)
+    }
+
+    /// Called by the engine when the child at this path has started: timed `kill` rules get a
+    /// timer that kills this incarnation.
+    pub(crate) fn started(&self, cell: &ActorCell) {
+        let Some(plan) = &self.plan else { return };
+        if self.rules.is_empty() {
+            return;
+        }
+        {
+            let mut paths = plan.paths.lock();
+            let state = paths.entry(self.path.to_string()).or_default();
+            state.cell = Some(cell.clone());
+            let now = tokio::time::Instant::now();
+            for &index in self.rules.iter() {
+                state.every.insert(index, now);
+            }
+        }
+        for &index in self.rules.iter() {
+            let rule = &plan.rules[index];
+            if let (Action::Kill, Trigger::Every(period)) = (rule.action, rule.trigger) {
+                let (plan, cell, path) = (plan.clone(), cell.clone(), self.path.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(period).await;
+                    if cell.get_status() == ractor::ActorStatus::Running {
+                        plan.fire(index, &path);
+                        cell.kill();
+                    }
+                });
+            }
+        }
     }
 
     /// Called at the top of every handler: applies any fault due now.
     pub async fn check(&self) -> Result<(), ActorProcessingErr> {
-        let _ = &self.plan;
-        Ok(())
+        let Some(plan) = &self.plan else { return Ok(()) };
+        if self.rules.is_empty() {
+            return Ok(());
+        }
+        let Some(action) = self.due(plan) else {
+            return Ok(());
+        };
+        match action {
+            Action::Panic => panic!("injected fault: panic at {}", self.path),
+            Action::Stop => Err(format!("injected fault: stop at {}", self.path).into()),
+            Action::Delay(d) => {
+                tokio::time::sleep(d).await;
+                Ok(())
+            }
+            Action::Kill => {
+                let cell = plan.paths.lock().get(&*self.path).and_then(|s| s.cell.clone());
+                if let Some(cell) = cell {
+                    cell.kill();
+                    // The kill signal cancels this handler.
+                    std::future::pending::<()>().await;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn due(&self, plan: &FaultPlan) -> Option<Action> {
+        let mut paths = plan.paths.lock();
+        let state = paths.entry(self.path.to_string()).or_default();
+        state.handled += 1;
+        let now = tokio::time::Instant::now();
+        for &index in self.rules.iter() {
+            let rule = &plan.rules[index];
+            let fires = match rule.trigger {
+                Trigger::After(n) => state.handled == n,
+                Trigger::Probability(p) => plan.next_unit() < p,
+                // Timed kills run off a timer (see `started`); other timed actions need the
+                // handler, so they fire at the first message once the period has passed.
+                Trigger::Every(period) => {
+                    let since = state.every.entry(index).or_insert(now);
+                    let due = rule.action != Action::Kill && now.saturating_duration_since(*since) >= period;
+                    if due {
+                        *since = now;
+                    }
+                    due
+                }
+            };
+            if fires {
+                return Some(plan.fire(index, &self.path));
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_actions_globs_and_triggers() {
+        let r = Rule::parse("panic@broker_sup/sm_sup/sm/*:after=100").unwrap();
+        assert_eq!(
+            (r.action, r.glob.as_str(), r.trigger),
+            (Action::Panic, "broker_sup/sm_sup/sm/*", Trigger::After(100))
+        );
+        let r = Rule::parse("kill@**/session/*:p=0.001").unwrap();
+        assert_eq!(r.trigger, Trigger::Probability(0.001));
+        let r = Rule::parse("delay=50@**/router:every=2s").unwrap();
+        assert_eq!(
+            (r.action, r.trigger),
+            (
+                Action::Delay(Duration::from_millis(50)),
+                Trigger::Every(Duration::from_secs(2))
+            )
+        );
+        let r = Rule::parse("kill@**/listener_sup/mqtt:tcp:0.0.0.0:1883/listener").unwrap();
+        assert_eq!(
+            (r.glob.as_str(), r.trigger),
+            (
+                "**/listener_sup/mqtt:tcp:0.0.0.0:1883/listener",
+                Trigger::After(1)
+            )
+        );
+    }
+
+    #[test]
+    fn bad_specs_show_the_spec_and_the_problem() {
+        for (spec, problem) in [
+            ("explode@a", "unknown action `explode`"),
+            ("panic", "expected <action>@<path-glob>"),
+            ("panic@a//b", "empty segment"),
+            ("kill@a:p=1.5", "between 0 and 1"),
+            ("kill@a:after=0", "at least 1"),
+            ("kill@a:every=soon", "not like 500ms"),
+            ("delay=x@a", "not a number"),
+        ] {
+            let err = Rule::parse(spec).unwrap_err();
+            assert!(
+                err.contains(&format!("`{spec}`")) && err.contains(problem),
+                "{spec}: {err}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn after_n_fires_once_per_path_and_is_counted() {
+        let plan = Arc::new(FaultPlan::parse(&["stop@a/*:after=3".into()], 1).unwrap());
+        let hook = FaultHook::from_plan(plan.clone()).for_path("a/x");
+        let other = FaultHook::from_plan(plan.clone()).for_path("b/x");
+        let outcomes: Vec<bool> = futures_lite(&hook, 5).await;
+        assert_eq!(outcomes, [true, true, false, true, true]);
+        assert!(other.check().await.is_ok());
+        // A new incarnation at the same path keeps the count: no second fire.
+        let again = FaultHook::from_plan(plan.clone()).for_path("a/x");
+        assert!(again.check().await.is_ok());
+        assert_eq!(plan.report()[0].fired, 1);
+        assert_eq!(plan.unmatched(&["c".into()]), ["stop@a/*:after=3"]);
+    }
+
+    #[tokio::test]
+    async fn probability_is_repeatable_with_a_seed() {
+        let run = |seed| async move {
+            let plan = Arc::new(FaultPlan::parse(&["stop@a:p=0.3".into()], seed).unwrap());
+            futures_lite(&FaultHook::from_plan(plan).for_path("a"), 200).await
+        };
+        let first = run(7).await;
+        assert_eq!(first, run(7).await);
+        let failures = first.iter().filter(|ok| !**ok).count();
+        assert!((30..=90).contains(&failures), "{failures}");
+        assert_ne!(first, run(8).await);
+    }
+
+    async fn futures_lite(hook: &FaultHook, n: usize) -> Vec<bool> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push(hook.check().await.is_ok());
+        }
+        out
     }
 }

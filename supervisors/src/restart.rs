@@ -71,6 +71,7 @@ impl SupervisorState {
         };
         match result {
             Ok(Some(started)) => {
+                ctx.fault.started(&started.cell);
                 let id = started.cell.get_id();
                 child.cell = Some(started.cell);
                 child.sup = started.supervisor;

@@ -40,13 +40,15 @@ impl Actor for Watcher {
         myself: ActorRef<()>,
         args: WatcherArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
+        let fault = args.fault.for_path_root(&args.path);
         let ctx = StartCtx {
             supervisor: myself.get_cell(),
             path: args.path,
-            fault: args.fault.for_path_root(),
+            fault: fault.clone(),
         };
         match Supervisor::start_linked(ctx, args.spec).await {
             Ok(sup) => {
+                fault.started(&sup.cell());
                 let _ = args.started.send(Ok(sup));
                 Ok(args.exited)
             }

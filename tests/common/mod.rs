@@ -38,6 +38,11 @@ impl TestBroker {
         let handle = arbor::boot::start(config, FaultHook::none())
             .await
             .expect("broker starts");
+        Self::from_handle(handle)
+    }
+
+    /// Wraps a broker started some other way (with a fault plan, say).
+    pub fn from_handle(handle: BrokerHandle) -> Self {
         let mqtt = handle.listener_addr("tcp").expect("listener bound");
         let admin = format!("http://{}", handle.broker.admin_addr.read().expect("admin bound"));
         Self { handle, mqtt, admin }
