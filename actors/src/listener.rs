@@ -59,6 +59,8 @@ pub struct ListenerShared {
     pub connection_sup: SupervisorSlot,
     /// The live acceptor_sup.
     pub acceptor_sup: SupervisorSlot,
+    /// The socket of the last listener incarnation: a new one waits for it to close.
+    last_socket: Mutex<std::sync::Weak<TcpListener>>,
 }
 
 impl ListenerShared {
@@ -76,6 +78,7 @@ impl ListenerShared {
             bound: watch::channel(None).0,
             connection_sup: SupervisorSlot::default(),
             acceptor_sup: SupervisorSlot::default(),
+            last_socket: Mutex::new(std::sync::Weak::new()),
         })
     }
 
@@ -215,9 +218,16 @@ impl Actor for Listener {
                 let _ = acceptor_sup.terminate_actor(cell.get_id()).await;
             }
         }
+        // The last acceptor's end may still be in flight; wait (briefly) for the old socket.
+        let old = shared.last_socket.lock().clone();
+        let waited = std::time::Instant::now();
+        while old.strong_count() > 0 && waited.elapsed() < Duration::from_secs(2) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         let rebinding = shared.local_addr();
         let addr = rebinding.unwrap_or(shared.config.bind);
         let socket = Arc::new(bind(addr, rebinding.is_some()).await?);
+        *shared.last_socket.lock() = Arc::downgrade(&socket);
         let local = socket
             .local_addr()
             .map_err(|e| StartError::failed(format!("bind {addr}: {e}")))?;

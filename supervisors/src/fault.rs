@@ -4,7 +4,8 @@
 //! - actions: `panic` (a panic inside the actor's handler), `kill` (like `exit(Pid, kill)`: no
 //!   cleanup), `stop` (the handler returns an error), `delay=<ms>` (the handler is slow);
 //! - triggers: `after=<n>` (the n-th message the actor at that path handles, counted across its
-//!   restarts, so it fires once), `every=<duration>` (periodically), `p=<probability>` (per
+//!   restarts, so it fires once), `every=<duration>` (periodically; timed kills are jittered
+//!   0.5–1.5 periods by the seeded generator), `p=<probability>` (per
 //!   message, from a generator seeded by `--fault-seed`, so a run repeats exactly); no trigger
 //!   means `after=1`;
 //! - globs: `*` within one path segment, `**` any number of segments.
@@ -320,9 +321,12 @@ impl FaultHook {
         for &index in self.rules.iter() {
             let rule = &plan.rules[index];
             if let (Action::Kill, Trigger::Every(period)) = (rule.action, rule.trigger) {
+                // Jittered by the seeded generator (0.5 to 1.5 periods), so kills land at random
+                // moments and a seed still names the run.
+                let delay = period.mul_f64(0.5 + plan.next_unit());
                 let (plan, cell, path) = (plan.clone(), cell.clone(), self.path.clone());
                 tokio::spawn(async move {
-                    tokio::time::sleep(period).await;
+                    tokio::time::sleep(delay).await;
                     if cell.get_status() == ractor::ActorStatus::Running {
                         plan.fire(index, &path);
                         cell.kill();

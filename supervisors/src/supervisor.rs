@@ -137,8 +137,12 @@ impl Actor for Supervisor {
         evt: SupervisionEvent,
         state: &mut SupervisorState,
     ) -> Result<(), ActorProcessingErr> {
-        if let (Some(reason), Some(cell)) = (ExitReason::from_event(&evt), evt.actor_cell()) {
-            state.child_exited(cell.get_id(), reason).await;
+        let ended = ExitReason::from_event(&evt).zip(evt.actor_cell().map(ActorCell::get_id));
+        // A terminated child's event carries its last state: drop it before restarting, so what
+        // the dead incarnation held (a bound socket, say) is released first, as in OTP.
+        drop(evt);
+        if let Some((reason, actor)) = ended {
+            state.child_exited(actor, reason).await;
         }
         Ok(())
     }

@@ -290,3 +290,17 @@ async fn failed_restart_is_retried_until_it_succeeds() {
     .await;
     sup.stop_and_wait().await;
 }
+
+/// A dead child's resources are released before it is restarted: ractor hands the last state of
+/// a stopped actor to its supervisor inside the event, and the engine drops it first (found when
+/// a restarted listener could not re-bind because its predecessor's socket was still open).
+#[tokio::test]
+async fn the_previous_state_is_dropped_before_the_restart() {
+    let probe = Probe::new();
+    let sup = start(one_for_one(), vec![probe.spec("a")]).await.unwrap();
+    probe.send("a", Cmd::ExitNormal);
+    probe.wait_for("start a").await;
+    probe.wait_for("start a").await;
+    assert_eq!(*probe.drops_at_start.lock(), [0, 1]);
+    sup.stop_and_wait().await;
+}

@@ -34,6 +34,10 @@ pub struct Probe {
     pub log: Arc<Mutex<Vec<Event>>>,
     fail_start: Arc<Mutex<HashMap<String, bool>>>,
     pub refs: Arc<Mutex<HashMap<String, ActorRef<Cmd>>>>,
+    /// Probe states dropped so far.
+    pub drops: Arc<Mutex<Vec<String>>>,
+    /// At each start, how many probe states had been dropped.
+    pub drops_at_start: Arc<Mutex<Vec<usize>>>,
 }
 
 impl Probe {
@@ -45,6 +49,8 @@ impl Probe {
             log: Arc::default(),
             fail_start: Arc::default(),
             refs: Arc::default(),
+            drops: Arc::default(),
+            drops_at_start: Arc::default(),
         }
     }
 
@@ -135,6 +141,12 @@ pub struct ProbeState {
     unlinked: Arc<AtomicBool>,
 }
 
+impl Drop for ProbeState {
+    fn drop(&mut self) {
+        self.probe.drops.lock().push(self.name.clone());
+    }
+}
+
 impl Actor for ProbeActor {
     type Msg = Cmd;
     type State = ProbeState;
@@ -145,6 +157,7 @@ impl Actor for ProbeActor {
         _me: ActorRef<Cmd>,
         (probe, name): (Probe, String),
     ) -> Result<ProbeState, ActorProcessingErr> {
+        probe.drops_at_start.lock().push(probe.drops.lock().len());
         probe.record(format!("start {name}"));
         Ok(ProbeState {
             probe,
