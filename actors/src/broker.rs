@@ -49,6 +49,12 @@ pub struct ClientEntry {
     pub clean: bool,
     /// Keepalive in seconds.
     pub keepalive: u16,
+    /// Protocol level (3 for MQTT 3.1, 4 for 3.1.1).
+    pub protocol_level: u8,
+    /// User name given in CONNECT.
+    pub username: Option<String>,
+    /// Its session.
+    pub session: ActorRef<crate::session::SessionMsg>,
 }
 
 /// Everything shared across one running broker.

@@ -105,6 +105,8 @@ pub struct ConnectionState {
     pub(crate) client: Option<Client>,
     pub(crate) will: WillGuard,
     pub(crate) last_seen: Instant,
+    /// Why it closed, for the `$SYS` notice (none when it was killed).
+    closed_because: Option<String>,
     writer: OwnedWriteHalf,
     out: BytesMut,
     flush_queued: bool,
@@ -118,10 +120,15 @@ impl Drop for ConnectionState {
     fn drop(&mut self) {
         self.reader.abort();
         if let Some(client) = &self.client {
-            let mut clients = self.broker.clients.write();
-            if clients.get(&client.id).is_some_and(|e| e.path == self.path) {
-                clients.remove(&client.id);
+            {
+                let mut clients = self.broker.clients.write();
+                if clients.get(&client.id).is_some_and(|e| e.path == self.path) {
+                    clients.remove(&client.id);
+                }
             }
+            let reason = self.closed_because.take().unwrap_or_else(|| "killed".into());
+            let notice = serde_json::json!({ "clientid": &*client.id, "reason": reason, "ts": crate::protocol::unix_now() });
+            crate::sys::client_event(&self.broker, &client.id, "disconnected", notice);
         }
     }
 }
@@ -180,6 +187,7 @@ impl Actor for Connection {
             path,
             client: None,
             last_seen: Instant::now(),
+            closed_because: None,
             writer,
             out: BytesMut::with_capacity(1024),
             flush_queued: false,
@@ -306,6 +314,7 @@ impl ConnectionState {
     /// Ends the connection: one log line (debug for a clean goodbye, info otherwise), what is
     /// buffered is written, then a normal stop.
     pub(crate) async fn close(&mut self, myself: &ActorRef<ConnectionMsg>, reason: &str) {
+        self.closed_because = Some(reason.to_string());
         let client_id = self.client.as_ref().map_or("", |c| &c.id);
         if reason == DISCONNECTED || reason == PEER_CLOSED {
             tracing::debug!(peer = %self.peer, %client_id, reason, "connection closed");

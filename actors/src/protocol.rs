@@ -152,8 +152,21 @@ impl ConnectionState {
             connected_at: std::time::SystemTime::now(),
             clean: connect.clean_session,
             keepalive: connect.keep_alive,
+            protocol_level: connect.level as u8,
+            username: connect.username.clone(),
+            session: session.clone(),
         };
         self.broker.clients.write().insert(client_id.clone(), entry);
+        let notice = serde_json::json!({
+            "clientid": &*client_id,
+            "username": connect.username,
+            "ipaddress": self.peer.ip().to_string(),
+            "clean_session": connect.clean_session,
+            "protocol": connect.level as u8,
+            "connack": 0,
+            "ts": unix_now(),
+        });
+        crate::sys::client_event(&self.broker, &client_id, "connected", notice);
         self.client = Some(Client {
             id: client_id,
             session,
@@ -279,6 +292,13 @@ impl ConnectionState {
         }
         crate::router::publish(&self.broker, msg);
     }
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn cast(session: &ActorRef<SessionMsg>, msg: SessionMsg) {

@@ -81,6 +81,35 @@ pub enum SessionMsg {
     Tick,
     /// The expiry timer of a detached persistent session, with its generation.
     Expire(u64),
+    /// What the admin API shows about this session.
+    Info(RpcReplyPort<SessionInfo>),
+}
+
+/// A session as `ctl sessions show` reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionInfo {
+    /// Client id.
+    pub client_id: String,
+    /// Clean session flag.
+    pub clean_session: bool,
+    /// Whether a connection is attached.
+    pub connected: bool,
+    /// Subscriptions: filter → granted QoS.
+    pub subscriptions: Vec<(String, u8)>,
+    /// QoS 1/2 messages sent and not yet acknowledged.
+    pub inflight: usize,
+    /// Window size.
+    pub max_inflight: usize,
+    /// Messages queued.
+    pub mqueue_len: usize,
+    /// Messages dropped from the queue so far.
+    pub mqueue_dropped: u64,
+    /// QoS 2 messages received and awaiting PUBREL.
+    pub awaiting_rel: usize,
+    /// When the session was created (seconds since the Unix epoch).
+    pub created_at: u64,
+    /// Seconds a detached persistent session is kept.
+    pub expiry_interval: u64,
 }
 
 /// What a session starts with.
@@ -142,6 +171,7 @@ pub struct SessionState {
     mqueue: MQueue,
     awaiting_rel: HashMap<PacketId, Instant>,
     expiry_gen: u64,
+    created_at: u64,
     fault: FaultHook,
 }
 
@@ -203,6 +233,9 @@ impl Actor for Session {
             conn: Some(args.conn),
             awaiting_rel: HashMap::new(),
             expiry_gen: 0,
+            created_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
             fault: args.fault,
         })
     }
@@ -250,6 +283,9 @@ impl Actor for Session {
                 let _ = reply.send(());
             }
             SessionMsg::Tick => state.tick(),
+            SessionMsg::Info(reply) => {
+                let _ = reply.send(state.info());
+            }
             SessionMsg::Expire(generation) => {
                 if state.conn.is_none() && generation == state.expiry_gen {
                     tracing::info!(client_id = %state.handle.client_id, "persistent session expired");
@@ -464,6 +500,32 @@ impl SessionState {
         let timeout = cfg.await_rel_timeout;
         self.awaiting_rel
             .retain(|_, at| now.saturating_duration_since(*at) < timeout);
+    }
+}
+
+impl SessionState {
+    fn info(&self) -> SessionInfo {
+        let cfg = &self.reg.broker.config.session;
+        let mut subscriptions: Vec<(String, u8)> = self
+            .reg
+            .subscriptions
+            .iter()
+            .map(|(f, q)| (f.clone(), q.as_u8()))
+            .collect();
+        subscriptions.sort();
+        SessionInfo {
+            client_id: self.handle.client_id.to_string(),
+            clean_session: self.clean,
+            connected: self.conn.is_some(),
+            subscriptions,
+            inflight: self.inflight.len(),
+            max_inflight: usize::from(cfg.max_inflight),
+            mqueue_len: self.mqueue.len(),
+            mqueue_dropped: self.mqueue.dropped(),
+            awaiting_rel: self.awaiting_rel.len(),
+            created_at: self.created_at,
+            expiry_interval: cfg.expiry_interval.as_secs(),
+        }
     }
 }
 

@@ -101,6 +101,20 @@ impl SysState {
     }
 }
 
+/// Publishes `$SYS/brokers/<node>/clients/<id>/connected|disconnected` with a JSON payload,
+/// as emqttd does (QoS 0, not retained).
+pub fn client_event(broker: &Broker, client_id: &str, event: &str, payload: serde_json::Value) {
+    let topic = format!(
+        "$SYS/brokers/{}/clients/{}/{event}",
+        broker.config.node.name,
+        client_id.replace(['+', '#', '/'], "_")
+    );
+    let Ok(topic) = TopicName::new(&topic) else { return };
+    let body = Bytes::from(payload.to_string());
+    let msg = Arc::new(Message::new(topic, body, QoS::AtMostOnce, false, Arc::from("")));
+    crate::router::publish(broker, msg);
+}
+
 /// The `sys` child of broker_sup.
 pub fn spec(broker: Arc<Broker>) -> ChildSpec {
     crate::worker::spec(
