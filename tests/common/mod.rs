@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod client;
+pub mod raw;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
