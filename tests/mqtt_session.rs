@@ -182,3 +182,72 @@ async fn sys_topics_are_published() {
     let uptime = receive(&mut c).await;
     assert!(uptime.topic.ends_with("/uptime"), "{}", uptime.topic);
 }
+
+/// QoS 2 receipt is exactly once: a PUBLISH resent with DUP before PUBREL is acknowledged again
+/// but not routed again [MQTT-4.3.3-2].
+#[tokio::test]
+async fn qos2_publish_resent_before_pubrel_is_routed_once() {
+    use arbor_actors::codec::{Packet as P, PacketId, Publish, QoS as Q, TopicName};
+    let broker = TestBroker::start().await;
+    let mut sub = connect(&broker, "q2-sub", true, None).await;
+    subscribe(&mut sub, "q2/t").await;
+    let (mut raw, _) = Raw::connected(broker.mqtt, connect_packet("q2-pub", true, 30, None)).await;
+    let pkid = PacketId::new(7).unwrap();
+    let publish = Publish {
+        qos: Q::ExactlyOnce,
+        pkid: Some(pkid),
+        ..Publish::at_most_once(TopicName::new("q2/t").unwrap(), "once".into())
+    };
+    raw.send(&P::Publish(publish.clone())).await;
+    assert!(matches!(raw.next().await, Some(P::PubRec(id)) if id == pkid));
+    raw.send(&P::Publish(Publish { dup: true, ..publish })).await;
+    assert!(matches!(raw.next().await, Some(P::PubRec(id)) if id == pkid));
+    raw.send(&P::PubRel(pkid)).await;
+    assert!(matches!(raw.next().await, Some(P::PubComp(id)) if id == pkid));
+    assert_eq!(&receive(&mut sub).await.payload[..], b"once");
+    let again = tokio::time::timeout(Duration::from_millis(300), receive(&mut sub)).await;
+    assert!(again.is_err(), "routed once");
+}
+
+/// An unacknowledged QoS 1 message is sent again with DUP after `session.retry_interval`.
+#[tokio::test]
+async fn unacknowledged_message_is_retried_with_dup() {
+    use arbor_actors::codec::{Packet as P, PacketId, QoS as Q, Subscribe};
+    let mut config = test_config();
+    config.session.retry_interval = Duration::from_millis(400);
+    let broker = TestBroker::with_config(config).await;
+    let (mut raw, _) = Raw::connected(broker.mqtt, connect_packet("retry", true, 30, None)).await;
+    let filters = vec![("rt/t".to_string(), Q::AtLeastOnce)];
+    raw.send(&P::Subscribe(Subscribe {
+        pkid: PacketId::new(1).unwrap(),
+        filters,
+    }))
+    .await;
+    assert!(matches!(raw.next().await, Some(P::SubAck(_))));
+    publish_acked(&broker, "rt/t", ["again".to_string()]).await;
+    let Some(P::Publish(first)) = raw.next().await else {
+        panic!("first delivery")
+    };
+    assert!(!first.dup);
+    let Some(P::Publish(retry)) = raw.next().await else {
+        panic!("retry")
+    };
+    assert!(retry.dup && retry.pkid == first.pkid, "{retry:?}");
+    raw.send(&P::PubAck(first.pkid.unwrap())).await;
+}
+
+/// A detached persistent session expires after `session.expiry_interval`.
+#[tokio::test]
+async fn detached_persistent_session_expires() {
+    let mut config = test_config();
+    config.session.expiry_interval = Duration::from_millis(300);
+    let broker = TestBroker::with_config(config).await;
+    let (c, _) = session_present(&broker, "expiring", false).await;
+    c.client.disconnect().await.unwrap();
+    common::eventually("session expired", || {
+        broker.handle.broker.registry.get("expiring").is_none()
+    })
+    .await;
+    let (_again, present) = session_present(&broker, "expiring", false).await;
+    assert!(!present);
+}
