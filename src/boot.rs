@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use arbor_actors::broker::ConfigLoader;
 use arbor_actors::config::{BrokerConfig, LogFormat};
 use arbor_actors::tree::{self, BrokerHandle};
 use std::sync::Arc;
@@ -46,7 +47,11 @@ pub fn main(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(config, FaultHook::from_plan(plan)))
+    let file = args.config.clone();
+    let loader: ConfigLoader = Arc::new(move || {
+        crate::config::load_from_env(file.as_deref()).map_err(|e| format!("{:#}", anyhow::Error::from(e)))
+    });
+    runtime.block_on(run(config, FaultHook::from_plan(plan), loader))
 }
 
 fn init_logging(config: &BrokerConfig) {
@@ -63,7 +68,7 @@ fn init_logging(config: &BrokerConfig) {
     }
 }
 
-async fn run(config: BrokerConfig, fault: FaultHook) -> ExitCode {
+async fn run(config: BrokerConfig, fault: FaultHook, loader: ConfigLoader) -> ExitCode {
     let handle = match start(config, fault).await {
         Ok(handle) => handle,
         Err(err) => {
@@ -72,6 +77,8 @@ async fn run(config: BrokerConfig, fault: FaultHook) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    *handle.broker.config_loader.write() = Some(loader);
+    reload_on_sighup(handle.broker.clone());
     tracing::info!(node = %handle.broker.config.node.name, version = env!("CARGO_PKG_VERSION"), "arbor started");
     tokio::select! {
         () = shutdown_signal() => {
@@ -102,6 +109,22 @@ pub async fn start(config: BrokerConfig, fault: FaultHook) -> anyhow::Result<Bro
     tree::start(config, extra, fault)
         .await
         .context("the broker did not start")
+}
+
+/// SIGHUP reloads the password file and ACL (connections stay).
+fn reload_on_sighup(broker: Arc<arbor_actors::broker::Broker>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            if let Err(e) = arbor_actors::auth::reload(&broker) {
+                tracing::error!(error = %e, "SIGHUP: reload failed, old rules kept");
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

@@ -1,23 +1,90 @@
-//! The authorization hook (emqttd_access_control): asked before a subscription is routed and a
-//! message published. The default allows everything; the access-control work fills in rules.
+//! Access control (emqttd_access_control): who may connect, and what they may publish and
+//! subscribe to.
+//!
+//! One [`AccessControl`] combines `auth.allow_anonymous`, the password file ([`crate::passwd`])
+//! and the ACL ([`crate::acl`]). The broker holds it behind a lock and swaps it whole on reload
+//! (`arbor ctl acl reload`, SIGHUP): a reload that fails (a malformed line) keeps the old one and
+//! says why, and no connection is dropped either way.
 
-/// Decides what a client may do.
-pub trait Authorizer: Send + Sync {
-    /// May `client_id` subscribe to `filter`? A refusal is SUBACK 0x80.
-    fn can_subscribe(&self, client_id: &str, filter: &str) -> bool;
-    /// May `client_id` publish to `topic`? A refused message is acknowledged and dropped.
-    fn can_publish(&self, client_id: &str, topic: &str) -> bool;
+use std::sync::Arc;
+
+use crate::acl::{Acl, Action, Permission, Who};
+use crate::broker::Broker;
+use crate::codec::ConnectReturnCode;
+use crate::config::BrokerConfig;
+use crate::passwd::PasswordFile;
+
+/// The loaded rules.
+pub struct AccessControl {
+    allow_anonymous: bool,
+    passwords: Option<PasswordFile>,
+    acl: Acl,
 }
 
-/// Allows everything (`auth.allow_anonymous = true` and no ACL).
-pub struct AllowAll;
-
-impl Authorizer for AllowAll {
-    fn can_subscribe(&self, _client_id: &str, _filter: &str) -> bool {
-        true
+impl AccessControl {
+    /// Allows everything (the defaults).
+    pub fn allow_all() -> Self {
+        Self {
+            allow_anonymous: true,
+            passwords: None,
+            acl: Acl::allow_all(),
+        }
     }
 
-    fn can_publish(&self, _client_id: &str, _topic: &str) -> bool {
-        true
+    /// Loads the password file and ACL the configuration names; the error names the file and
+    /// line, or the rule.
+    pub fn load(config: &BrokerConfig) -> Result<Self, String> {
+        let passwords = match &config.auth.password_file {
+            Some(path) => Some(PasswordFile::load(path).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let acl = Acl::new(&config.acl.rules, config.acl.no_match)?;
+        Ok(Self {
+            allow_anonymous: config.auth.allow_anonymous,
+            passwords,
+            acl,
+        })
     }
+
+    /// CONNECT's credentials: `Err` carries the CONNACK code, 0x05 for an anonymous client when
+    /// that is not allowed, 0x04 for a wrong user name or password [MQTT-3.2.2-5].
+    pub fn authenticate(
+        &self,
+        username: Option<&str>,
+        password: Option<&[u8]>,
+    ) -> Result<(), ConnectReturnCode> {
+        match (username, &self.passwords) {
+            (None, _) if self.allow_anonymous => Ok(()),
+            (None, _) => Err(ConnectReturnCode::NotAuthorized),
+            (Some(user), Some(file)) => {
+                if file.verify(user, password.unwrap_or_default()) {
+                    Ok(())
+                } else {
+                    Err(ConnectReturnCode::BadUsernameOrPassword)
+                }
+            }
+            (Some(_), None) if self.allow_anonymous => Ok(()),
+            (Some(_), None) => Err(ConnectReturnCode::NotAuthorized),
+        }
+    }
+
+    /// Whether `who` may `action` on `topic`.
+    pub fn allowed(&self, who: &Who<'_>, action: Action, topic: &str) -> bool {
+        self.acl.check(who, action, topic) == Permission::Allow
+    }
+}
+
+/// Re-reads the configuration (file and environment, as at start) and reloads the password
+/// file and ACL it names; on any error the old rules stay and the error says why.
+pub fn reload(broker: &Broker) -> Result<(), String> {
+    let loader = broker.config_loader.read().clone();
+    let config = match loader {
+        Some(load) => load()?,
+        None => (*broker.config).clone(),
+    };
+    let access = AccessControl::load(&config)
+        .inspect_err(|e| tracing::warn!(error = %e, "reload failed, old rules kept"))?;
+    *broker.access.write() = Arc::new(access);
+    tracing::info!("access control reloaded");
+    Ok(())
 }

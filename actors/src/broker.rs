@@ -31,6 +31,9 @@ use crate::sm::{Registry, SmMsg};
 /// The retained messages' store.
 pub type Retained = RetainedStore<Arc<Message>>;
 
+/// Loads the configuration again, as the binary did at start.
+pub type ConfigLoader = Arc<dyn Fn() -> Result<BrokerConfig, String> + Send + Sync>;
+
 /// A slot holding the live reference of a singleton worker.
 pub type Slot<T> = Arc<RwLock<Option<T>>>;
 
@@ -86,8 +89,10 @@ pub struct Broker {
     pub root: SupervisorSlot,
     /// Connected clients: client id → its connection (emqttd's client table).
     pub clients: RwLock<std::collections::HashMap<Arc<str>, ClientEntry>>,
-    /// Who may subscribe and publish to what.
-    pub authorizer: Arc<dyn crate::auth::Authorizer>,
+    /// Who may connect, publish and subscribe; swapped whole on reload.
+    pub access: RwLock<Arc<crate::auth::AccessControl>>,
+    /// Re-reads the configuration (the binary's loader, for `acl reload` and SIGHUP).
+    pub config_loader: RwLock<Option<ConfigLoader>>,
     /// The fault plan of this run, if any.
     pub faults: RwLock<Option<Arc<arbor_supervisors::FaultPlan>>>,
     /// Where the admin API listens, once it does.
@@ -112,7 +117,8 @@ impl Broker {
             session_sup: SupervisorSlot::default(),
             root: SupervisorSlot::default(),
             clients: RwLock::new(std::collections::HashMap::new()),
-            authorizer: Arc::new(crate::auth::AllowAll),
+            access: RwLock::new(Arc::new(crate::auth::AccessControl::allow_all())),
+            config_loader: RwLock::new(None),
             faults: RwLock::new(None),
             admin_addr: RwLock::new(None),
         })

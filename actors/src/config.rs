@@ -61,6 +61,18 @@ pub struct BrokerConfig {
     pub auth: AuthConfig,
     /// `[fault]`
     pub fault: FaultConfig,
+    /// `[acl]`
+    pub acl: AclConfig,
+}
+
+/// `[acl]`: who may publish and subscribe to what (emqttd's acl.conf).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AclConfig {
+    /// What happens when no rule matches.
+    pub no_match: crate::acl::Permission,
+    /// The rules, first match wins.
+    pub rules: Vec<crate::acl::RuleConfig>,
 }
 
 /// `[fault]`: a fault-injection plan (DESIGN.md §6), joined with the `--fault` flags.

@@ -72,6 +72,8 @@ pub struct Client {
     pub keepalive: Duration,
     /// Protocol level.
     pub level: ProtocolLevel,
+    /// User name from CONNECT (for the ACL's `user:` rules and `%u`).
+    pub username: Option<String>,
 }
 
 /// Publishes the will when dropped, unless disarmed by DISCONNECT [MQTT-3.1.2-8, -10].
@@ -167,12 +169,14 @@ impl Actor for Connection {
         let (read, writer) = socket.into_split();
         let credit = Arc::new(Semaphore::new(READ_CREDIT));
         let max = broker.config.mqtt.max_packet_size as usize;
+        let bucket = permit.listener().config.rate_limit.as_ref().map(TokenBucket::new);
         let reader = tokio::spawn(read_loop(
             read,
             myself.clone(),
             credit.clone(),
             max,
             broker.metrics.clone(),
+            bucket,
         ));
         myself.send_after(broker.config.mqtt.connect_timeout, || {
             ConnectionMsg::ConnectTimeout
@@ -327,12 +331,43 @@ impl ConnectionState {
     }
 }
 
+/// esockd's rate limit: `burst` bytes at once, refilled at `rate` bytes a second. Reading more
+/// than the bucket holds runs it into debt, and the reader sleeps until the debt is repaid, so
+/// the average stays at the rate while the socket is not read (TCP pushes back on the client).
+struct TokenBucket {
+    burst: f64,
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(limit: &crate::config::RateLimit) -> Self {
+        Self {
+            burst: limit.burst as f64,
+            rate: (limit.bytes_per_sec as f64).max(1.0),
+            tokens: limit.burst as f64,
+            last: Instant::now(),
+        }
+    }
+
+    /// Takes `n` bytes' worth; returns how long to pause reading, if the bucket is in debt.
+    fn take(&mut self, n: usize) -> Option<Duration> {
+        let now = Instant::now();
+        let refill = now.saturating_duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.burst) - n as f64;
+        self.last = now;
+        (self.tokens < 0.0).then(|| Duration::from_secs_f64(-self.tokens / self.rate))
+    }
+}
+
 async fn read_loop(
     mut read: OwnedReadHalf,
     me: ActorRef<ConnectionMsg>,
     credit: Arc<Semaphore>,
     max_packet_size: usize,
     metrics: Arc<Metrics>,
+    mut bucket: Option<TokenBucket>,
 ) {
     let mut buf = BytesMut::with_capacity(4096);
     let mut level = None;
@@ -363,7 +398,12 @@ async fn read_loop(
                 let _ = me.send_message(ConnectionMsg::ReaderClosed(None));
                 return;
             }
-            Ok(n) => Metrics::add(&metrics.bytes_received, n as u64),
+            Ok(n) => {
+                Metrics::add(&metrics.bytes_received, n as u64);
+                if let Some(pause) = bucket.as_mut().and_then(|b| b.take(n)) {
+                    tokio::time::sleep(pause).await;
+                }
+            }
             Err(e) => {
                 let _ = me.send_message(ConnectionMsg::ReaderClosed(Some(e.to_string())));
                 return;

@@ -8,6 +8,7 @@
 
 pub mod acceptor;
 pub mod access;
+pub mod acl;
 pub mod auth;
 pub mod broker;
 pub mod codec;
@@ -18,6 +19,7 @@ pub mod listener;
 pub mod message;
 pub mod metrics;
 pub mod mqueue;
+pub mod passwd;
 pub mod protocol;
 pub mod retained_store;
 pub mod retainer;

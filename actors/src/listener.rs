@@ -87,6 +87,17 @@ impl ListenerShared {
         *self.shutdown_counts.lock().entry(reason.to_string()).or_default() += 1;
     }
 
+    /// Adds a rule in front of the others (esockd's `allow`/`deny` at run time: the newest rule
+    /// is checked first, so `deny 10.0.0.0/8` takes effect over a trailing `allow all`).
+    pub fn add_rule(&self, rule: AccessRule) {
+        self.access.write().insert(0, rule);
+    }
+
+    /// The rules, first match first.
+    pub fn rules(&self) -> Vec<String> {
+        self.access.read().iter().map(ToString::to_string).collect()
+    }
+
     /// The bound address, if bound.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         *self.local_addr.read()

@@ -63,6 +63,8 @@ counters! {
     sessions_max,
     /// Connections closed for a protocol violation.
     protocol_errors,
+    /// CONNECTs refused for bad credentials or anonymity (0x04, 0x05).
+    auth_failures,
 }
 
 impl Metrics {

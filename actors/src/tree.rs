@@ -46,7 +46,9 @@ pub async fn start(
     extra: ExtraChildren,
     fault: FaultHook,
 ) -> Result<BrokerHandle, StartError> {
+    let access = crate::auth::AccessControl::load(&config).map_err(StartError::Failed)?;
     let broker = Broker::new(config);
+    *broker.access.write() = Arc::new(access);
     *broker.faults.write() = fault.plan().cloned();
     let spec = broker_sup_spec(broker.clone(), extra(broker.clone()));
     let root = RootHandle::start(ROOT, spec, fault).await?;
