@@ -13,19 +13,6 @@ use common::client::{connect, receive, subscribe};
 use common::raw::{connect_packet, Raw};
 use common::{eventually, test_config, TestBroker};
 
-fn listener(broker: &TestBroker) -> std::sync::Arc<arbor_actors::listener::ListenerShared> {
-    let id = broker
-        .handle
-        .broker
-        .listeners
-        .read()
-        .keys()
-        .next()
-        .cloned()
-        .unwrap();
-    broker.handle.broker.listener(&id).unwrap()
-}
-
 /// Connects and reports whether the broker answered with a CONNACK (refused peers are closed
 /// right after accept, with nothing sent).
 async fn admitted(broker: &TestBroker, id: &str) -> Option<Raw> {
@@ -41,7 +28,7 @@ async fn admitted(broker: &TestBroker, id: &str) -> Option<Raw> {
 #[tokio::test]
 async fn deny_then_allow_at_run_time() {
     let broker = TestBroker::start().await;
-    let l = listener(&broker);
+    let l = broker.listener();
     l.add_rule("deny 127.0.0.1".parse().unwrap());
     assert!(admitted(&broker, "denied").await.is_none());
     assert_eq!(l.info().shutdown_counts.get("access_denied"), Some(&1));
@@ -67,7 +54,7 @@ async fn the_connection_past_max_connections_is_refused_and_a_later_one_admitted
         admitted(&broker, "max-over").await.is_none(),
         "the 4th is refused"
     );
-    let l = listener(&broker);
+    let l = broker.listener();
     assert_eq!(l.info().shutdown_counts.get("max_connections"), Some(&1));
     drop(held.pop());
     eventually("a slot is free", || l.current.load(Ordering::SeqCst) == 2).await;
@@ -289,7 +276,7 @@ async fn connection_flood_past_the_limit_keeps_counts_exact() {
     let mut config = test_config();
     config.listeners.get_mut("tcp").unwrap().max_connections = 200;
     let broker = TestBroker::with_config(config).await;
-    let l = listener(&broker);
+    let l = broker.listener();
     let attempts = 3000;
     let started = tokio::time::Instant::now();
     let mut held = Vec::new();

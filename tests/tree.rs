@@ -106,43 +106,23 @@ async fn tree_has_the_design_shape_and_strategies() {
     broker.handle.shutdown().await;
 }
 
-/// A persistent MQTT client, connected; returns its event loop driver task and a close signal.
-async fn mqtt_client(
-    broker: &TestBroker,
-    id: &str,
-) -> (
-    rumqttc::AsyncClient,
-    tokio::sync::mpsc::UnboundedReceiver<rumqttc::Event>,
-) {
-    let mut options = rumqttc::MqttOptions::new(id, broker.mqtt.ip().to_string(), broker.mqtt.port());
-    options.set_clean_session(false);
-    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 16);
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok(event) = eventloop.poll().await {
-            if tx.send(event).is_err() {
-                break;
-            }
-        }
-    });
-    let connack = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        while let Some(event) = rx.recv().await {
-            if let rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(ack)) = event {
-                return ack;
-            }
-        }
-        panic!("event loop ended before CONNACK");
+/// Waits until every sm worker runs again.
+async fn pool_running(broker: &TestBroker) {
+    eventually("all sm workers running", || {
+        broker
+            .node("sm_sup")
+            .children
+            .iter()
+            .all(|c| c.status == "running")
     })
-    .await
-    .expect("CONNACK");
-    assert_eq!(connack.code, rumqttc::ConnectReturnCode::Success);
-    (client, rx)
+    .await;
 }
 
 #[tokio::test]
 async fn kill_sm_1_restarts_the_whole_pool_once_with_the_registry_intact() {
     let broker = TestBroker::start().await;
-    let (_client, mut events) = mqtt_client(&broker, "kept-client").await;
+    let mut client = common::client::connect(&broker, "kept-client", false, None).await;
+    common::client::subscribe(&mut client, "kept/t").await;
     let registry = broker.handle.broker.registry.clone();
     let session = registry
         .get("kept-client")
@@ -155,14 +135,7 @@ async fn kill_sm_1_restarts_the_whole_pool_once_with_the_registry_intact() {
         broker.node("sm_sup").child_restarts == Some(1)
     })
     .await;
-    eventually("all sm workers running", || {
-        broker
-            .node("sm_sup")
-            .children
-            .iter()
-            .all(|c| c.status == "running")
-    })
-    .await;
+    pool_running(&broker).await;
     let sm = broker.node("sm_sup");
     assert!(
         sm.children.iter().all(|c| c.restarts == 1),
@@ -185,15 +158,20 @@ async fn kill_sm_1_restarts_the_whole_pool_once_with_the_registry_intact() {
         Some(0),
         "broker_sup restarted nothing"
     );
-    while let Ok(event) = events.try_recv() {
-        assert!(
-            !matches!(event, rumqttc::Event::Incoming(rumqttc::Packet::Disconnect)),
-            "client kept"
-        );
-    }
-    // New CONNECTs for any id still work, including the existing one (resumed: session present).
+    // The client was not disconnected: its subscription (made before the kill) still delivers.
+    let publisher = common::client::connect(&broker, "after-restart-pub", true, None).await;
+    publisher
+        .client
+        .publish("kept/t", rumqttc::QoS::AtLeastOnce, false, "still here")
+        .await
+        .unwrap();
+    assert_eq!(
+        &common::client::receive(&mut client).await.payload[..],
+        b"still here"
+    );
+    // New CONNECTs for any id still work.
     for id in ["after-restart-1", "after-restart-2", "after-restart-3"] {
-        mqtt_client(&broker, id).await;
+        common::client::connect(&broker, id, true, None).await;
     }
     broker.handle.shutdown().await;
 }
@@ -291,14 +269,7 @@ async fn sm_sup_past_its_intensity_escalates_to_broker_sup_which_gives_up() {
         broker.node("sm_sup").child_restarts == Some(1)
     })
     .await;
-    eventually("pool running", || {
-        broker
-            .node("sm_sup")
-            .children
-            .iter()
-            .all(|c| c.status == "running")
-    })
-    .await;
+    pool_running(&broker).await;
     broker.kill("sm_sup/sm/2").await;
     let reason = tokio::time::timeout(std::time::Duration::from_secs(10), broker.handle.root.wait())
         .await

@@ -181,22 +181,7 @@ impl ChildSpec {
     where
         F: Fn() -> crate::SupervisorSpec + Send + Sync + 'static,
     {
-        let spec = Arc::new(spec);
-        let start = start_fn(move |ctx: StartCtx| {
-            let spec = spec();
-            async move {
-                crate::Supervisor::start_linked(ctx, spec)
-                    .await
-                    .map(|s| Some(Started::from(s)))
-            }
-        });
-        Self {
-            id: id.into(),
-            start,
-            restart: Restart::Permanent,
-            shutdown: Shutdown::Infinity,
-            kind: ChildKind::Supervisor,
-        }
+        Self::supervisor_in(id, SupervisorSlot::default(), spec)
     }
 
     /// Like [`ChildSpec::supervisor`], and on every (re)start stores the new handle in `slot`, so

@@ -71,8 +71,8 @@ impl TestBroker {
             .unwrap_or_else(|| panic!("no node {full}"))
     }
 
-    /// The path of the tcp listener's listener_sup.
-    pub fn listener_sup(&self) -> String {
+    /// The tcp listener's admission table.
+    pub fn listener(&self) -> std::sync::Arc<arbor_actors::listener::ListenerShared> {
         let id = self
             .handle
             .broker
@@ -82,7 +82,12 @@ impl TestBroker {
             .next()
             .cloned()
             .expect("a listener");
-        format!("listeners_sup/listener_sup/{id}")
+        self.handle.broker.listener(&id).expect("listener")
+    }
+
+    /// The path of the tcp listener's listener_sup.
+    pub fn listener_sup(&self) -> String {
+        format!("listeners_sup/listener_sup/{}", self.listener().id)
     }
 
     /// Runs an `arbor ctl` command against this broker.
@@ -105,16 +110,7 @@ impl TestBroker {
 
     /// Waits until the MQTT listener is bound again after a restart; returns its address.
     pub async fn listener_rebound(&self) -> SocketAddr {
-        let id = self
-            .handle
-            .broker
-            .listeners
-            .read()
-            .keys()
-            .next()
-            .cloned()
-            .expect("a listener");
-        let shared = self.handle.broker.listener(&id).expect("listener");
+        let shared = self.listener();
         eventually("listener running again", || {
             self.node(&format!("{}/listener", self.listener_sup())).status == "running"
         })
