@@ -1,24 +1,62 @@
-//! Connection-level protocol rules with raw bytes: what must be first, what closes, keepalive,
-//! wills, MQTT 3.1, and the malformed-input corpus against a live broker.
+//! Connection-level protocol rules, in raw bytes against a running broker: what must come
+//! first, what closes the connection, protocol names and levels, the CONNECT deadline, and
+//! MQTT 3.1 (`MQIsdp`, level 3) beside 3.1.1. Wills and keepalive are in `mqtt_will.rs`, the
+//! malformed corpus in `malformed.rs`.
 
 mod common;
 
 use std::time::Duration;
 
-use arbor_actors::codec::corpus::malformed_corpus;
-use arbor_actors::codec::{
-    ConnectReturnCode, Packet, PacketId, ProtocolLevel, Publish, QoS, Subscribe, TopicName,
-};
-use common::client::{connect, receive, subscribe};
-use common::raw::{connect_packet, Raw};
+use arbor_actors::codec::{ConnAck, ConnectReturnCode, Packet, ProtocolLevel, QoS, SubackCode};
+use common::client::{connect, publish_acked, receive, subscribe_qos};
+use common::raw::{connect_packet, publish_packet, Raw};
 use common::{test_config, TestBroker};
+use tokio::time::Instant;
+
+/// A CONNECT frame: protocol name and level, flags 0x02 (clean session), keepalive 30, then a
+/// client id.
+fn connect_frame(name: &[u8], level: u8, client_id: &str) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend((name.len() as u16).to_be_bytes());
+    body.extend(name);
+    body.extend([level, 0x02, 0, 30]);
+    body.extend((client_id.len() as u16).to_be_bytes());
+    body.extend(client_id.as_bytes());
+    let mut frame = vec![0x10, u8::try_from(body.len()).expect("short frame")];
+    frame.extend(body);
+    frame
+}
+
+/// What the broker sent before closing was nothing, or one CONNACK refusing with `code`.
+fn refused_or_silent(seen: &[Packet], code: ConnectReturnCode) -> bool {
+    match seen {
+        [] => true,
+        [Packet::ConnAck(ConnAck {
+            code: got,
+            session_present: false,
+        })] => *got == code,
+        _ => false,
+    }
+}
 
 #[tokio::test]
 async fn first_packet_not_connect_closes_mqtt_3_1_0_1() {
     let broker = TestBroker::start().await;
-    let mut raw = Raw::open(broker.mqtt).await;
-    raw.send(&Packet::PingReq).await;
-    assert!(raw.closed().await.is_empty());
+    for (name, packet) in [
+        ("PINGREQ", Packet::PingReq),
+        ("PUBLISH", publish_packet("t", QoS::AtMostOnce, 0, false, "x")),
+        ("DISCONNECT", Packet::Disconnect),
+    ] {
+        let mut raw = Raw::open(broker.mqtt).await;
+        raw.send(&packet).await;
+        let seen = raw.closed().await;
+        assert!(
+            seen.is_empty(),
+            "{name} first: closed without a reply, got {seen:?}"
+        );
+    }
+    // The broker itself is fine.
+    connect(&broker, "after-bad-first", true, None).await;
 }
 
 #[tokio::test]
@@ -28,192 +66,169 @@ async fn second_connect_closes_mqtt_3_1_0_2() {
     assert_eq!(ack.code, ConnectReturnCode::Accepted);
     raw.send(&Packet::Connect(connect_packet("twice", true, 30, None)))
         .await;
-    assert!(raw.closed().await.is_empty());
+    let seen = raw.closed().await;
+    assert!(seen.is_empty(), "no second CONNACK: {seen:?}");
 }
 
+/// An unsupported protocol level gets CONNACK 0x01 and the connection is closed
+/// [MQTT-3.1.2-2]; a level-5 CONNECT is the common case (an MQTT 5 client).
 #[tokio::test]
-async fn connect_with_level_5_gets_connack_0x01_then_close_mqtt_3_1_2_2() {
+async fn connect_level_5_gets_connack_0x01_then_close_mqtt_3_1_2_2() {
     let broker = TestBroker::start().await;
     let mut raw = Raw::open(broker.mqtt).await;
-    // CONNECT, protocol "MQTT" level 5, clean, keepalive 30, client id "v5" (no v5 properties
-    // needed: the level alone is refused).
+    // MQTT 5: after the keepalive comes a properties length (0) before the client id.
     raw.send_bytes(&[
-        0x10, 14, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0, 30, 0, 2, b'v', b'5',
+        0x10, 15, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0, 30, 0, 0, 2, b'v', b'5',
     ])
     .await;
     let seen = raw.closed().await;
     assert!(
-        matches!(seen.as_slice(), [Packet::ConnAck(ack)] if ack.code == ConnectReturnCode::UnacceptableProtocolVersion),
+        matches!(seen.as_slice(), [Packet::ConnAck(ack)] if ack.code == ConnectReturnCode::UnacceptableProtocolVersion && !ack.session_present),
         "{seen:?}"
     );
+    // Level 5 without v5 properties, and levels 0 and 6: refused the same way.
+    for level in [0u8, 5, 6] {
+        let mut raw = Raw::open(broker.mqtt).await;
+        raw.send_bytes(&connect_frame(b"MQTT", level, "lv")).await;
+        let seen = raw.closed().await;
+        assert!(
+            refused_or_silent(&seen, ConnectReturnCode::UnacceptableProtocolVersion),
+            "level {level}: {seen:?}"
+        );
+        assert!(
+            !seen.is_empty(),
+            "level {level}: CONNACK 0x01 expected [MQTT-3.1.2-2]"
+        );
+    }
 }
 
+/// A protocol name other than `MQTT` (3.1.1) or `MQIsdp` (3.1), or a name that does not fit its
+/// level, closes the connection, with at most a CONNACK 0x01 [MQTT-3.1.2-1].
+#[tokio::test]
+async fn bad_protocol_name_closes_mqtt_3_1_2_1() {
+    let broker = TestBroker::start().await;
+    for (name, level) in [
+        (&b"MQTX"[..], 4u8),
+        (&b"mqtt"[..], 4),
+        (&b""[..], 4),
+        (&b"MQIsdp"[..], 4),
+        (&b"MQTT"[..], 3),
+        (&b"HTTP/1.1"[..], 4),
+    ] {
+        let mut raw = Raw::open(broker.mqtt).await;
+        raw.send_bytes(&connect_frame(name, level, "badname")).await;
+        let seen = raw.closed().await;
+        assert!(
+            refused_or_silent(&seen, ConnectReturnCode::UnacceptableProtocolVersion),
+            "{:?} level {level}: {seen:?}",
+            String::from_utf8_lossy(name)
+        );
+    }
+}
+
+/// A connection that sends no CONNECT within `mqtt.connect_timeout` is closed (emqttd's
+/// idle_timeout), neither early nor much later.
 #[tokio::test]
 async fn no_connect_within_connect_timeout_closes() {
     let mut config = test_config();
-    config.mqtt.connect_timeout = Duration::from_millis(300);
+    config.mqtt.connect_timeout = Duration::from_millis(500);
     let broker = TestBroker::with_config(config).await;
+    let started = Instant::now();
     let mut raw = Raw::open(broker.mqtt).await;
     assert!(raw.closed().await.is_empty());
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "closed after {took:?}, want about 500 ms"
+    );
+    // Half a CONNECT is no better than none.
+    let started = Instant::now();
+    let mut raw = Raw::open(broker.mqtt).await;
+    raw.send_bytes(&connect_frame(b"MQTT", 4, "slow")[..6]).await;
+    assert!(raw.closed().await.is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
+/// MQTT 3.1 (`MQIsdp`, level 3): CONNECT accepted with 0x00 and no session-present flag;
+/// SUBSCRIBE, PUBLISH at QoS 1 and 2 work, and messages cross between 3.1 and 3.1.1 clients.
 #[tokio::test]
-async fn mqtt_3_1_mqisdp_is_accepted_and_works() {
+async fn mqtt_3_1_mqisdp_connect_publish_and_subscribe_work() {
     let broker = TestBroker::start().await;
-    let mut connect = connect_packet("v31-client", true, 30, None);
-    connect.level = ProtocolLevel::V31;
-    let (mut raw, ack) = Raw::connected(broker.mqtt, connect).await;
+    let mut connect31 = connect_packet("v31-client", true, 30, None);
+    connect31.level = ProtocolLevel::V31;
+    let (mut raw, ack) = Raw::connected(broker.mqtt, connect31).await;
     assert_eq!(
         (ack.code, ack.session_present),
         (ConnectReturnCode::Accepted, false)
     );
-    let pkid = PacketId::new(1).unwrap();
-    raw.send(&Packet::Subscribe(Subscribe {
-        pkid,
-        filters: vec![("v31/t".into(), QoS::AtLeastOnce)],
-    }))
-    .await;
-    assert!(matches!(raw.next().await, Some(Packet::SubAck(_))));
-    let topic = TopicName::new("v31/t").unwrap();
-    raw.send(&Packet::Publish(Publish {
-        qos: QoS::AtLeastOnce,
-        pkid: Some(pkid),
-        ..Publish::at_most_once(topic, "hi".into())
-    }))
-    .await;
+    let suback = raw.subscribe("v31/#", QoS::ExactlyOnce).await;
+    assert_eq!(suback.return_codes, [SubackCode::Success(QoS::ExactlyOnce)]);
+    // QoS 1 to itself: a PUBACK and the message, in either order.
+    raw.send(&publish_packet("v31/a", QoS::AtLeastOnce, 1, false, "one"))
+        .await;
     let mut got_ack = false;
     let mut got_msg = false;
     while !(got_ack && got_msg) {
         match raw.next().await {
-            Some(Packet::PubAck(_)) => got_ack = true,
-            Some(Packet::Publish(p)) => {
-                assert_eq!(&p.payload[..], b"hi");
+            Some(Packet::PubAck(id)) if id.get() == 1 => got_ack = true,
+            Some(Packet::Publish(p)) if !got_msg => {
+                assert_eq!((&p.payload[..], p.qos), (&b"one"[..], QoS::AtLeastOnce));
+                raw.send(&Packet::PubAck(p.pkid.expect("QoS 1"))).await;
                 got_msg = true;
             }
             other => panic!("unexpected {other:?}"),
         }
     }
-}
-
-#[tokio::test]
-async fn pingreq_gets_pingresp_mqtt_3_12_4_1() {
-    let broker = TestBroker::start().await;
-    let (mut raw, _) = Raw::connected(broker.mqtt, connect_packet("pinger", true, 30, None)).await;
-    raw.send(&Packet::PingReq).await;
-    assert!(matches!(raw.next().await, Some(Packet::PingResp)));
-}
-
-#[tokio::test]
-async fn will_published_with_retain_when_socket_drops_mqtt_3_1_2_8() {
-    let broker = TestBroker::start().await;
-    let mut watcher = connect(&broker, "will-watcher", true, None).await;
-    subscribe(&mut watcher, "will/#").await;
-    let (raw, _) = Raw::connected(
-        broker.mqtt,
-        connect_packet("dropper", true, 30, Some(("will/dropper", "bye", true))),
-    )
-    .await;
-    drop(raw);
-    let will = receive(&mut watcher).await;
-    assert_eq!(
-        (will.topic.as_str(), &will.payload[..]),
-        ("will/dropper", &b"bye"[..])
-    );
-    // Retained: a later subscriber gets it with the retain flag [MQTT-3.1.2-17].
-    let mut late = connect(&broker, "will-late", true, None).await;
-    subscribe(&mut late, "will/dropper").await;
-    assert!(receive(&mut late).await.retain);
-}
-
-#[tokio::test]
-async fn keepalive_expiry_closes_and_publishes_the_will_mqtt_3_1_2_24() {
-    let broker = TestBroker::start().await;
-    let mut watcher = connect(&broker, "ka-watcher", true, None).await;
-    subscribe(&mut watcher, "will/#").await;
-    let (mut raw, _) = Raw::connected(
-        broker.mqtt,
-        connect_packet("silent", true, 1, Some(("will/silent", "timeout", false))),
-    )
-    .await;
-    let started = tokio::time::Instant::now();
-    assert!(raw.closed().await.is_empty());
-    let took = started.elapsed();
+    // QoS 2 from a 3.1.1 client to the 3.1 one, and from the 3.1 one to a 3.1.1 subscriber.
+    let mut modern = connect(&broker, "v311-client", true, None).await;
+    subscribe_qos(&mut modern, "v311/t", rumqttc::QoS::ExactlyOnce).await;
+    publish_acked(&mut modern, "v31/b", rumqttc::QoS::ExactlyOnce, false, "two").await;
+    let p = raw.expect_publish().await;
+    assert_eq!((&p.payload[..], p.qos), (&b"two"[..], QoS::ExactlyOnce));
+    let pkid = p.pkid.expect("QoS 2");
+    raw.send(&Packet::PubRec(pkid)).await;
+    assert_eq!(raw.next().await, Some(Packet::PubRel(pkid)));
+    raw.send(&Packet::PubComp(pkid)).await;
+    raw.send(&publish_packet("v311/t", QoS::ExactlyOnce, 2, false, "three"))
+        .await;
+    let rec = raw.next().await;
     assert!(
-        took >= Duration::from_millis(1400) && took < Duration::from_secs(4),
-        "closed after {took:?}"
+        matches!(rec, Some(Packet::PubRec(id)) if id.get() == 2),
+        "{rec:?}"
     );
-    assert_eq!(&receive(&mut watcher).await.payload[..], b"timeout");
-}
-
-#[tokio::test]
-async fn no_will_after_disconnect_mqtt_3_1_2_10() {
-    let broker = TestBroker::start().await;
-    let mut watcher = connect(&broker, "dc-watcher", true, None).await;
-    subscribe(&mut watcher, "will/#").await;
-    let (mut raw, _) = Raw::connected(
-        broker.mqtt,
-        connect_packet("polite", true, 30, Some(("will/polite", "no", false))),
-    )
+    raw.send(&Packet::PubRel(
+        arbor_actors::codec::PacketId::new(2).expect("non-zero"),
+    ))
     .await;
-    raw.send(&Packet::Disconnect).await;
-    assert!(raw.closed().await.is_empty());
-    // A marker published after the close arrives; the will must not have come before it.
-    let marker = connect(&broker, "dc-marker", true, None).await;
-    marker
-        .client
-        .publish("will/marker", rumqttc::QoS::AtLeastOnce, false, "marker")
-        .await
-        .unwrap();
-    assert_eq!(receive(&mut watcher).await.topic, "will/marker");
+    assert!(matches!(raw.next().await, Some(Packet::PubComp(id)) if id.get() == 2));
+    let p = receive(&mut modern).await;
+    assert_eq!(
+        (&p.payload[..], p.qos),
+        (&b"three"[..], rumqttc::QoS::ExactlyOnce)
+    );
 }
 
-/// Every case of the malformed corpus closes its connection, while a subscribed client keeps
-/// working (checked after every batch).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_corpus_closes_each_connection_and_harms_no_other() {
+/// A client that sends a server-only packet (CONNACK, SUBACK, PINGRESP) after CONNECT is
+/// closed: a protocol violation [MQTT-4.8.0-1].
+#[tokio::test]
+async fn server_only_packet_from_client_closes() {
     let broker = TestBroker::start().await;
-    let mut keeper = connect(&broker, "keeper", true, None).await;
-    subscribe(&mut keeper, "alive").await;
-    let probe = connect(&broker, "keeper-probe", true, None).await;
-    let cases = malformed_corpus();
-    assert!(cases.len() >= 100, "corpus has {} cases", cases.len());
-    for (batch_no, batch) in cases.chunks(20).enumerate() {
-        let runs = batch.iter().enumerate().map(|(i, case)| {
-            let addr = broker.mqtt;
-            let id = format!("corpus-{batch_no}-{i}");
-            async move {
-                let mut raw = if case.after_connect {
-                    let (raw, ack) = Raw::connected(addr, connect_packet(&id, true, 30, None)).await;
-                    assert_eq!(ack.code, ConnectReturnCode::Accepted, "{}", case.name);
-                    raw
-                } else {
-                    Raw::open(addr).await
-                };
-                raw.send_bytes(&case.bytes).await;
-                let seen = tokio::time::timeout(Duration::from_secs(10), raw.closed()).await;
-                let seen =
-                    seen.unwrap_or_else(|_| panic!("case `{}` did not close the connection", case.name));
-                // A case may open with a valid CONNECT (then break a rule): a CONNACK of any code
-                // is fine, nothing else is (no SUBACK for a bad SUBSCRIBE, no PUBACK, ...).
-                let connack_only = seen.iter().all(|p| matches!(p, Packet::ConnAck(_)));
-                assert!(connack_only, "case `{}`: broker answered {seen:?}", case.name);
-            }
-        });
-        futures::future::join_all(runs).await;
-        let marker = format!("after batch {batch_no}");
-        probe
-            .client
-            .publish("alive", rumqttc::QoS::AtLeastOnce, false, marker.clone())
-            .await
-            .unwrap();
-        assert_eq!(
-            receive(&mut keeper).await.payload,
-            marker.as_bytes(),
-            "other clients keep working"
-        );
+    for (i, bytes) in [
+        vec![0x20, 0x02, 0x00, 0x00],
+        vec![0x90, 0x03, 0x00, 0x01, 0x00],
+        vec![0xD0, 0x00],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("server-only-{i}");
+        let (mut raw, _) = Raw::connected(broker.mqtt, connect_packet(&id, true, 30, None)).await;
+        raw.send_bytes(&bytes).await;
+        let seen = raw.closed().await;
+        assert!(seen.is_empty(), "{bytes:02x?}: {seen:?}");
     }
-    println!(
-        "malformed corpus: {} cases, each closed its connection",
-        cases.len()
-    );
 }

@@ -11,6 +11,7 @@
 //! killed (kill skips `post_stop`, but the state is dropped).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +35,67 @@ use crate::session::SessionMsg;
 
 /// Packets the reader may have cast and the actor not yet handled.
 pub const READ_CREDIT: usize = 64;
+
+/// Deliveries a session may have sent to its connection and the connection not yet encoded.
+/// Past this the session keeps messages in its bounded queue (drop oldest, counted) instead, so a
+/// subscriber that stops reading costs at most this plus `session.max_mqueue_len` messages.
+pub const OUTBOX_LIMIT: usize = 1000;
+
+/// The count of deliveries in flight from a session to its connection (see [`OUTBOX_LIMIT`]).
+#[derive(Debug, Default)]
+pub struct Outbox {
+    pending: AtomicUsize,
+    /// Set by the session when it starts holding back; the connection then tells it when there
+    /// is room again.
+    blocked: AtomicBool,
+}
+
+impl Outbox {
+    /// Whether the session must hold back (and marks it so, to be told when to resume).
+    pub fn full(&self) -> bool {
+        let full = self.pending.load(Ordering::Acquire) >= OUTBOX_LIMIT;
+        if full {
+            self.blocked.store(true, Ordering::Release);
+        }
+        full
+    }
+
+    fn sent(&self) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// One delivery encoded; returns true when a held-back session should resume.
+    fn taken(&self) -> bool {
+        let left = self.pending.fetch_sub(1, Ordering::AcqRel).saturating_sub(1);
+        left <= OUTBOX_LIMIT / 2 && self.blocked.swap(false, Ordering::AcqRel)
+    }
+}
+
+/// A connection as its session knows it: the actor and the outbox they share.
+#[derive(Clone)]
+pub struct ConnHandle {
+    /// The connection actor.
+    pub actor: ActorRef<ConnectionMsg>,
+    /// Deliveries in flight to it.
+    pub outbox: Arc<Outbox>,
+}
+
+impl ConnHandle {
+    /// Sends a PUBLISH to write, counted in the outbox.
+    pub fn deliver(&self, publish: Publish) {
+        self.outbox.sent();
+        if self.actor.send_message(ConnectionMsg::Deliver(publish)).is_err() {
+            self.outbox.taken();
+        }
+    }
+}
+
+impl std::ops::Deref for ConnHandle {
+    type Target = ActorRef<ConnectionMsg>;
+    fn deref(&self) -> &Self::Target {
+        &self.actor
+    }
+}
 
 /// The close reason of a DISCONNECT.
 pub(crate) const DISCONNECTED: &str = "client sent DISCONNECT";
@@ -113,6 +175,7 @@ pub struct ConnectionState {
     out: BytesMut,
     flush_queued: bool,
     credit: Arc<Semaphore>,
+    pub(crate) outbox: Arc<Outbox>,
     reader: JoinHandle<()>,
     _permit: ConnectionPermit,
     fault: FaultHook,
@@ -196,6 +259,7 @@ impl Actor for Connection {
             out: BytesMut::with_capacity(1024),
             flush_queued: false,
             credit,
+            outbox: Arc::default(),
             reader,
             _permit: permit,
             fault,
@@ -251,6 +315,11 @@ impl Actor for Connection {
             ConnectionMsg::Deliver(publish) => {
                 Metrics::add(&state.broker.metrics.messages_sent, 1);
                 state.write(&myself, &Packet::Publish(publish));
+                if state.outbox.taken() {
+                    if let Some(client) = &state.client {
+                        let _ = client.session.send_message(SessionMsg::Drained);
+                    }
+                }
             }
             ConnectionMsg::SendPubRel(pkid) => state.write(&myself, &Packet::PubRel(pkid)),
             ConnectionMsg::Kick(reason) => state.close(&myself, &reason).await,

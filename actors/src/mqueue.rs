@@ -169,6 +169,11 @@ impl MQueue {
         dropped
     }
 
+    /// The oldest queued message, left in place.
+    pub fn front(&self) -> Option<&Outgoing> {
+        self.queue.front()
+    }
+
     /// The oldest queued message.
     pub fn pop(&mut self) -> Option<Outgoing> {
         self.queue.pop_front()

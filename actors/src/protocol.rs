@@ -201,7 +201,10 @@ impl ConnectionState {
             let Some(sm) = crate::sm::worker_for(&self.broker, client_id) else {
                 continue;
             };
-            let conn = myself.clone();
+            let conn = crate::connection::ConnHandle {
+                actor: myself.clone(),
+                outbox: self.outbox.clone(),
+            };
             let id = client_id.clone();
             match sm
                 .call(

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use crate::broker::Broker;
 use crate::codec::{PacketId, Publish, QoS, SubackCode};
-use crate::connection::ConnectionMsg;
+use crate::connection::{ConnHandle, ConnectionMsg};
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::mqueue::{Inflight, MQueue, Outgoing, Stage};
@@ -60,7 +60,7 @@ pub enum SessionMsg {
     /// Deliver a routed message at this subscription QoS (`true`: as a retained message).
     Deliver(Arc<Message>, QoS, bool),
     /// A (new) connection takes the session over.
-    Attach(ActorRef<ConnectionMsg>, RpcReplyPort<()>),
+    Attach(ConnHandle, RpcReplyPort<()>),
     /// Discard the session (a clean-session reconnect): close its connection and stop.
     Discard(RpcReplyPort<()>),
     /// PUBACK from the client.
@@ -83,6 +83,8 @@ pub enum SessionMsg {
     Expire(u64),
     /// What the admin API shows about this session.
     Info(RpcReplyPort<SessionInfo>),
+    /// The connection's outbox has room again: send what was held back.
+    Drained,
 }
 
 /// A session as `ctl sessions show` reports it.
@@ -121,7 +123,7 @@ pub struct SessionArgs {
     /// Clean session flag.
     pub clean: bool,
     /// The connection that created it.
-    pub conn: ActorRef<ConnectionMsg>,
+    pub conn: ConnHandle,
     /// Fault hook.
     pub fault: FaultHook,
 }
@@ -166,7 +168,7 @@ pub struct SessionState {
     reg: Registration,
     handle: SessionHandle,
     clean: bool,
-    conn: Option<ActorRef<ConnectionMsg>>,
+    conn: Option<ConnHandle>,
     inflight: Inflight,
     mqueue: MQueue,
     awaiting_rel: HashMap<PacketId, Instant>,
@@ -283,6 +285,7 @@ impl Actor for Session {
                 let _ = reply.send(());
             }
             SessionMsg::Tick => state.tick(),
+            SessionMsg::Drained => state.drain(),
             SessionMsg::Info(reply) => {
                 let _ = reply.send(state.info());
             }
@@ -331,26 +334,15 @@ fn tick_interval(retry: Duration) -> Duration {
 }
 
 impl SessionState {
-    /// Sends now if connected and (for QoS 1/2) the window has room; queues otherwise.
+    /// Sends now when connected, the connection's outbox has room, nothing is queued ahead and
+    /// (for QoS 1/2) the window has room; queues otherwise, so order per publisher is kept and a
+    /// subscriber that stops reading holds at most the outbox and the bounded queue.
     fn deliver(&mut self, out: Outgoing) {
-        let Some(conn) = &self.conn else {
-            if self.mqueue.push(out) {
-                Metrics::add(&self.reg.broker.metrics.messages_dropped, 1);
-            }
-            return;
-        };
-        if out.qos == QoS::AtMostOnce {
-            send(conn, publish_packet(&out, None, false));
-        } else if self.inflight.has_room() && self.mqueue.is_empty() {
-            let packet = publish_packet(&out, None, false);
-            let pkid = self.inflight.push(out, Instant::now());
-            send(
-                conn,
-                Publish {
-                    pkid: Some(pkid),
-                    ..packet
-                },
-            );
+        let ready = self.conn.as_ref().is_some_and(|c| !c.outbox.full())
+            && self.mqueue.is_empty()
+            && (out.qos == QoS::AtMostOnce || self.inflight.has_room());
+        if ready {
+            self.send_now(out);
         } else {
             if self.mqueue.push(out) {
                 Metrics::add(&self.reg.broker.metrics.messages_dropped, 1);
@@ -359,30 +351,39 @@ impl SessionState {
         }
     }
 
-    /// Moves queued messages into the window while it has room.
+    /// Sends queued messages, oldest first, while the outbox and (for QoS 1/2) the window allow.
     fn drain(&mut self) {
-        let Some(conn) = self.conn.clone() else { return };
-        while self.inflight.has_room() {
-            let Some(out) = self.mqueue.pop() else { break };
-            if out.qos == QoS::AtMostOnce {
-                send(&conn, publish_packet(&out, None, false));
-            } else {
-                let packet = publish_packet(&out, None, false);
-                let pkid = self.inflight.push(out, Instant::now());
-                send(
-                    &conn,
-                    Publish {
-                        pkid: Some(pkid),
-                        ..packet
-                    },
-                );
+        while self.conn.as_ref().is_some_and(|c| !c.outbox.full()) {
+            match self.mqueue.front() {
+                Some(next) if next.qos == QoS::AtMostOnce || self.inflight.has_room() => {}
+                _ => break,
             }
+            if let Some(out) = self.mqueue.pop() {
+                self.send_now(out);
+            }
+        }
+    }
+
+    fn send_now(&mut self, out: Outgoing) {
+        let Some(conn) = &self.conn else { return };
+        let packet = publish_packet(&out, None, false);
+        if out.qos == QoS::AtMostOnce {
+            send(conn, packet);
+        } else {
+            let pkid = self.inflight.push(out, Instant::now());
+            send(
+                conn,
+                Publish {
+                    pkid: Some(pkid),
+                    ..packet
+                },
+            );
         }
     }
 
     /// A new connection takes over: the old one is kicked, inflight is resent with DUP in order
     /// (PUBREL for those past PUBREC), then the queue drains [MQTT-4.4.0-1].
-    fn attach(&mut self, myself: &ActorRef<SessionMsg>, conn: ActorRef<ConnectionMsg>) {
+    fn attach(&mut self, myself: &ActorRef<SessionMsg>, conn: ConnHandle) {
         if let Some(old) = self.conn.take() {
             if old.get_id() != conn.get_id() {
                 tracing::info!(client_id = %self.handle.client_id, "takeover: closing the previous connection");
@@ -539,7 +540,7 @@ fn publish_packet(out: &Outgoing, pkid: Option<PacketId>, dup: bool) -> Publish 
     }
 }
 
-fn resend(conn: &ActorRef<ConnectionMsg>, entry: &crate::mqueue::InflightEntry) {
+fn resend(conn: &ConnHandle, entry: &crate::mqueue::InflightEntry) {
     match entry.stage {
         Stage::Published => send(conn, publish_packet(&entry.out, Some(entry.pkid), true)),
         Stage::Released => {
@@ -548,6 +549,6 @@ fn resend(conn: &ActorRef<ConnectionMsg>, entry: &crate::mqueue::InflightEntry) 
     }
 }
 
-fn send(conn: &ActorRef<ConnectionMsg>, publish: Publish) {
-    let _ = conn.send_message(ConnectionMsg::Deliver(publish));
+fn send(conn: &ConnHandle, publish: Publish) {
+    conn.deliver(publish);
 }

@@ -16,7 +16,7 @@ use parking_lot::RwLock;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::broker::Broker;
-use crate::connection::ConnectionMsg;
+use crate::connection::ConnHandle;
 use crate::session::{SessionArgs, SessionMsg};
 
 /// One registered session.
@@ -107,7 +107,7 @@ pub enum SmMsg {
         /// Clean session flag.
         clean: bool,
         /// The connecting connection.
-        conn: ActorRef<ConnectionMsg>,
+        conn: ConnHandle,
         /// The session and session-present.
         reply: RpcReplyPort<Opened>,
     },
@@ -172,7 +172,7 @@ impl SmState {
     /// Clean session: discard any old session and start a new one [MQTT-3.1.2-6]. Persistent:
     /// resume the old one, which kicks its previous connection (takeover) [MQTT-3.1.2-4], or
     /// start one.
-    async fn open(&mut self, client_id: Arc<str>, clean: bool, conn: ActorRef<ConnectionMsg>) -> Opened {
+    async fn open(&mut self, client_id: Arc<str>, clean: bool, conn: ConnHandle) -> Opened {
         if let Some(old) = self.registry.get(&client_id).filter(SessionEntry::alive) {
             if !clean && !old.clean {
                 let resumed = old

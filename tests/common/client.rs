@@ -82,3 +82,113 @@ pub async fn closed(c: &mut Client) {
     })
     .await;
 }
+
+/// Options for a client of `broker`: id `id`, keepalive 30 s, clean session.
+pub fn options(broker: &TestBroker, id: &str) -> MqttOptions {
+    let mut options = MqttOptions::new(id, broker.mqtt.ip().to_string(), broker.mqtt.port());
+    options.set_keep_alive(Duration::from_secs(30));
+    options
+}
+
+/// Drives `eventloop` on a task and forwards its events; when the connection ends the channel
+/// gets `Outgoing::Disconnect` (what [`closed`] waits for) and the task stops (no reconnect).
+pub fn spawn_events(mut eventloop: rumqttc::EventLoop) -> UnboundedReceiver<Event> {
+    let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(event) = eventloop.poll().await {
+            if tx.send(event).is_err() {
+                return;
+            }
+        }
+        let _ = tx.send(Event::Outgoing(rumqttc::Outgoing::Disconnect));
+    });
+    events
+}
+
+/// Connects with `options` and waits for the CONNACK, which it returns beside the client.
+pub async fn connect_with(options: MqttOptions) -> (Client, rumqttc::ConnAck) {
+    let (client, eventloop) = AsyncClient::new(options, 64);
+    let mut events = spawn_events(eventloop);
+    let connack = match wait_for(&mut events, |e| matches!(e, Event::Incoming(Packet::ConnAck(_)))).await {
+        Event::Incoming(Packet::ConnAck(ack)) => ack,
+        _ => unreachable!("wait_for returns what matched"),
+    };
+    (Client { client, events }, connack)
+}
+
+/// Subscribes to `filter` at `qos`; returns the SUBACK's return codes.
+pub async fn subscribe_qos(c: &mut Client, filter: &str, qos: QoS) -> Vec<rumqttc::SubscribeReasonCode> {
+    c.client.subscribe(filter, qos).await.expect("request queued");
+    match wait_for(&mut c.events, |e| matches!(e, Event::Incoming(Packet::SubAck(_)))).await {
+        Event::Incoming(Packet::SubAck(ack)) => ack.return_codes,
+        _ => unreachable!("wait_for returns what matched"),
+    }
+}
+
+/// Publishes one message and, at QoS 1 and 2, waits until the broker acknowledged it (PUBACK,
+/// PUBCOMP), so it has been routed before this returns.
+pub async fn publish_acked(c: &mut Client, topic: &str, qos: QoS, retain: bool, payload: impl Into<Vec<u8>>) {
+    c.client
+        .publish(topic, qos, retain, payload)
+        .await
+        .expect("request queued");
+    match qos {
+        QoS::AtMostOnce => {}
+        QoS::AtLeastOnce => {
+            wait_for(&mut c.events, |e| matches!(e, Event::Incoming(Packet::PubAck(_)))).await;
+        }
+        QoS::ExactlyOnce => {
+            wait_for(&mut c.events, |e| {
+                matches!(e, Event::Incoming(Packet::PubComp(_)))
+            })
+            .await;
+        }
+    }
+}
+
+/// The next `n` PUBLISH packets received.
+pub async fn receive_n(c: &mut Client, n: usize) -> Vec<rumqttc::Publish> {
+    let mut got = Vec::with_capacity(n);
+    for _ in 0..n {
+        got.push(receive(c).await);
+    }
+    got
+}
+
+/// Asserts that no PUBLISH arrives within `window`. An absence cannot be awaited: callers pass
+/// a short window (at most 500 ms) and say why it suffices.
+pub async fn no_publish_within(c: &mut Client, window: Duration) {
+    let extra = tokio::time::timeout(window, async {
+        loop {
+            match c.events.recv().await {
+                Some(Event::Incoming(Packet::Publish(p))) => return Some(p),
+                Some(_) => {}
+                None => return None,
+            }
+        }
+    })
+    .await;
+    if let Ok(Some(p)) = extra {
+        panic!("unexpected delivery on {}: {:?}", p.topic, p.payload);
+    }
+}
+
+/// Forwards every PUBLISH `c` receives, tagged with `tag`, to `tx` (several clients can share
+/// one channel); returns the client handle, which keeps the connection.
+pub fn forward_publishes<T: Clone + Send + 'static>(
+    c: Client,
+    tag: T,
+    tx: tokio::sync::mpsc::UnboundedSender<(T, rumqttc::Publish)>,
+) -> AsyncClient {
+    let Client { client, mut events } = c;
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if let Event::Incoming(Packet::Publish(p)) = event {
+                if tx.send((tag.clone(), p)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    client
+}

@@ -129,3 +129,33 @@ pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     .await;
     assert!(ok.is_ok(), "timed out waiting for: {what}");
 }
+
+impl TestBroker {
+    /// What the session of `client_id` reports (as `ctl sessions show`), if it exists.
+    pub async fn session_info(&self, client_id: &str) -> Option<arbor_actors::session::SessionInfo> {
+        let entry = self.handle.broker.registry.get(client_id)?;
+        ractor::call!(entry.session, arbor_actors::session::SessionMsg::Info).ok()
+    }
+
+    /// Polls the session of `client_id` (every 10 ms, up to 10 s) until `cond` holds: the
+    /// fallback where the session's state changes with no event a client could see (a detach).
+    pub async fn session_until(
+        &self,
+        client_id: &str,
+        what: &str,
+        mut cond: impl FnMut(&arbor_actors::session::SessionInfo) -> bool,
+    ) -> arbor_actors::session::SessionInfo {
+        let found = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Some(info) = self.session_info(client_id).await {
+                    if cond(&info) {
+                        return info;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("timed out waiting for session {client_id}: {what}"))
+    }
+}

@@ -100,3 +100,57 @@ impl Raw {
         seen
     }
 }
+
+impl Raw {
+    /// Subscribes to one filter (packet id 1) and returns the SUBACK.
+    pub async fn subscribe(&mut self, filter: &str, qos: QoS) -> codec::SubAck {
+        let pkid = codec::PacketId::new(1).expect("non-zero");
+        self.send(&Packet::Subscribe(codec::Subscribe {
+            pkid,
+            filters: vec![(filter.to_string(), qos)],
+        }))
+        .await;
+        match self.next().await {
+            Some(Packet::SubAck(ack)) => ack,
+            other => panic!("expected SUBACK, got {other:?}"),
+        }
+    }
+
+    /// The next packet, which must be a PUBLISH.
+    pub async fn expect_publish(&mut self) -> codec::Publish {
+        match self.next().await {
+            Some(Packet::Publish(p)) => p,
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+
+    /// Waits up to `limit` for the broker to close the connection: `Ok` with the packets it
+    /// sent before closing, or `Err` with those it sent while staying open.
+    pub async fn closed_within(&mut self, limit: Duration) -> Result<Vec<Packet>, Vec<Packet>> {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_within(left).await {
+                Ok(Some(packet)) => seen.push(packet),
+                Ok(None) => return Ok(seen),
+                Err(()) => return Err(seen),
+            }
+        }
+    }
+}
+
+/// A QoS 1 or 2 PUBLISH with packet id `pkid`, or QoS 0 without one.
+pub fn publish_packet(topic: &str, qos: QoS, pkid: u16, retain: bool, payload: &str) -> Packet {
+    Packet::Publish(codec::Publish {
+        dup: false,
+        qos,
+        retain,
+        topic: TopicName::new(topic).expect("valid topic"),
+        pkid: match qos {
+            QoS::AtMostOnce => None,
+            _ => Some(codec::PacketId::new(pkid).expect("non-zero packet id")),
+        },
+        payload: Bytes::from(payload.to_string()),
+    })
+}
