@@ -301,3 +301,45 @@ async fn sys_topics_are_published() {
     let uptime = receive(&mut c).await;
     assert!(uptime.topic.ends_with("/uptime"), "{}", uptime.topic);
 }
+
+/// A subscriber that stops reading costs a bounded amount: once the connection's outbox is full
+/// the session queues (at most `max_mqueue_len`, oldest dropped and counted) instead of sending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_stops_reading_costs_a_bounded_queue() {
+    use arbor_actors::codec::{Packet as P, PacketId, Publish, QoS as Q, Subscribe, TopicName};
+    let mut config = test_config();
+    config.session.max_mqueue_len = 100;
+    let broker = TestBroker::with_config(config).await;
+    let (mut slow, _) = Raw::connected(broker.mqtt, connect_packet("slow", true, 300, None)).await;
+    let filters = vec![("slow/t".to_string(), Q::AtMostOnce)];
+    slow.send(&P::Subscribe(Subscribe {
+        pkid: PacketId::new(1).unwrap(),
+        filters,
+    }))
+    .await;
+    assert!(matches!(slow.next().await, Some(P::SubAck(_))));
+    // Never read from `slow` again. 50 MB of QoS 0 messages go to it.
+    let (mut publisher, _) = Raw::connected(broker.mqtt, connect_packet("firehose", true, 300, None)).await;
+    let packet = P::Publish(Publish::at_most_once(
+        TopicName::new("slow/t").unwrap(),
+        vec![7u8; 1024].into(),
+    ));
+    let mut frame = bytes::BytesMut::new();
+    for _ in 0..64 {
+        arbor_actors::codec::encode(&packet, &mut frame);
+    }
+    for _ in 0..(50_000 / 64) {
+        publisher.send_bytes(&frame).await;
+    }
+    let info = broker
+        .session_until("slow", "messages dropped", |i| i.mqueue_dropped > 0)
+        .await;
+    assert!(info.mqueue_len <= 100, "queue bounded: {}", info.mqueue_len);
+    let dropped = broker
+        .handle
+        .broker
+        .metrics
+        .messages_dropped
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(dropped > 0);
+}
