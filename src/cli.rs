@@ -39,6 +39,8 @@ pub enum Command {
     Run(RunArgs),
     /// Query or poke a running broker through its admin API.
     Ctl(CtlArgs),
+    /// Add or update a user in a password file (argon2id), like mosquitto_passwd.
+    Passwd(crate::passwd::PasswdArgs),
 }
 
 /// Options of `arbor run`.
@@ -71,7 +73,8 @@ pub struct CtlArgs {
     pub command: CtlCommand,
 }
 
-/// `arbor ctl` requests.
+/// `arbor ctl` requests. Every command that prints data takes `--json` to print the API's JSON
+/// instead of a table; commands that change something print one line.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum CtlCommand {
     /// Show the node's name, version, uptime and whether the broker is running.
@@ -88,6 +91,50 @@ pub enum CtlCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show the broker's gauges: connections, sessions, topics, subscriptions, retained, with
+    /// their maxima.
+    Stats {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the broker's counters: bytes, packets (by type), messages, auth failures, refusals.
+    Metrics {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List, show or kick connected clients.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// List or show sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// List topic filters and their number of subscribers.
+    Routes {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List, show, add or delete subscriptions.
+    #[command(subcommand)]
+    Subscriptions(SubscriptionsCommand),
+    /// List the listeners: address, acceptors, connections, access rules, refusals; or show and
+    /// change one listener's access rules.
+    Listeners {
+        /// What to do with one listener's rules (none: list the listeners).
+        #[command(subcommand)]
+        action: Option<ListenersCommand>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Access control: `acl reload` re-reads the password file and ACL.
+    Acl {
+        /// What to do.
+        #[command(subcommand)]
+        action: AclCommand,
+    },
     /// List the active fault-injection rules and how often each fired.
     Faults {
         /// Print JSON instead of a table.
@@ -103,6 +150,139 @@ pub enum CtlCommand {
     Crash {
         /// The actor's path, e.g. `broker_sup/sm_sup/sm/3`.
         path: String,
+    },
+}
+
+/// Which page of a listing to fetch, and which entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct PageArgs {
+    /// At most this many entries (the API serves at most 1000 at once; default 100).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Skip this many entries first.
+    #[arg(long, value_name = "N")]
+    pub offset: Option<usize>,
+    /// Only client ids starting with this.
+    #[arg(long, value_name = "PREFIX")]
+    pub client_id: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `arbor ctl clients …`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum ClientsCommand {
+    /// List connected clients, sorted by client id.
+    List {
+        /// Paging, client id prefix and `--json`.
+        #[command(flatten)]
+        page: PageArgs,
+        /// Only clients that connected with this user name.
+        #[arg(long, value_name = "NAME")]
+        username: Option<String>,
+        /// Only peers whose `ip:port` starts with this, e.g. `10.1.`.
+        #[arg(long, value_name = "PREFIX")]
+        peer: Option<String>,
+    },
+    /// Show one client: peer, protocol, keepalive, session figures.
+    Show {
+        /// The client id.
+        client_id: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disconnect a client (a persistent session stays).
+    Kick {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+/// `arbor ctl sessions …`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum SessionsCommand {
+    /// List sessions, sorted by client id.
+    List {
+        /// Paging, client id prefix and `--json`.
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show one session: subscriptions, inflight, queue, awaiting PUBREL, expiry.
+    Show {
+        /// The client id.
+        client_id: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `arbor ctl listeners rules|allow|deny …` (esockd's access rules at run time).
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum ListenersCommand {
+    /// Show a listener's rules, first match first.
+    Rules {
+        /// The listener's config name (`tcp`) or id (`mqtt:tcp:0.0.0.0:1883`).
+        listener: String,
+    },
+    /// Allow an address or CIDR (checked before the existing rules).
+    Allow {
+        /// The listener.
+        listener: String,
+        /// `10.0.0.0/8`, `::1` or `all`.
+        cidr: String,
+    },
+    /// Deny an address or CIDR (checked before the existing rules).
+    Deny {
+        /// The listener.
+        listener: String,
+        /// `10.0.0.0/8`, `::1` or `all`.
+        cidr: String,
+    },
+}
+
+/// `arbor ctl acl …`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum AclCommand {
+    /// Re-read the password file and ACL without dropping connections.
+    Reload,
+}
+
+/// `arbor ctl subscriptions …`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum SubscriptionsCommand {
+    /// List every session's subscriptions.
+    List {
+        /// Paging, client id prefix and `--json`.
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show one client's subscriptions.
+    Show {
+        /// The client id.
+        client_id: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Subscribe a client's session to a topic filter, as its own SUBSCRIBE would.
+    Add {
+        /// The client id.
+        client_id: String,
+        /// The topic filter, e.g. `sensors/+/temp`.
+        filter: String,
+        /// The QoS: 0, 1 or 2.
+        #[arg(value_parser = clap::value_parser!(u8).range(0..=2))]
+        qos: u8,
+    },
+    /// Remove one of a client's subscriptions.
+    Del {
+        /// The client id.
+        client_id: String,
+        /// The topic filter, exactly as subscribed.
+        filter: String,
     },
 }
 
@@ -203,12 +383,79 @@ mod tests {
         assert_eq!(admin.get_env(), Some(std::ffi::OsStr::new("ARBOR_ADMIN")));
     }
 
+    fn ctl(args: &[&str]) -> CtlCommand {
+        let all: Vec<&str> = std::iter::once("ctl").chain(args.iter().copied()).collect();
+        match parse(&all) {
+            Command::Ctl(ctl) => ctl.command,
+            other => panic!("expected ctl, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ctl_listings_take_paging_filters_and_json() {
+        assert_eq!(
+            ctl(&[
+                "clients",
+                "list",
+                "--limit",
+                "5",
+                "--client-id",
+                "dev-",
+                "--peer",
+                "10.",
+                "--json"
+            ]),
+            CtlCommand::Clients(ClientsCommand::List {
+                page: PageArgs {
+                    limit: Some(5),
+                    offset: None,
+                    client_id: Some("dev-".into()),
+                    json: true,
+                },
+                username: None,
+                peer: Some("10.".into()),
+            })
+        );
+        assert_eq!(
+            ctl(&["sessions", "show", "c1"]),
+            CtlCommand::Sessions(SessionsCommand::Show {
+                client_id: "c1".into(),
+                json: false
+            })
+        );
+        assert_eq!(ctl(&["routes", "--json"]), CtlCommand::Routes { json: true });
+        assert_eq!(ctl(&["stats"]), CtlCommand::Stats { json: false });
+    }
+
+    #[test]
+    fn ctl_subscriptions_add_and_del_take_client_filter_and_qos() {
+        assert_eq!(
+            ctl(&["subscriptions", "add", "c1", "a/+/#", "2"]),
+            CtlCommand::Subscriptions(SubscriptionsCommand::Add {
+                client_id: "c1".into(),
+                filter: "a/+/#".into(),
+                qos: 2
+            })
+        );
+        assert_eq!(
+            ctl(&["subscriptions", "del", "c1", "a/+/#"]),
+            CtlCommand::Subscriptions(SubscriptionsCommand::Del {
+                client_id: "c1".into(),
+                filter: "a/+/#".into()
+            })
+        );
+    }
+
     #[test]
     fn bad_arguments_are_usage_errors_with_status_2() {
-        let bad: [&[&str]; 5] = [
+        let bad: [&[&str]; 9] = [
             &["ctl"],
             &["ctl", "tree", "--depth", "deep"],
             &["ctl", "kill"],
+            &["ctl", "clients"],
+            &["ctl", "clients", "show"],
+            &["ctl", "subscriptions", "add", "c1", "a", "3"],
+            &["ctl", "clients", "list", "--limit", "-1"],
             &["run", "--fault-seed", "-1"],
             &["-c", "x", "ctl", "status"],
         ];

@@ -2,15 +2,25 @@
 //!
 //! Human output is a drawing or an aligned table; `--json` prints the API's JSON. Every failure
 //! is one line on stderr and a non-zero exit: 1 when the broker cannot be reached or answers
-//! with an error.
+//! with an error (the API's `error` text and the HTTP status). Path segments (client ids, topic
+//! filters) are percent-encoded here, so ids with `/`, `#` or spaces reach the API intact.
+
+mod render;
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::cli::{CtlArgs, CtlCommand};
+use render::{fields, items, listeners, listing, object_rows, pretty, text, time};
+
+pub use render::{draw, table};
+
+use crate::cli::{
+    AclCommand, ClientsCommand, CtlArgs, CtlCommand, ListenersCommand, PageArgs, SessionsCommand,
+    SubscriptionsCommand,
+};
 
 /// `arbor ctl …`.
 pub fn main(args: CtlArgs) -> ExitCode {
@@ -38,7 +48,7 @@ pub async fn run(args: &CtlArgs) -> anyhow::Result<String> {
     let client = Client::new(&args.admin);
     match &args.command {
         CtlCommand::Status => {
-            let v = client.get("/api/v1/status", &[]).await?;
+            let v = client.get(&["status"], &[]).await?;
             Ok(format!(
                 "node      {}\nversion   {}\nuptime    {}s\nbroker    {}\n",
                 text(&v["node"]),
@@ -55,35 +65,105 @@ pub async fn run(args: &CtlArgs) -> anyhow::Result<String> {
             if let Some(depth) = depth {
                 query.push(("depth", depth.to_string()));
             }
-            let v = client.get("/api/v1/tree", &query).await?;
+            let v = client.get(&["tree"], &query).await?;
             if *json {
-                Ok(format!("{}\n", serde_json::to_string_pretty(&v)?))
+                pretty(&v)
             } else {
                 let mut out = String::new();
                 draw(&v, "", "", &mut out);
                 Ok(out)
             }
         }
-        CtlCommand::Faults { json } => {
-            let v = client.get("/api/v1/faults", &[]).await?;
+        CtlCommand::Stats { json } | CtlCommand::Metrics { json } => {
+            let endpoint = if matches!(args.command, CtlCommand::Stats { .. }) {
+                "stats"
+            } else {
+                "metrics"
+            };
+            let v = client.get(&[endpoint], &[]).await?;
             if *json {
-                return Ok(format!("{}\n", serde_json::to_string_pretty(&v)?));
+                return pretty(&v);
             }
-            let rules = v["rules"].as_array().map(Vec::as_slice).unwrap_or_default();
-            if rules.is_empty() {
+            let rows = object_rows(&v);
+            Ok(table(&["NAME", "VALUE"], &rows))
+        }
+        CtlCommand::Clients(command) => clients(&client, command).await,
+        CtlCommand::Sessions(command) => sessions(&client, command).await,
+        CtlCommand::Routes { json } => {
+            let v = client.get(&["routes"], &[]).await?;
+            if *json {
+                return pretty(&v);
+            }
+            let rows: Vec<Vec<String>> = items(&v["routes"])
+                .iter()
+                .map(|r| vec![text(&r["topic"]), text(&r["subscribers"])])
+                .collect();
+            if rows.is_empty() {
+                return Ok("no routes\n".into());
+            }
+            Ok(table(&["TOPIC", "SUBSCRIBERS"], &rows))
+        }
+        CtlCommand::Subscriptions(command) => subscriptions(&client, command).await,
+        CtlCommand::Listeners {
+            action: Some(action), ..
+        } => {
+            let (name, v) = match action {
+                ListenersCommand::Rules { listener } => (
+                    listener,
+                    client.get(&["listeners", listener, "rules"], &[]).await?,
+                ),
+                ListenersCommand::Allow { listener, cidr } | ListenersCommand::Deny { listener, cidr } => {
+                    let word = if matches!(action, ListenersCommand::Allow { .. }) {
+                        "allow"
+                    } else {
+                        "deny"
+                    };
+                    let body = json!({ "rule": format!("{word} {cidr}") });
+                    (
+                        listener,
+                        client
+                            .post(&["listeners", listener, "rules"], Some(&body))
+                            .await?,
+                    )
+                }
+            };
+            let rules: Vec<String> = items(&v["rules"]).iter().map(text).collect();
+            Ok(format!(
+                "{} ({name})\n{}\n",
+                text(&v["listener"]),
+                rules
+                    .iter()
+                    .map(|r| format!("  {r}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ))
+        }
+        CtlCommand::Acl {
+            action: AclCommand::Reload,
+        } => {
+            client.post(&["acl", "reload"], None).await?;
+            Ok("access control reloaded\n".into())
+        }
+        CtlCommand::Listeners { action: None, json } => {
+            let v = client.get(&["listeners"], &[]).await?;
+            if *json {
+                return pretty(&v);
+            }
+            Ok(listeners(&v))
+        }
+        CtlCommand::Faults { json } => {
+            let v = client.get(&["faults"], &[]).await?;
+            if *json {
+                return pretty(&v);
+            }
+            let rows: Vec<Vec<String>> = items(&v["rules"])
+                .iter()
+                .map(|r| vec![text(&r["spec"]), text(&r["fired"])])
+                .collect();
+            if rows.is_empty() {
                 return Ok("no fault rules\n".into());
             }
-            let width = rules
-                .iter()
-                .map(|r| text(&r["spec"]).len())
-                .max()
-                .unwrap_or(0)
-                .max(4);
-            let mut out = format!("{:<width$}  FIRED\n", "RULE");
-            for rule in rules {
-                let _ = writeln!(out, "{:<width$}  {}", text(&rule["spec"]), rule["fired"]);
-            }
-            Ok(out)
+            Ok(table(&["RULE", "FIRED"], &rows))
         }
         CtlCommand::Kill { path } => action(&client, path, "kill").await,
         CtlCommand::Crash { path } => action(&client, path, "crash").await,
@@ -91,9 +171,10 @@ pub async fn run(args: &CtlArgs) -> anyhow::Result<String> {
 }
 
 async fn action(client: &Client, path: &str, what: &str) -> anyhow::Result<String> {
-    let v = client
-        .post(&format!("/api/v1/actors/{}/{what}", path.trim_matches('/')))
-        .await?;
+    let mut segments = vec!["actors"];
+    segments.extend(path.trim_matches('/').split('/'));
+    segments.push(what);
+    let v = client.post(&segments, None).await?;
     Ok(format!(
         "{what}: {} ({})\n",
         text(&v["path"]),
@@ -101,49 +182,221 @@ async fn action(client: &Client, path: &str, what: &str) -> anyhow::Result<Strin
     ))
 }
 
-fn text(v: &Value) -> String {
-    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+async fn clients(client: &Client, command: &ClientsCommand) -> anyhow::Result<String> {
+    match command {
+        ClientsCommand::List { page, username, peer } => {
+            let mut query = page_query(page);
+            if let Some(username) = username {
+                query.push(("username", username.clone()));
+            }
+            if let Some(peer) = peer {
+                query.push(("peer", peer.clone()));
+            }
+            let v = client.get(&["clients"], &query).await?;
+            if page.json {
+                return pretty(&v);
+            }
+            let rows: Vec<Vec<String>> = items(&v["clients"])
+                .iter()
+                .map(|c| {
+                    vec![
+                        text(&c["client_id"]),
+                        text(&c["username"]),
+                        text(&c["peer"]),
+                        text(&c["protocol_level"]),
+                        text(&c["keepalive"]),
+                        text(&c["clean_session"]),
+                        time(&c["connected_at"]),
+                    ]
+                })
+                .collect();
+            let header = [
+                "CLIENT ID",
+                "USERNAME",
+                "PEER",
+                "PROTOCOL",
+                "KEEPALIVE",
+                "CLEAN",
+                "CONNECTED AT",
+            ];
+            Ok(listing(&v, "clients", "clients", &header, &rows))
+        }
+        ClientsCommand::Show { client_id, json } => {
+            let v = client.get(&["clients", client_id], &[]).await?;
+            if *json {
+                return pretty(&v);
+            }
+            let keys = [
+                "client_id",
+                "username",
+                "peer",
+                "protocol_level",
+                "keepalive",
+                "clean_session",
+                "connected_at",
+                "inflight",
+                "max_inflight",
+                "mqueue_len",
+                "mqueue_dropped",
+                "awaiting_rel",
+                "subscriptions",
+                "path",
+            ];
+            Ok(fields(&v, &keys))
+        }
+        ClientsCommand::Kick { client_id } => {
+            client.delete(&["clients", client_id]).await?;
+            Ok(format!("kicked {client_id}\n"))
+        }
+    }
 }
 
-/// Draws one node and its children as a tree:
-/// `sm_sup  one_for_all 10/3600s  running  restarts=0  children=2`.
-pub fn draw(node: &Value, prefix: &str, child_prefix: &str, out: &mut String) {
-    let mut line = text(&node["id"]);
-    if let Some(strategy) = node["strategy"].as_str() {
-        let _ = write!(
-            line,
-            "  {strategy} {}/{}s",
-            node["max_restarts"], node["max_seconds"]
-        );
-    } else {
-        line.push_str("  worker");
+async fn sessions(client: &Client, command: &SessionsCommand) -> anyhow::Result<String> {
+    match command {
+        SessionsCommand::List { page } => {
+            let v = client.get(&["sessions"], &page_query(page)).await?;
+            if page.json {
+                return pretty(&v);
+            }
+            let rows: Vec<Vec<String>> = items(&v["sessions"])
+                .iter()
+                .map(|s| {
+                    vec![
+                        text(&s["client_id"]),
+                        text(&s["clean_session"]),
+                        text(&s["connected"]),
+                        s["subscriptions"]
+                            .as_array()
+                            .map_or_else(|| "-".to_string(), |a| a.len().to_string()),
+                        text(&s["inflight"]),
+                        text(&s["mqueue_len"]),
+                        text(&s["mqueue_dropped"]),
+                        text(&s["awaiting_rel"]),
+                        time(&s["created_at"]),
+                    ]
+                })
+                .collect();
+            let header = [
+                "CLIENT ID",
+                "CLEAN",
+                "CONNECTED",
+                "SUBSCRIPTIONS",
+                "INFLIGHT",
+                "MQUEUE",
+                "DROPPED",
+                "AWAITING REL",
+                "CREATED AT",
+            ];
+            let mut out = listing(&v, "sessions", "sessions", &header, &rows);
+            for session in items(&v["sessions"]) {
+                if let Some(error) = session["error"].as_str() {
+                    let _ = writeln!(out, "{}: {error}", text(&session["client_id"]));
+                }
+            }
+            Ok(out)
+        }
+        SessionsCommand::Show { client_id, json } => {
+            let v = client.get(&["sessions", client_id], &[]).await?;
+            if *json {
+                return pretty(&v);
+            }
+            let keys = [
+                "client_id",
+                "clean_session",
+                "connected",
+                "inflight",
+                "max_inflight",
+                "mqueue_len",
+                "mqueue_dropped",
+                "awaiting_rel",
+                "created_at",
+                "expiry_interval",
+            ];
+            let mut out = fields(&v, &keys);
+            let subs = items(&v["subscriptions"]);
+            if subs.is_empty() {
+                out.push_str("subscriptions    none\n");
+            } else {
+                out.push_str("subscriptions\n");
+                let rows: Vec<Vec<String>> = subs
+                    .iter()
+                    .map(|s| vec![format!("  {}", text(&s["topic"])), text(&s["qos"])])
+                    .collect();
+                out.push_str(&table(&["  TOPIC", "QOS"], &rows));
+            }
+            Ok(out)
+        }
     }
-    let _ = write!(line, "  {}  restarts={}", text(&node["status"]), node["restarts"]);
-    if let Some(n) = node["child_restarts"].as_u64().filter(|n| *n > 0) {
-        let _ = write!(line, "  child_restarts={n}");
+}
+
+async fn subscriptions(client: &Client, command: &SubscriptionsCommand) -> anyhow::Result<String> {
+    match command {
+        SubscriptionsCommand::List { page } => {
+            let v = client.get(&["subscriptions"], &page_query(page)).await?;
+            if page.json {
+                return pretty(&v);
+            }
+            let mut rows = Vec::new();
+            for entry in items(&v["subscriptions"]) {
+                for sub in items(&entry["subscriptions"]) {
+                    rows.push(vec![
+                        text(&entry["client_id"]),
+                        text(&sub["topic"]),
+                        text(&sub["qos"]),
+                    ]);
+                }
+                if let Some(error) = entry["error"].as_str() {
+                    rows.push(vec![text(&entry["client_id"]), format!("({error})"), "-".into()]);
+                }
+            }
+            let header = ["CLIENT ID", "TOPIC", "QOS"];
+            Ok(listing(&v, "subscriptions", "sessions", &header, &rows))
+        }
+        SubscriptionsCommand::Show { client_id, json } => {
+            let v = client.get(&["subscriptions", client_id], &[]).await?;
+            if *json {
+                return pretty(&v);
+            }
+            let rows: Vec<Vec<String>> = items(&v["subscriptions"])
+                .iter()
+                .map(|s| vec![text(&s["topic"]), text(&s["qos"])])
+                .collect();
+            if rows.is_empty() {
+                return Ok(format!("{client_id} has no subscriptions\n"));
+            }
+            Ok(table(&["TOPIC", "QOS"], &rows))
+        }
+        SubscriptionsCommand::Add {
+            client_id,
+            filter,
+            qos,
+        } => {
+            let body = json!({ "topic": filter, "qos": qos });
+            let v = client.post(&["subscriptions", client_id], Some(&body)).await?;
+            Ok(format!(
+                "subscribed {client_id} to {filter} (qos {})\n",
+                text(&v["qos"])
+            ))
+        }
+        SubscriptionsCommand::Del { client_id, filter } => {
+            client.delete(&["subscriptions", client_id, filter]).await?;
+            Ok(format!("unsubscribed {client_id} from {filter}\n"))
+        }
     }
-    if let Some(count) = node["child_count"].as_u64() {
-        let _ = write!(line, "  children={count}");
+}
+
+fn page_query(page: &PageArgs) -> Vec<(&'static str, String)> {
+    let mut query = Vec::new();
+    if let Some(limit) = page.limit {
+        query.push(("limit", limit.to_string()));
     }
-    if let Some(exit) = node["last_exit"].as_str() {
-        let _ = write!(line, "  last_exit=\"{exit}\"");
+    if let Some(offset) = page.offset {
+        query.push(("offset", offset.to_string()));
     }
-    let _ = writeln!(out, "{prefix}{line}");
-    let children = node["children"].as_array().map(Vec::as_slice).unwrap_or_default();
-    for (i, child) in children.iter().enumerate() {
-        let last = i + 1 == children.len();
-        let (branch, next) = if last {
-            ("└─ ", "   ")
-        } else {
-            ("├─ ", "│  ")
-        };
-        draw(
-            child,
-            &format!("{child_prefix}{branch}"),
-            &format!("{child_prefix}{next}"),
-            out,
-        );
+    if let Some(prefix) = &page.client_id {
+        query.push(("client_id", prefix.clone()));
     }
+    query
 }
 
 /// An admin API client.
@@ -163,13 +416,34 @@ impl Client {
         }
     }
 
-    async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
-        self.send(self.http.get(format!("{}{path}", self.base)).query(query))
-            .await
+    /// `<base>/api/v1/<segments>`, each segment percent-encoded as one path segment.
+    fn url(&self, segments: &[&str]) -> anyhow::Result<reqwest::Url> {
+        let bad = || anyhow!("the admin URL `{}` is not a valid http URL", self.base);
+        let mut url = reqwest::Url::parse(&self.base).map_err(|_| bad())?;
+        url.path_segments_mut()
+            .map_err(|_| bad())?
+            .pop_if_empty()
+            .extend(["api", "v1"])
+            .extend(segments);
+        Ok(url)
     }
 
-    async fn post(&self, path: &str) -> anyhow::Result<Value> {
-        self.send(self.http.post(format!("{}{path}", self.base))).await
+    async fn get(&self, segments: &[&str], query: &[(&str, String)]) -> anyhow::Result<Value> {
+        let url = self.url(segments)?;
+        self.send(self.http.get(url).query(query)).await
+    }
+
+    async fn post(&self, segments: &[&str], body: Option<&Value>) -> anyhow::Result<Value> {
+        let mut request = self.http.post(self.url(segments)?);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.send(request).await
+    }
+
+    async fn delete(&self, segments: &[&str]) -> anyhow::Result<Value> {
+        let url = self.url(segments)?;
+        self.send(self.http.delete(url)).await
     }
 
     async fn send(&self, mut request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
@@ -190,5 +464,20 @@ impl Client {
         } else {
             Err(anyhow!("{} ({status})", text(&body["error"])))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_segments_are_percent_encoded() {
+        let client = Client::new("http://127.0.0.1:18083/");
+        let url = client.url(&["subscriptions", "a/b c", "x/+/#"]).expect("url");
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:18083/api/v1/subscriptions/a%2Fb%20c/x%2F+%2F%23"
+        );
     }
 }

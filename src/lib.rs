@@ -7,3 +7,4 @@ pub mod boot;
 pub mod cli;
 pub mod config;
 pub mod ctl;
+pub mod passwd;

@@ -22,5 +22,6 @@ fn main() -> ExitCode {
     match cli.into_command() {
         Command::Run(args) => arbor::boot::main(args),
         Command::Ctl(args) => arbor::ctl::main(args),
+        Command::Passwd(args) => arbor::passwd::main(args),
     }
 }

@@ -307,3 +307,87 @@ async fn connection_flood_past_the_limit_keeps_counts_exact() {
     .await;
     assert!(admitted(&broker, "after-flood").await.is_some(), "responsive");
 }
+
+/// `arbor ctl listeners rules|allow|deny` and `arbor ctl acl reload`, through the admin API.
+#[tokio::test]
+async fn ctl_changes_listener_rules_and_reloads_the_acl() {
+    use arbor::cli::{AclCommand, CtlCommand, ListenersCommand};
+    let broker = TestBroker::start().await;
+    let rules = |action| CtlCommand::Listeners {
+        action: Some(action),
+        json: false,
+    };
+    let shown = broker
+        .ctl(rules(ListenersCommand::Rules {
+            listener: "tcp".into(),
+        }))
+        .await
+        .unwrap();
+    assert!(shown.contains("allow all"), "{shown}");
+    let denied = broker
+        .ctl(rules(ListenersCommand::Deny {
+            listener: "tcp".into(),
+            cidr: "127.0.0.1".into(),
+        }))
+        .await
+        .unwrap();
+    assert!(denied.contains("deny 127.0.0.1"), "{denied}");
+    assert!(admitted(&broker, "ctl-denied").await.is_none());
+    broker
+        .ctl(rules(ListenersCommand::Allow {
+            listener: "tcp".into(),
+            cidr: "127.0.0.0/8".into(),
+        }))
+        .await
+        .unwrap();
+    assert!(admitted(&broker, "ctl-allowed").await.is_some());
+    let bad = broker
+        .ctl(rules(ListenersCommand::Allow {
+            listener: "tcp".into(),
+            cidr: "999.1.1.1".into(),
+        }))
+        .await;
+    assert!(bad.is_err(), "a bad rule is refused");
+    let unknown = broker
+        .ctl(rules(ListenersCommand::Rules {
+            listener: "nope".into(),
+        }))
+        .await;
+    assert!(unknown.unwrap_err().to_string().contains("no listener `nope`"));
+    let reloaded = broker
+        .ctl(CtlCommand::Acl {
+            action: AclCommand::Reload,
+        })
+        .await
+        .unwrap();
+    assert_eq!(reloaded, "access control reloaded\n");
+}
+
+/// `arbor passwd` writes a file the broker accepts.
+#[tokio::test]
+async fn arbor_passwd_writes_a_file_the_broker_accepts() {
+    use std::io::Write;
+    let file = temp_file("made-by-arbor");
+    let _ = std::fs::remove_file(&file);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_arbor"))
+        .args(["passwd", "-c", "--password-stdin"])
+        .arg(&file)
+        .arg("carol")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"open sesame\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let mut config = test_config();
+    config.auth.password_file = Some(file);
+    config.auth.allow_anonymous = false;
+    let broker = TestBroker::with_config(config).await;
+    assert_eq!(
+        connack(&broker, Some("carol"), Some("open sesame")).await,
+        ConnectReturnCode::Accepted
+    );
+    assert_eq!(
+        connack(&broker, Some("carol"), Some("closed")).await,
+        ConnectReturnCode::BadUsernameOrPassword
+    );
+}

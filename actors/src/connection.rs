@@ -277,7 +277,7 @@ impl Actor for Connection {
             ConnectionMsg::Packet(packet) => {
                 state.credit.add_permits(1);
                 state.last_seen = Instant::now();
-                Metrics::add(&state.broker.metrics.packets_received, 1);
+                state.broker.metrics.packet_received(packet.packet_type());
                 if let Err(reason) = state.handle_packet(&myself, packet).await {
                     state.close(&myself, &reason).await;
                 }
@@ -368,7 +368,7 @@ impl ConnectionState {
     /// Encodes a packet into the write buffer and makes sure a flush follows.
     pub(crate) fn write(&mut self, myself: &ActorRef<ConnectionMsg>, packet: &Packet) {
         codec::encode(packet, &mut self.out);
-        Metrics::add(&self.broker.metrics.packets_sent, 1);
+        self.broker.metrics.packet_sent(packet.packet_type());
         if !self.flush_queued {
             self.flush_queued = myself.send_message(ConnectionMsg::Flush).is_ok();
         }

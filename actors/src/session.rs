@@ -345,7 +345,7 @@ impl SessionState {
             self.send_now(out);
         } else {
             if self.mqueue.push(out) {
-                Metrics::add(&self.reg.broker.metrics.messages_dropped, 1);
+                self.reg.broker.metrics.mqueue_drop();
             }
             self.drain();
         }

@@ -2,8 +2,10 @@
 //!
 //! Every `sys.interval` (60 s) it publishes, retained so a new subscriber sees the latest values:
 //! `$SYS/brokers/<node>/version`, `…/uptime`, `…/clients/count`, `…/messages/received`,
-//! `…/messages/sent`. `$` topics are not matched by `#` or `+` at the first level
-//! [MQTT-4.7.2-1], so only clients that ask for `$SYS/…` get them.
+//! `…/messages/sent`, then every figure of [`crate::metrics::stats`] under `…/stats/<name>`
+//! (`…/stats/connections/count`) and of [`crate::metrics::report`] under `…/metrics/<name>`
+//! (`…/metrics/packets/publish/received`), as emqttd_broker does. `$` topics are not matched by
+//! `#` or `+` at the first level [MQTT-4.7.2-1], so only clients that ask for `$SYS/…` get them.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -66,19 +68,31 @@ impl SysState {
     fn publish_all(&self) {
         let b = &self.broker;
         let m = &b.metrics;
-        let values = [
-            ("version", env!("CARGO_PKG_VERSION").to_string()),
-            ("uptime", format!("{} seconds", b.started_at.elapsed().as_secs())),
-            ("clients/count", m.connections.load(Ordering::Relaxed).to_string()),
+        let mut values = vec![
+            ("version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
             (
-                "messages/received",
+                "uptime".to_string(),
+                format!("{} seconds", b.started_at.elapsed().as_secs()),
+            ),
+            (
+                "clients/count".to_string(),
+                m.connections.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "messages/received".to_string(),
                 m.messages_received.load(Ordering::Relaxed).to_string(),
             ),
             (
-                "messages/sent",
+                "messages/sent".to_string(),
                 m.messages_sent.load(Ordering::Relaxed).to_string(),
             ),
         ];
+        for (name, value) in crate::metrics::stats(b) {
+            values.push((format!("stats/{name}"), value.to_string()));
+        }
+        for (name, value) in crate::metrics::report(b) {
+            values.push((format!("metrics/{name}"), value.to_string()));
+        }
         let retainer = b.retainer.read().clone();
         for (name, value) in values {
             let topic = format!("$SYS/brokers/{}/{name}", b.config.node.name);
@@ -96,8 +110,18 @@ impl SysState {
             if let Some(retainer) = &retainer {
                 let _ = retainer.send_message(RetainerMsg::Retain(msg.clone(), None));
             }
-            crate::router::publish(b, msg);
+            publish_if_watched(b, msg);
         }
+    }
+}
+
+/// Routes a `$SYS` message only when someone subscribes to it, so an unwatched `$SYS` tree
+/// is not counted in `messages/dropped` at every tick and every connect.
+fn publish_if_watched(broker: &Broker, msg: Arc<Message>) {
+    let mut subscribers = Vec::new();
+    broker.routes.route(&msg.topic, &mut subscribers);
+    if !subscribers.is_empty() {
+        crate::router::publish(broker, msg);
     }
 }
 
@@ -112,7 +136,7 @@ pub fn client_event(broker: &Broker, client_id: &str, event: &str, payload: serd
     let Ok(topic) = TopicName::new(&topic) else { return };
     let body = Bytes::from(payload.to_string());
     let msg = Arc::new(Message::new(topic, body, QoS::AtMostOnce, false, Arc::from("")));
-    crate::router::publish(broker, msg);
+    publish_if_watched(broker, msg);
 }
 
 /// The `sys` child of broker_sup.

@@ -1,4 +1,6 @@
-//! Admin API handlers: each reads the broker's shared tables or asks the tree, and answers JSON.
+//! Admin API handlers for the tree, the figures and the tables: each reads the broker's shared
+//! tables or asks the tree, and answers JSON. Clients and sessions are in `clients` and
+//! `sessions`.
 
 use std::sync::Arc;
 
@@ -12,7 +14,8 @@ use serde_json::{json, Value};
 
 use super::ApiError;
 
-fn root(broker: &Broker) -> Result<SupervisorRef, ApiError> {
+/// The live root supervisor, or 503 while the tree is starting.
+pub(super) fn root(broker: &Broker) -> Result<SupervisorRef, ApiError> {
     broker
         .root
         .read()
@@ -111,4 +114,70 @@ pub async fn faults(State(broker): State<Arc<Broker>>) -> Json<Value> {
         .map(|plan| plan.report())
         .unwrap_or_default();
     Json(json!({ "rules": rules }))
+}
+
+/// `GET /api/v1/stats`: emqttd_stats' gauges and maxima by name (`connections/count`, …).
+pub async fn stats(State(broker): State<Arc<Broker>>) -> Json<Value> {
+    Json(json!(arbor_actors::metrics::stats(&broker)))
+}
+
+/// `GET /api/v1/metrics`: emqttd_metrics' counters by name (`packets/publish/received`, …).
+pub async fn metrics(State(broker): State<Arc<Broker>>) -> Json<Value> {
+    Json(json!(arbor_actors::metrics::report(&broker)))
+}
+
+/// `GET /api/v1/routes`: every topic filter with its number of subscribers.
+pub async fn routes(State(broker): State<Arc<Broker>>) -> Json<Value> {
+    let routes: Vec<Value> = broker
+        .routes
+        .filters()
+        .into_iter()
+        .map(|(topic, subscribers)| json!({ "topic": topic, "subscribers": subscribers }))
+        .collect();
+    Json(json!({ "routes": routes }))
+}
+
+/// `GET /api/v1/listeners`: each listener's bind, acceptors, connections, rules and refusals.
+pub async fn listeners(State(broker): State<Arc<Broker>>) -> Json<Value> {
+    let listeners: Vec<_> = broker
+        .listeners
+        .read()
+        .values()
+        .map(|listener| listener.info())
+        .collect();
+    Json(json!({ "listeners": listeners }))
+}
+
+/// `?limit=&offset=` of a listing: at most [`Page::MAX_LIMIT`] items, from `offset`. Each
+/// listing's query has these two fields beside its filters (serde's `flatten` cannot parse
+/// numbers from a query string).
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    /// Items wanted ([`Page::DEFAULT_LIMIT`] when not given).
+    pub limit: Option<usize>,
+    /// Items to skip.
+    pub offset: Option<usize>,
+}
+
+impl Page {
+    /// Items per page when `limit` is not given.
+    pub const DEFAULT_LIMIT: usize = 100;
+    /// The largest page served; a larger `limit` is cut to it.
+    pub const MAX_LIMIT: usize = 1000;
+
+    /// The page of `items` and the envelope fields: `total` (after filtering), `offset`,
+    /// `limit`.
+    pub fn slice<T>(&self, items: Vec<T>) -> (Vec<T>, Value) {
+        let limit = self.limit.unwrap_or(Self::DEFAULT_LIMIT).min(Self::MAX_LIMIT);
+        let offset = self.offset.unwrap_or(0);
+        let total = items.len();
+        let page = items.into_iter().skip(offset).take(limit).collect();
+        (page, json!({ "total": total, "offset": offset, "limit": limit }))
+    }
+}
+
+/// Puts a page's items under `key` in its envelope: `{ total, offset, limit, <key>: [...] }`.
+pub fn paged(mut envelope: Value, key: &str, items: Vec<Value>) -> Json<Value> {
+    envelope[key] = Value::Array(items);
+    Json(envelope)
 }

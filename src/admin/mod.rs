@@ -1,13 +1,33 @@
-//! The `admin` worker: the HTTP admin API under `/api/v1` (emqttd_ctl's commands over HTTP).
+//! The `admin` worker: the HTTP admin API under `/api/v1` (emqttd_ctl's commands over HTTP) and
+//! Prometheus text at `/metrics`.
 //!
 //! The worker binds in its start, so a port in use is a start error naming the address, then
 //! serves on a task it owns; the task is aborted when the worker's state is dropped (even on
 //! kill). Bound to loopback it is open; bound elsewhere, config validation has made sure a token
 //! exists and every request must carry `Authorization: Bearer <token>`.
+//!
+//! Handlers read the broker's shared tables directly (clients, routes, listeners, metrics) and
+//! ask a session only for what only it knows (subscriptions, inflight, mqueue), with
+//! [`SESSION_TIMEOUT`]. Every error, including a bad query, body or method, is JSON
+//! `{ "error": "…" }` with a 4xx/5xx status, so `arbor ctl` can print it as one line.
+//!
+//! | endpoint | what |
+//! |---|---|
+//! | `GET status`, `GET tree`, `POST actors/<path>/kill\|crash`, `GET faults` | the tree ([`handlers`]) |
+//! | `GET stats`, `GET metrics`, `GET routes`, `GET listeners` | figures and tables ([`handlers`]) |
+//! | `GET clients`, `GET\|DELETE clients/<id>` | connected clients ([`clients`]) |
+//! | `GET sessions`, `GET sessions/<id>` | sessions ([`sessions`]) |
+//! | `GET subscriptions`, `GET\|POST subscriptions/<client>`, `DELETE subscriptions/<client>/<filter>` | subscriptions ([`sessions`]) |
+//! | `GET /metrics` | Prometheus text ([`prometheus`]) |
 
+mod access;
+mod clients;
 mod handlers;
+mod prometheus;
+mod sessions;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use arbor_actors::broker::Broker;
 use arbor_supervisors::{start_fn, ChildSpec, FaultHook, StartCtx, StartError, Started};
@@ -15,7 +35,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::json;
@@ -100,6 +120,9 @@ impl Actor for Admin {
     }
 }
 
+/// How long a request waits for a session to answer before it fails with 504.
+pub const SESSION_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The API's routes.
 pub fn router(broker: Arc<Broker>) -> Router {
     Router::new()
@@ -107,7 +130,33 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route("/api/v1/tree", get(handlers::tree))
         .route("/api/v1/actors/{*rest}", post(handlers::actor_action))
         .route("/api/v1/faults", get(handlers::faults))
+        .route("/api/v1/stats", get(handlers::stats))
+        .route("/api/v1/metrics", get(handlers::metrics))
+        .route("/api/v1/routes", get(handlers::routes))
+        .route("/api/v1/listeners", get(handlers::listeners))
+        .route(
+            "/api/v1/listeners/{name}/rules",
+            get(access::rules).post(access::add_rule),
+        )
+        .route("/api/v1/acl/reload", post(access::reload))
+        .route("/api/v1/clients", get(clients::list))
+        .route("/api/v1/clients/{id}", get(clients::show).delete(clients::kick))
+        .route("/api/v1/sessions", get(sessions::list))
+        .route("/api/v1/sessions/{id}", get(sessions::show))
+        .route("/api/v1/subscriptions", get(sessions::subscriptions))
+        .route(
+            "/api/v1/subscriptions/{client}",
+            get(sessions::client_subscriptions).post(sessions::subscribe),
+        )
+        .route(
+            "/api/v1/subscriptions/{client}/{*filter}",
+            delete(sessions::unsubscribe),
+        )
+        .route("/metrics", get(prometheus::scrape))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
+        })
         .layer(axum::middleware::from_fn_with_state(
             broker.clone(),
             require_token,
@@ -158,6 +207,17 @@ impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
+
+    /// What the error says.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Unwraps an extractor's result (query string, body, path), or fails with a 400 JSON error
+/// naming what was wrong, instead of axum's plain-text rejection.
+pub fn accept<T, R: std::fmt::Display>(extracted: Result<T, R>) -> Result<T, ApiError> {
+    extracted.map_err(|rejection| ApiError::bad_request(rejection.to_string()))
 }
 
 impl IntoResponse for ApiError {
