@@ -6,6 +6,7 @@
 //! and a client that has its SUBACK is routed to from then on. The table belongs to the broker
 //! context, handed to router_sup's spec, so a router crash loses no route.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arbor_supervisors::{ChildSpec, FaultHook, Strategy, SupFlags, SupervisorSpec};
@@ -96,11 +97,24 @@ pub fn publish(broker: &Broker, msg: Arc<Message>) -> usize {
     if out.is_empty() {
         Metrics::add(&m.messages_dropped, 1);
     }
+    let limit = broker.config.session.max_mqueue_len;
     for (session, qos) in &out {
+        // A session that cannot keep up has at most `max_mqueue_len` deliveries waiting in its
+        // mailbox; past that a message is dropped at its door and counted, the queue's own
+        // policy, so publishers cannot grow the broker without bound (0: unbounded).
+        if limit > 0 && session.inbox.load(Ordering::Acquire) >= limit {
+            m.mqueue_drop();
+            continue;
+        }
+        session.inbox.fetch_add(1, Ordering::AcqRel);
         let qos = crate::codec::QoS::from_u8(*qos).unwrap_or(crate::codec::QoS::AtMostOnce);
-        let _ = session
+        if session
             .session
-            .send_message(SessionMsg::Deliver(msg.clone(), qos, false));
+            .send_message(SessionMsg::Deliver(msg.clone(), qos, false))
+            .is_err()
+        {
+            session.inbox.fetch_sub(1, Ordering::AcqRel);
+        }
     }
     out.len()
 }

@@ -12,6 +12,7 @@
 //! must happen even on kill (routes, registry entry, gauge) sits in [`Registration`]'s `Drop`.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +36,8 @@ pub struct SessionHandle {
     pub client_id: Arc<str>,
     /// The session actor.
     pub session: ActorRef<SessionMsg>,
+    /// Deliveries cast to the session and not yet handled (bounded by the publish path).
+    pub inbox: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Subscriber for SessionHandle {
@@ -222,6 +225,7 @@ impl Actor for Session {
             handle: SessionHandle {
                 client_id: args.client_id.clone(),
                 session: myself.clone(),
+                inbox: Arc::default(),
             },
             inflight: Inflight::new(usize::from(cfg.max_inflight)),
             mqueue: MQueue::new(cfg.max_mqueue_len, cfg.mqueue_store_qos0),
@@ -251,6 +255,8 @@ impl Actor for Session {
         state.fault.check().await?;
         match msg {
             SessionMsg::Deliver(msg, sub_qos, retain) => {
+                let inbox = &state.handle.inbox;
+                let _ = inbox.fetch_update(AcqRel, Acquire, |n| Some(n.saturating_sub(1)));
                 let qos = msg.qos.min(sub_qos);
                 state.deliver(Outgoing { msg, qos, retain });
             }
