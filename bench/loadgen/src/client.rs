@@ -1,0 +1,359 @@
+//! A minimal MQTT 3.1.1 client: the packets the scenarios send (CONNECT, SUBSCRIBE, PUBLISH,
+//! PUBACK) and a frame splitter for what they receive.
+//!
+//! Why not `arbor_actors::codec`: the harness measures Mosquitto with the same client, so it
+//! should not share code with the broker under test, and it must keep building while the
+//! broker changes. The codec also validates and copies every topic into an `Arc<str>`, which
+//! is right for a broker and wasted work for a load generator that shares two cores with it.
+//! Why not rumqttc: one event loop and a channel hop per message caps a client well below
+//! what a broker can take. Here a subscriber splits frames in place ([`parse_frame`]), never
+//! allocates per message, and answers a whole read's worth of QoS 1 messages in one write.
+//!
+//! Only the peer's frame boundaries and the fields we use are checked: a broker sending
+//! something malformed shows up as an error on that connection, and the run reports it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::{bail, Context, Result};
+use bytes::{Buf, BufMut, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// CONNACK packet type.
+pub const CONNACK: u8 = 2;
+/// PUBLISH packet type.
+pub const PUBLISH: u8 = 3;
+/// PUBACK packet type.
+pub const PUBACK: u8 = 4;
+/// SUBACK packet type.
+pub const SUBACK: u8 = 9;
+
+/// Largest frame we accept from a broker; ours are far smaller.
+const MAX_FRAME: usize = 1 << 20;
+
+/// Delivery guarantee of a publish or subscription; the scenarios use 0 and 1 only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QoS {
+    /// Fire and forget.
+    AtMostOnce = 0,
+    /// Acknowledged with PUBACK.
+    AtLeastOnce = 1,
+}
+
+impl QoS {
+    /// From the command line's `--qos`.
+    pub fn from_level(level: u8) -> Result<QoS> {
+        match level {
+            0 => Ok(QoS::AtMostOnce),
+            1 => Ok(QoS::AtLeastOnce),
+            other => bail!("qos {other} is not supported (0 or 1)"),
+        }
+    }
+}
+
+/// One frame borrowed from a read buffer.
+pub struct Frame<'a> {
+    /// Packet type, the high nibble of the first byte.
+    pub kind: u8,
+    /// Low nibble of the first byte.
+    pub flags: u8,
+    /// Everything after the fixed header.
+    pub body: &'a [u8],
+}
+
+/// A PUBLISH as a subscriber sees it.
+pub struct Incoming<'a> {
+    /// QoS of this delivery.
+    pub qos: u8,
+    /// Packet id (0 at QoS 0).
+    pub pkid: u16,
+    /// The application payload.
+    pub payload: &'a [u8],
+}
+
+impl<'a> Frame<'a> {
+    /// Reads the variable header of a PUBLISH.
+    pub fn publish(&self) -> Result<Incoming<'a>> {
+        let qos = (self.flags >> 1) & 0b11;
+        let body = self.body;
+        let topic_len = match body {
+            [hi, lo, ..] => usize::from(u16::from_be_bytes([*hi, *lo])),
+            _ => bail!("publish without a topic length"),
+        };
+        let mut at = 2 + topic_len;
+        let mut pkid = 0;
+        if qos > 0 {
+            let Some(id) = body.get(at..at + 2) else {
+                bail!("publish without a packet id");
+            };
+            pkid = u16::from_be_bytes([id[0], id[1]]);
+            at += 2;
+        }
+        let Some(payload) = body.get(at..) else {
+            bail!("publish topic longer than the frame");
+        };
+        Ok(Incoming { qos, pkid, payload })
+    }
+}
+
+/// Splits the frame at the front of `buf`: `Ok(None)` if it is not all there yet, else the
+/// frame and its whole length (header included) for the caller to advance by.
+pub fn parse_frame(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>> {
+    let Some((&first, rest)) = buf.split_first() else {
+        return Ok(None);
+    };
+    let mut len = 0usize;
+    let mut header = 1;
+    for (i, &byte) in rest.iter().take(4).enumerate() {
+        len |= usize::from(byte & 0x7F) << (7 * i);
+        header += 1;
+        if byte & 0x80 == 0 {
+            if len > MAX_FRAME {
+                bail!("broker sent a {len}-byte frame");
+            }
+            let Some(body) = buf.get(header..header + len) else {
+                return Ok(None);
+            };
+            let frame = Frame {
+                kind: first >> 4,
+                flags: first & 0x0F,
+                body,
+            };
+            return Ok(Some((frame, header + len)));
+        }
+    }
+    if rest.len() >= 4 {
+        bail!("remaining length longer than 4 bytes");
+    }
+    Ok(None)
+}
+
+fn put_remaining_len(buf: &mut BytesMut, mut len: usize) {
+    loop {
+        let mut byte = (len % 128) as u8;
+        len /= 128;
+        if len > 0 {
+            byte |= 0x80;
+        }
+        buf.put_u8(byte);
+        if len == 0 {
+            break;
+        }
+    }
+}
+
+fn put_str(buf: &mut BytesMut, s: &str) {
+    // Our own topics and client ids, all far below 64 KiB.
+    buf.put_u16(s.len() as u16);
+    buf.put_slice(s.as_bytes());
+}
+
+/// CONNECT, MQTT 3.1.1, clean session, no will, no credentials.
+pub fn put_connect(buf: &mut BytesMut, client_id: &str, keep_alive: u16) {
+    let body = 10 + 2 + client_id.len();
+    buf.put_u8(0x10);
+    put_remaining_len(buf, body);
+    put_str(buf, "MQTT");
+    buf.put_u8(4);
+    buf.put_u8(0x02);
+    buf.put_u16(keep_alive);
+    put_str(buf, client_id);
+}
+
+/// SUBSCRIBE with one filter.
+pub fn put_subscribe(buf: &mut BytesMut, pkid: u16, filter: &str, qos: QoS) {
+    buf.put_u8(0x82);
+    put_remaining_len(buf, 2 + 2 + filter.len() + 1);
+    buf.put_u16(pkid);
+    put_str(buf, filter);
+    buf.put_u8(qos as u8);
+}
+
+/// PUBLISH, not retained; `pkid` is written only at QoS 1.
+pub fn put_publish(buf: &mut BytesMut, topic: &str, qos: QoS, pkid: u16, payload: &[u8]) {
+    let id_len = if qos == QoS::AtMostOnce { 0 } else { 2 };
+    buf.put_u8(0x30 | (qos as u8) << 1);
+    put_remaining_len(buf, 2 + topic.len() + id_len + payload.len());
+    put_str(buf, topic);
+    if qos != QoS::AtMostOnce {
+        buf.put_u16(pkid);
+    }
+    buf.put_slice(payload);
+}
+
+/// PUBACK.
+pub fn put_puback(buf: &mut BytesMut, pkid: u16) {
+    buf.put_u8(0x40);
+    buf.put_u8(2);
+    buf.put_u16(pkid);
+}
+
+/// Hands out source ports round-robin over the kernel's ephemeral range, for opening many
+/// connections to one address.
+///
+/// Without it each `connect` makes the kernel search for a free port
+/// (`__inet_hash_connect`), checking candidates against every connection already open to the
+/// same destination: with 19,000 open that search took most of the load generator's CPU and
+/// capped the idle scenario near 2,500 connects/s whatever the broker. `bind` to a port we
+/// pick is one hash lookup; a port in use (`EADDRINUSE`) is skipped.
+pub struct SourcePorts {
+    next: AtomicU32,
+    low: u16,
+    count: u32,
+}
+
+impl SourcePorts {
+    /// The range of `/proc/sys/net/ipv4/ip_local_port_range`, or Linux's default one.
+    pub fn ephemeral() -> SourcePorts {
+        let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+        let mut ends = range.split_whitespace().filter_map(|p| p.parse::<u16>().ok());
+        let (low, high) = match (ends.next(), ends.next()) {
+            (Some(low), Some(high)) if low < high => (low, high),
+            _ => (32768, 60999),
+        };
+        SourcePorts {
+            next: AtomicU32::new(0),
+            low,
+            count: u32::from(high - low) + 1,
+        }
+    }
+
+    /// Binds `socket` to the next free port of the range on `ip` (the destination's address:
+    /// on loopback that is also the source).
+    fn bind(&self, socket: &TcpSocket, ip: IpAddr) -> Result<()> {
+        for _ in 0..self.count.min(4096) {
+            let offset = self.next.fetch_add(1, Ordering::Relaxed) % self.count;
+            // offset < count <= 65536 - low, so the sum fits.
+            let port = self.low + offset as u16;
+            match socket.bind(SocketAddr::new(ip, port)) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+                Err(e) => return Err(e).context("bind source port"),
+            }
+        }
+        bail!("no free source port in the ephemeral range")
+    }
+}
+
+/// A connected client: the socket and whatever was read past the last handled frame.
+pub struct Conn {
+    /// The socket, split by the roles that need to.
+    pub stream: TcpStream,
+    /// Bytes read but not yet parsed.
+    pub rbuf: BytesMut,
+}
+
+impl Conn {
+    /// Opens the TCP connection, sends CONNECT and waits for a CONNACK accepting it.
+    /// `recv_buffer` shrinks SO_RCVBUF before connecting (the slow consumer uses it so the
+    /// kernel does not absorb what the broker should be holding back).
+    /// `source`, when given, picks the source port (see [`SourcePorts`]).
+    pub async fn connect(
+        addr: SocketAddr,
+        client_id: &str,
+        recv_buffer: Option<u32>,
+        source: Option<&SourcePorts>,
+    ) -> Result<Conn> {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .context("socket")?;
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size).context("SO_RCVBUF")?;
+        }
+        if let Some(source) = source {
+            source.bind(&socket, addr.ip())?;
+        }
+        let stream = socket.connect(addr).await.context("tcp connect")?;
+        stream.set_nodelay(true).context("TCP_NODELAY")?;
+        let mut conn = Conn {
+            stream,
+            rbuf: BytesMut::with_capacity(4096),
+        };
+        let mut out = BytesMut::with_capacity(64);
+        put_connect(&mut out, client_id, 0);
+        conn.stream.write_all(&out).await.context("send CONNECT")?;
+        let body = conn.read_until(CONNACK).await.context("await CONNACK")?;
+        match body.as_slice() {
+            [_, 0] => Ok(conn),
+            [_, code] => bail!("CONNACK refused with return code {code}"),
+            _ => bail!("malformed CONNACK"),
+        }
+    }
+
+    /// Subscribes to one filter and waits for a SUBACK granting it.
+    pub async fn subscribe(&mut self, filter: &str, qos: QoS) -> Result<()> {
+        let mut out = BytesMut::with_capacity(16 + filter.len());
+        put_subscribe(&mut out, 1, filter, qos);
+        self.stream.write_all(&out).await.context("send SUBSCRIBE")?;
+        let body = self.read_until(SUBACK).await.context("await SUBACK")?;
+        match body.as_slice() {
+            [_, _, 0x80] => bail!("SUBACK refused {filter}"),
+            [_, _, _] => Ok(()),
+            _ => bail!("malformed SUBACK"),
+        }
+    }
+
+    /// Reads until a frame of type `kind` arrives and returns its body; frames before it are
+    /// skipped (none are expected during setup).
+    async fn read_until(&mut self, kind: u8) -> Result<Vec<u8>> {
+        loop {
+            if let Some((frame, len)) = parse_frame(&self.rbuf)? {
+                let found = (frame.kind == kind).then(|| frame.body.to_vec());
+                self.rbuf.advance(len);
+                if let Some(body) = found {
+                    return Ok(body);
+                }
+                continue;
+            }
+            if self.stream.read_buf(&mut self.rbuf).await? == 0 {
+                bail!("broker closed the connection");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_roundtrips_through_parse_frame() {
+        let mut buf = BytesMut::new();
+        let payload = vec![7u8; 300];
+        put_publish(&mut buf, "a/b", QoS::AtLeastOnce, 42, &payload);
+        put_puback(&mut buf, 9);
+        let (frame, len) = parse_frame(&buf).unwrap().unwrap();
+        assert_eq!(frame.kind, PUBLISH);
+        let incoming = frame.publish().unwrap();
+        assert_eq!((incoming.qos, incoming.pkid), (1, 42));
+        assert_eq!(incoming.payload, &payload[..]);
+        let (ack, _) = parse_frame(&buf[len..]).unwrap().unwrap();
+        assert_eq!((ack.kind, ack.body), (PUBACK, &[0u8, 9][..]));
+    }
+
+    #[test]
+    fn truncated_frames_are_incomplete() {
+        let mut buf = BytesMut::new();
+        put_publish(&mut buf, "t", QoS::AtMostOnce, 0, &[1; 200]);
+        for end in 0..buf.len() {
+            assert!(
+                parse_frame(&buf[..end]).unwrap().is_none(),
+                "prefix of {end} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn connect_and_subscribe_encode_as_the_spec_says() {
+        let mut buf = BytesMut::new();
+        put_connect(&mut buf, "c", 0);
+        assert_eq!(&buf[..], b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x00\x00\x01c");
+        buf.clear();
+        put_subscribe(&mut buf, 1, "#", QoS::AtLeastOnce);
+        assert_eq!(&buf[..], b"\x82\x06\x00\x01\x00\x01#\x01");
+    }
+}

@@ -1,0 +1,189 @@
+//! `loadgen`: the load generator of arbor's benchmarks (issue 8).
+//!
+//! `loadgen run <scenario> --port P [--broker-pid PID] [--label NAME]` runs one scenario
+//! against an MQTT 3.1.1 broker on loopback and prints one JSON object ([`report::Report`]);
+//! `loadgen table FILE` turns the JSON lines of a sitting into the comparison table.
+//! `bench/run.sh` drives both, against arbor and Mosquitto; `bench/README.md` says what each
+//! scenario measures.
+//!
+//! Layout: [`client`] speaks MQTT, [`roles`] are the publisher and subscriber loops built on
+//! it, [`scenarios`] arrange them, [`stats`] and [`procstat`] measure, [`report`] and
+//! [`table`] print. Every loop is bounded in time: publishers stop at the window's end,
+//! subscribers at the drain deadline, and the whole run at `--time-limit`.
+
+mod client;
+mod clock;
+mod payload;
+mod procstat;
+mod report;
+mod roles;
+mod scenarios;
+mod stats;
+mod table;
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::client::QoS;
+use crate::scenarios::{Common, Params, Scenario};
+
+#[derive(Parser)]
+#[command(name = "loadgen", about = "MQTT 3.1.1 load generator for arbor's benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one scenario and print one JSON object.
+    Run(RunArgs),
+    /// Print the comparison table of a file of JSON lines.
+    Table {
+        /// The JSON lines `run` printed, for both brokers.
+        file: std::path::PathBuf,
+        /// Label of the broker under test.
+        #[arg(long, default_value = "arbor")]
+        candidate: String,
+        /// Label of the reference broker.
+        #[arg(long, default_value = "mosquitto")]
+        baseline: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// fanin (a), fanout (b), pairs (c), latency (d), idle (e) or slow (f).
+    scenario: Scenario,
+    /// Broker host (loopback only in this harness).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Broker MQTT port.
+    #[arg(long)]
+    port: u16,
+    /// Broker pid, to sample its RSS and CPU from /proc.
+    #[arg(long)]
+    broker_pid: Option<u32>,
+    /// Broker name in the report.
+    #[arg(long, default_value = "broker")]
+    label: String,
+    /// Seconds before the window opens.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// Seconds of the measurement window (the hold for `idle`).
+    #[arg(long, default_value_t = 10.0)]
+    window: f64,
+    /// Most seconds to wait for the last messages after the window.
+    #[arg(long, default_value_t = 20.0)]
+    drain: f64,
+    /// Give up on the whole run after this many seconds.
+    #[arg(long, default_value_t = 300.0)]
+    time_limit: f64,
+    /// Runtime worker threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Publisher connections.
+    #[arg(long)]
+    publishers: Option<usize>,
+    /// Subscriber connections.
+    #[arg(long)]
+    subscribers: Option<usize>,
+    /// Payload bytes (at least 20).
+    #[arg(long)]
+    payload: Option<usize>,
+    /// Messages per second per publisher; 0 means as fast as the broker takes them.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// QoS 0 or 1.
+    #[arg(long)]
+    qos: Option<u8>,
+    /// Most unacknowledged QoS 1 messages per publisher.
+    #[arg(long)]
+    max_inflight: Option<usize>,
+    /// Connections to open (idle).
+    #[arg(long)]
+    connections: Option<usize>,
+    /// Connection attempts in flight at once (idle).
+    #[arg(long)]
+    concurrency: Option<usize>,
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Table {
+            file,
+            candidate,
+            baseline,
+        } => std::fs::read_to_string(&file)
+            .with_context(|| format!("reading {}", file.display()))
+            .and_then(|jsonl| table::render(&jsonl, &candidate, &baseline))
+            .map(|table| print!("{table}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loadgen: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the scenario; a run that fails still prints a JSON object, marked `failed`, so the
+/// table shows it.
+fn run(args: RunArgs) -> Result<()> {
+    let common = Common {
+        addr: SocketAddr::new(args.host, args.port),
+        label: args.label.clone(),
+        broker_pid: args.broker_pid,
+        warmup: secs(args.warmup),
+        window: secs(args.window),
+        drain: secs(args.drain),
+    };
+    let params = Params {
+        publishers: args.publishers,
+        subscribers: args.subscribers,
+        payload: args.payload,
+        rate: args.rate,
+        qos: args.qos.map(QoS::from_level).transpose()?,
+        max_inflight: args.max_inflight,
+        connections: args.connections,
+        concurrency: args.concurrency,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let limit = secs(args.time_limit);
+    let outcome = runtime.block_on(async {
+        match tokio::time::timeout(limit, scenarios::run(args.scenario, &common, &params)).await {
+            Ok(result) => result,
+            Err(_) => Err(anyhow::anyhow!("time limit of {limit:?} reached")),
+        }
+    });
+    // Tasks still running (only after a failure) must not hold the process.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let json = match &outcome {
+        Ok(report) => serde_json::to_string(report)?,
+        Err(e) => serde_json::json!({
+            "scenario": args.scenario.name(),
+            "broker": args.label,
+            "qos": args.qos.unwrap_or(if args.scenario == Scenario::Pairs { 1 } else { 0 }),
+            "failed": true,
+            "errors": [format!("{e:#}")],
+        })
+        .to_string(),
+    };
+    println!("{json}");
+    outcome.map(|_| ())
+}

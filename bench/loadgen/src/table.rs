@@ -1,0 +1,290 @@
+//! `loadgen table`: reads the JSON lines of a `bench/run.sh` sitting and prints, per scenario
+//! and metric, arbor's value, the baseline's (Mosquitto), their ratio, issue 8's target and
+//! whether arbor meets it.
+//!
+//! Targets are judged on arbor's run only; a ratio target compares it with the baseline run
+//! of the same sitting. A run that failed (setup error, broker gone) shows as `FAILED` and
+//! misses every target of its scenario.
+
+use std::fmt::Write as _;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+/// How a metric is judged.
+#[derive(Clone, Copy)]
+enum Target {
+    /// Shown, not judged.
+    None,
+    /// arbor / baseline at least this.
+    RatioAtLeast(f64),
+    /// arbor's value at most this.
+    AtMost(f64),
+    /// arbor's value at least this.
+    AtLeast(f64),
+    /// arbor's value at most the baseline's.
+    AtMostBaseline,
+    /// A boolean field must be true.
+    True,
+}
+
+/// One row: a value read from each run at a JSON pointer, divided by `scale`.
+struct Metric {
+    label: &'static str,
+    pointer: &'static str,
+    scale: f64,
+    target: Target,
+    target_text: &'static str,
+}
+
+const fn metric(
+    label: &'static str,
+    pointer: &'static str,
+    scale: f64,
+    target: Target,
+    text: &'static str,
+) -> Metric {
+    Metric {
+        label,
+        pointer,
+        scale,
+        target,
+        target_text: text,
+    }
+}
+
+const MIB: f64 = 1024.0;
+const MS: f64 = 1000.0;
+
+/// The rows of each scenario; the key is the scenario name, plus the QoS for `latency`.
+fn metrics(key: &str) -> Vec<Metric> {
+    use Target::*;
+    let loss = [
+        metric("lost", "/lost", 1.0, None, ""),
+        metric("duplicated", "/duplicated", 1.0, None, ""),
+        metric("reordered", "/reordered", 1.0, None, ""),
+        metric("broker CPU %", "/broker_cpu_pct", 1.0, None, ""),
+        metric("loadgen CPU %", "/loadgen_cpu_pct", 1.0, None, ""),
+        metric("other CPU % (noise)", "/other_cpu_pct", 1.0, None, ""),
+    ];
+    let mut rows = match key {
+        "fanin" => vec![
+            metric(
+                "delivered msg/s",
+                "/deliver_rate",
+                1.0,
+                RatioAtLeast(1.5),
+                ">= 1.5x mosquitto",
+            ),
+            metric("published msg/s", "/publish_rate", 1.0, None, ""),
+            metric(
+                "broker RSS peak MiB",
+                "/broker_rss_kib/peak",
+                MIB,
+                AtMost(64.0),
+                "<= 64 MiB",
+            ),
+            metric("latency p99 ms", "/latency_us/p99", MS, None, ""),
+        ],
+        "fanout" => vec![
+            metric(
+                "deliveries/s",
+                "/deliver_rate",
+                1.0,
+                AtLeast(495_000.0),
+                "all 500k/s (>= 495k)",
+            ),
+            metric("latency p99 ms", "/latency_us/p99", MS, AtMost(10.0), "<= 10 ms"),
+            metric("broker RSS peak MiB", "/broker_rss_kib/peak", MIB, None, ""),
+        ],
+        "pairs" => vec![
+            metric(
+                "delivered msg/s",
+                "/deliver_rate",
+                1.0,
+                RatioAtLeast(6.0),
+                ">= 6x mosquitto",
+            ),
+            metric(
+                "broker RSS peak MiB",
+                "/broker_rss_kib/peak",
+                MIB,
+                AtMost(256.0),
+                "<= 256 MiB",
+            ),
+            metric("latency p99 ms", "/latency_us/p99", MS, None, ""),
+            metric("lost", "/lost", 1.0, AtMost(0.0), "0"),
+            metric("unacked", "/unacked", 1.0, None, ""),
+        ],
+        "latency-q0" | "latency-q1" => vec![
+            metric("latency p50 µs", "/latency_us/p50", 1.0, None, ""),
+            metric(
+                "latency p99 µs",
+                "/latency_us/p99",
+                1.0,
+                AtMostBaseline,
+                "<= mosquitto",
+            ),
+            metric("latency p99.9 µs", "/latency_us/p999", 1.0, None, ""),
+            metric("latency max µs", "/latency_us/max", 1.0, None, ""),
+        ],
+        "idle" => vec![
+            metric(
+                "connections held",
+                "/extra/open_after_hold",
+                1.0,
+                AtLeast(19_000.0),
+                "19,000",
+            ),
+            metric(
+                "connect rate /s",
+                "/extra/connect_rate",
+                1.0,
+                AtLeast(5000.0),
+                ">= 5,000/s",
+            ),
+            metric("CONNACK p99 ms", "/extra/connack_p99_ms", 1.0, None, ""),
+            metric(
+                "RSS per conn KiB",
+                "/extra/rss_per_conn_bytes",
+                1024.0,
+                AtMost(12.0),
+                "<= 12 KiB",
+            ),
+            metric("broker RSS peak MiB", "/broker_rss_kib/peak", MIB, None, ""),
+        ],
+        "slow" => vec![
+            metric(
+                "RSS growth, 2nd half KiB",
+                "/extra/rss_growth_second_half_kib",
+                1.0,
+                None,
+                "",
+            ),
+            metric("RSS bounded", "/extra/rss_bounded", 1.0, True, "bounded"),
+            metric("broker RSS peak MiB", "/broker_rss_kib/peak", MIB, None, ""),
+            metric("slow sub dropped", "/extra/slow_dropped", 1.0, None, ""),
+            metric("witness lost", "/lost", 1.0, None, ""),
+            metric("witness p99 ms", "/latency_us/p99", MS, None, ""),
+        ],
+        _ => vec![],
+    };
+    if key != "idle" {
+        let shown: Vec<&str> = rows.iter().map(|m| m.pointer).collect();
+        let missing: Vec<Metric> = loss.into_iter().filter(|m| !shown.contains(&m.pointer)).collect();
+        rows.extend(missing);
+    }
+    rows
+}
+
+/// The scenario key of a run: `latency` is split by QoS.
+fn key_of(run: &Value) -> String {
+    let scenario = run["scenario"].as_str().unwrap_or("?");
+    if scenario == "latency" {
+        format!("latency-q{}", run["qos"].as_u64().unwrap_or(0))
+    } else {
+        scenario.to_string()
+    }
+}
+
+fn read(run: Option<&Value>, m: &Metric) -> Option<f64> {
+    let v = run?.pointer(m.pointer)?;
+    let raw = v
+        .as_f64()
+        .or_else(|| v.as_bool().map(|b| if b { 1.0 } else { 0.0 }))?;
+    Some(raw / m.scale)
+}
+
+fn show(run: Option<&Value>, value: Option<f64>, m: &Metric) -> String {
+    match (run, value) {
+        (None, _) => "-".into(),
+        (Some(r), _) if r["failed"].as_bool() == Some(true) => "FAILED".into(),
+        (_, None) => "n/a".into(),
+        (_, Some(v)) if matches!(m.target, Target::True) => (if v > 0.5 { "yes" } else { "no" }).into(),
+        (_, Some(v)) if v.abs() >= 100.0 || v.fract() == 0.0 => format!("{v:.0}"),
+        (_, Some(v)) => format!("{v:.2}"),
+    }
+}
+
+fn judge(target: Target, arbor: Option<f64>, base: Option<f64>) -> Option<bool> {
+    let a = arbor?;
+    Some(match target {
+        Target::None => return Option::None,
+        Target::RatioAtLeast(r) => base.is_some_and(|b| b > 0.0 && a / b >= r),
+        Target::AtMost(x) => a <= x,
+        Target::AtLeast(x) => a >= x,
+        Target::AtMostBaseline => base.is_some_and(|b| a <= b),
+        Target::True => a > 0.5,
+    })
+}
+
+/// Builds the markdown table from JSON lines; `candidate` and `baseline` are broker labels.
+pub fn render(jsonl: &str, candidate: &str, baseline: &str) -> Result<String> {
+    let mut runs = Vec::new();
+    for (n, line) in jsonl.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let run: Value = serde_json::from_str(line).with_context(|| format!("line {}", n + 1))?;
+        runs.push(run);
+    }
+    let mut keys: Vec<String> = Vec::new();
+    for run in &runs {
+        let key = key_of(run);
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let find = |key: &str, broker: &str| {
+        runs.iter()
+            .rev()
+            .find(|r| key_of(r) == key && r["broker"].as_str() == Some(broker))
+    };
+    let mut out = String::new();
+    writeln!(
+        out,
+        "| scenario | metric | {candidate} | {baseline} | ratio | target | met |"
+    )?;
+    writeln!(out, "|---|---|---:|---:|---:|---|---|")?;
+    for key in &keys {
+        let (a_run, b_run) = (find(key, candidate), find(key, baseline));
+        let a_failed = a_run.is_none_or(|r| r["failed"].as_bool() == Some(true));
+        for m in metrics(key) {
+            let (a, b) = (read(a_run, &m), read(b_run, &m));
+            let ratio = match (a, b) {
+                (Some(a), Some(b)) if b != 0.0 && !matches!(m.target, Target::True) => {
+                    format!("{:.2}", a / b)
+                }
+                _ => "-".into(),
+            };
+            let met = match judge(m.target, a, b) {
+                _ if a_failed && !matches!(m.target, Target::None) => "NO",
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "",
+            };
+            let (a_text, b_text) = (show(a_run, a, &m), show(b_run, b, &m));
+            writeln!(
+                out,
+                "| {key} | {} | {a_text} | {b_text} | {ratio} | {} | {met} |",
+                m.label, m.target_text
+            )?;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratio_and_targets_are_judged_on_the_candidate() {
+        let jsonl = r#"{"scenario":"fanin","broker":"arbor","deliver_rate":300000,"broker_rss_kib":{"peak":80000},"lost":0}
+{"scenario":"fanin","broker":"mosquitto","deliver_rate":200000,"broker_rss_kib":{"peak":8000},"lost":0}
+{"scenario":"latency","qos":1,"broker":"arbor","failed":true,"errors":["x"]}"#;
+        let table = render(jsonl, "arbor", "mosquitto").unwrap();
+        assert!(
+            table.contains("| fanin | delivered msg/s | 300000 | 200000 | 1.50 | >= 1.5x mosquitto | yes |")
+        );
+        assert!(table.contains("| fanin | broker RSS peak MiB | 78.12 | 7.81 | 10.00 | <= 64 MiB | NO |"));
+        assert!(table.contains("| latency-q1 | latency p99 µs | FAILED | - | - | <= mosquitto | NO |"));
+    }
+}

@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# arbor vs Mosquitto, same machine, same sitting (issue 8). See bench/README.md.
+#
+#   bench/run.sh [--quick] [scenario...]
+#
+# Scenarios: fanin (a), fanout (b), pairs (c), latency (d: QoS 0 and QoS 1), idle (e),
+# slow (f); none given means all. --quick uses 5 s windows (a few minutes in all); the
+# default windows are 20 s (30 s for idle and slow).
+#
+# Each scenario runs against a fresh arbor (release build) and then a fresh Mosquitto 2.x,
+# each under a hard time limit. Results go to bench/results/<date>/: results.jsonl (one JSON
+# object per run), table.md, machine.txt, findings.md (crashes, hangs, losses) and every
+# broker's and load generator's log. Brokers are stopped on exit, whatever happens.
+#
+# Environment: CARGO_TARGET_DIR (default target/), QUIET_PCT (wait before each run until the
+# rest of the machine uses at most this % of one core; default 50), QUIET_MAX_S (longest wait
+# for that; default 60, 10 with --quick).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+export CARGO_TARGET_DIR="$TARGET"
+
+QUICK=0
+REQUESTED=()
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    a|fanin) REQUESTED+=(fanin) ;;
+    b|fanout) REQUESTED+=(fanout) ;;
+    c|pairs) REQUESTED+=(pairs) ;;
+    d|latency) REQUESTED+=(latency0 latency1) ;;
+    e|idle) REQUESTED+=(idle) ;;
+    f|slow) REQUESTED+=(slow) ;;
+    *) echo "run.sh: unknown scenario or flag: $arg" >&2; exit 2 ;;
+  esac
+done
+[ ${#REQUESTED[@]} -gt 0 ] || REQUESTED=(fanin fanout pairs latency0 latency1 idle slow)
+
+if [ "$QUICK" = 1 ]; then
+  WARMUP=1; WINDOW=5; LONG_WINDOW=5; DRAIN=20; QUIET_MAX_S="${QUIET_MAX_S:-10}"
+else
+  WARMUP=2; WINDOW=20; LONG_WINDOW=30; DRAIN=30; QUIET_MAX_S="${QUIET_MAX_S:-60}"
+fi
+QUIET_PCT="${QUIET_PCT:-50}"
+
+STAMP=$(date +%Y-%m-%d-%H%M%S)
+OUT="$ROOT/bench/results/$STAMP"
+mkdir -p "$OUT/logs"
+RESULTS="$OUT/results.jsonl"
+FINDINGS="$OUT/findings.md"
+: > "$RESULTS"
+SITTING_START=$(date +%s)
+log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$OUT/run.log" >&2; }
+
+# --- brokers are always stopped ---------------------------------------------------------
+BROKER_PID=""
+stop_broker() {
+  local pid="$1"
+  [ -n "$pid" ] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "broker $pid ignored SIGTERM for 10 s: killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() { stop_broker "$BROKER_PID"; BROKER_PID=""; }
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
+
+# --- build and install -------------------------------------------------------------------
+log "building arbor and loadgen (release) into $TARGET"
+cargo build --release --bin arbor >"$OUT/logs/build.log" 2>&1 || { cat "$OUT/logs/build.log" >&2; exit 1; }
+cargo build --release -p arbor-bench --bin loadgen >>"$OUT/logs/build.log" 2>&1 || { cat "$OUT/logs/build.log" >&2; exit 1; }
+ARBOR="$TARGET/release/arbor"
+LOADGEN="$TARGET/release/loadgen"
+
+MOSQUITTO=$(command -v mosquitto || true)
+[ -n "$MOSQUITTO" ] || [ ! -x /usr/sbin/mosquitto ] || MOSQUITTO=/usr/sbin/mosquitto
+if [ -z "$MOSQUITTO" ]; then
+  log "installing mosquitto"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null
+  MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+fi
+
+# The idle scenario holds 19,000 sockets on each side.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# --- machine ------------------------------------------------------------------------------
+{
+  echo "date: $(date -Is)"
+  echo "mode: $([ "$QUICK" = 1 ] && echo quick || echo full) (warmup ${WARMUP}s, window ${WINDOW}s, idle/slow ${LONG_WINDOW}s)"
+  echo "nproc: $(nproc)"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+  echo "memory: $(free -m | awk '/^Mem:/ {print $2 " MiB total, " $7 " MiB available"}')"
+  echo "kernel: $(uname -srm)"
+  echo "fd limit: soft $(ulimit -n), hard $(ulimit -Hn)"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "rustc: $(rustc --version)"
+  echo "arbor: $("$ARBOR" --version)"
+  echo "mosquitto: $("$MOSQUITTO" -h 2>&1 | head -1)"
+} > "$OUT/machine.txt"
+cat "$OUT/machine.txt" >&2
+
+# --- helpers ------------------------------------------------------------------------------
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+NEXT_PORT=$((20000 + ($$ % 500) * 20))
+take_port() {
+  while ! port_free "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
+  PORT=$NEXT_PORT; NEXT_PORT=$((NEXT_PORT + 1))
+}
+
+# Busy CPU of the whole machine over one second, in % of one core.
+machine_busy_pct() {
+  local a b
+  a=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat); sleep 1
+  b=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+    busy = y[1] - x[1]; idle = y[2] - x[2]; n = '"$(nproc)"';
+    printf "%d", (busy + idle > 0) ? busy * 100 * n / (busy + idle) : 0 }'
+}
+
+# Waits (at most QUIET_MAX_S) until other work on the machine uses at most QUIET_PCT.
+wait_quiet() {
+  local waited=0 busy
+  busy=$(machine_busy_pct)
+  while [ "$busy" -gt "$QUIET_PCT" ] && [ "$waited" -lt "$QUIET_MAX_S" ]; do
+    sleep 4; waited=$((waited + 5)); busy=$(machine_busy_pct)
+  done
+  [ "$busy" -le "$QUIET_PCT" ] || log "machine still busy (${busy}% of a core) after ${waited}s: running anyway"
+}
+
+start_arbor() {
+  local name="$1"
+  take_port; local mqtt=$PORT; take_port; local admin=$PORT
+  ARBOR__LISTENERS__TCP__BIND="127.0.0.1:$mqtt" ARBOR__ADMIN__BIND="127.0.0.1:$admin" \
+    ARBOR__LOG__LEVEL=warn "$ARBOR" >"$OUT/logs/$name.arbor.log" 2>&1 &
+  BROKER_PID=$!; BROKER_PORT=$mqtt; BROKER_LOG="$OUT/logs/$name.arbor.log"
+}
+
+start_mosquitto() {
+  local name="$1" conf="$OUT/mosquitto.conf"
+  take_port
+  # No drops: unlimited queue; 32 in flight per client as arbor's session.max_inflight;
+  # TCP_NODELAY as arbor sets it; no persistence; runs as root so the log is ours.
+  cat >"$conf" <<EOF
+listener $PORT 127.0.0.1
+allow_anonymous true
+max_queued_messages 0
+max_queued_bytes 0
+max_inflight_messages 32
+set_tcp_nodelay true
+persistence false
+user root
+log_dest stderr
+log_type error
+log_type warning
+EOF
+  "$MOSQUITTO" -c "$conf" >"$OUT/logs/$name.mosquitto.log" 2>&1 &
+  BROKER_PID=$!; BROKER_PORT=$PORT; BROKER_LOG="$OUT/logs/$name.mosquitto.log"
+}
+
+wait_port() {
+  for _ in $(seq 1 100); do
+    port_free "$1" || return 0
+    kill -0 "$BROKER_PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+finding() {
+  [ -s "$FINDINGS" ] || echo "# Findings ($STAMP)" > "$FINDINGS"
+  {
+    echo; echo "## $1"; echo; echo "$2"; echo
+    if [ -s "$BROKER_LOG" ]; then
+      echo "Broker log tail:"; echo; echo '```text'; tail -n 30 "$BROKER_LOG"; echo '```'
+    else
+      echo "The broker logged nothing (level warn)."
+    fi
+  } >> "$FINDINGS"
+  log "FINDING: $1: $2"
+}
+
+# Loadgen arguments and hard time limit (s) of each scenario.
+scenario_args() {
+  case "$1" in
+    fanin) echo "fanin --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
+    fanout) echo "fanout --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
+    pairs) echo "pairs --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
+    latency0) echo "latency --qos 0 --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
+    latency1) echo "latency --qos 1 --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
+    idle) echo "idle --window $LONG_WINDOW" ;;
+    slow) echo "slow --warmup 1 --window $LONG_WINDOW --drain $DRAIN" ;;
+  esac
+}
+scenario_limit() {
+  case "$1" in
+    idle) echo $((LONG_WINDOW + 200)) ;;
+    slow) echo $((LONG_WINDOW + DRAIN + 60)) ;;
+    *) echo $((WARMUP + WINDOW + DRAIN + 60)) ;;
+  esac
+}
+
+# --- the sitting --------------------------------------------------------------------------
+for scenario in "${REQUESTED[@]}"; do
+  for broker in arbor mosquitto; do
+    name="$scenario.$broker"
+    wait_quiet
+    "start_$broker" "$name"
+    if ! wait_port "$BROKER_PORT"; then
+      finding "$name: did not start" "the broker never listened on port $BROKER_PORT"
+      stop_broker "$BROKER_PID"; BROKER_PID=""
+      continue
+    fi
+    limit=$(scenario_limit "$scenario")
+    log "$name: pid $BROKER_PID port $BROKER_PORT, limit ${limit}s"
+    set +e
+    # shellcheck disable=SC2046 # the scenario's arguments are meant to split
+    timeout --kill-after=5 "$limit" "$LOADGEN" run $(scenario_args "$scenario") \
+      --port "$BROKER_PORT" --broker-pid "$BROKER_PID" --label "$broker" --time-limit "$((limit - 5))" \
+      >"$OUT/logs/$name.json" 2>"$OUT/logs/$name.loadgen.log"
+    status=$?
+    set -e
+    if [ -s "$OUT/logs/$name.json" ]; then
+      cat "$OUT/logs/$name.json" >> "$RESULTS"
+    else
+      qos=0; case "$scenario" in pairs|latency1) qos=1 ;; esac
+      echo "{\"scenario\":\"${scenario%[01]}\",\"broker\":\"$broker\",\"qos\":$qos,\"failed\":true,\"errors\":[\"loadgen exit $status, no report\"]}" >> "$RESULTS"
+    fi
+    if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+      code=0; wait "$BROKER_PID" 2>/dev/null || code=$?
+      finding "$name: broker died during the run" "exit status $code"
+      BROKER_PID=""
+    elif [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+      finding "$name: hung" "the load generator hit its ${limit}s limit"
+    fi
+    if [ -s "$OUT/logs/$name.json" ] && grep -q '"lost":[1-9]' "$OUT/logs/$name.json"; then
+      lost=$(grep -o '"lost":[0-9]*' "$OUT/logs/$name.json" | head -1 | cut -d: -f2)
+      [ "$broker" != arbor ] || finding "$name: lost messages" "$lost deliveries never arrived (see $name.json)"
+    fi
+    stop_broker "$BROKER_PID"; BROKER_PID=""
+    tail -c 600 "$OUT/logs/$name.json" >&2 || true
+  done
+done
+
+"$LOADGEN" table "$RESULTS" > "$OUT/table.md"
+elapsed=$(( $(date +%s) - SITTING_START ))
+echo "sitting took ${elapsed}s" >> "$OUT/machine.txt"
+echo >&2
+cat "$OUT/table.md"
+log "results in $OUT (${elapsed}s)"
