@@ -10,7 +10,6 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use arbor_supervisors::path::encode_segment;
 use arbor_supervisors::DynamicChild;
@@ -91,9 +90,7 @@ static LAST_REFUSAL_LOG: AtomicU64 = AtomicU64::new(0);
 
 fn refuse(shared: &ListenerShared, peer: SocketAddr, reason: &str) {
     shared.count(reason);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = crate::protocol::unix_now();
     if LAST_REFUSAL_LOG.swap(now, Ordering::Relaxed) != now {
         tracing::info!(listener = %shared.id, %peer, reason, "connection refused (further refusals this second not logged)");
     }

@@ -239,9 +239,7 @@ impl Actor for Session {
             conn: Some(args.conn),
             awaiting_rel: HashMap::new(),
             expiry_gen: 0,
-            created_at: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            created_at: crate::protocol::unix_now(),
             fault: args.fault,
         })
     }

@@ -172,15 +172,11 @@ async fn require_token(State(broker): State<Arc<Broker>>, request: Request, next
             .headers()
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes())) {
+        if !given.is_some_and(|g| arbor_actors::passwd::constant_time_eq(g.as_bytes(), expected.as_bytes())) {
             return ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token").into_response();
         }
     }
     next.run(request).await
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A JSON error `{ "error": "…" }` with a status.

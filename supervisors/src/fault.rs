@@ -297,11 +297,6 @@ impl FaultHook {
         }
     }
 
-    /// The hook for the root supervisor itself.
-    pub(crate) fn for_path_root(&self, path: &str) -> Self {
-        self.for_path(path)
-    }
-
     /// Called by the engine when the child at this path has started: timed `kill` rules get a
     /// timer that kills this incarnation.
     pub(crate) fn started(&self, cell: &ActorCell) {

@@ -40,7 +40,7 @@ impl Actor for Watcher {
         myself: ActorRef<()>,
         args: WatcherArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let fault = args.fault.for_path_root(&args.path);
+        let fault = args.fault.for_path(&args.path);
         let ctx = StartCtx {
             supervisor: myself.get_cell(),
             path: args.path,
