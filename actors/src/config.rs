@@ -152,6 +152,10 @@ pub struct SessionConfig {
     pub max_mqueue_len: usize,
     /// Whether QoS 0 messages are queued too.
     pub mqueue_store_qos0: bool,
+    /// How long publishers are paused for a session over half its queue before it counts as
+    /// stalled (see [`crate::load`]).
+    #[serde(with = "humantime_serde")]
+    pub publisher_wait: Duration,
     /// How long a persistent session outlives its client.
     #[serde(with = "humantime_serde")]
     pub expiry_interval: Duration,

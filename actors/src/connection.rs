@@ -1,17 +1,18 @@
 //! `connection_sup/connection/<peer>`: one TCP connection (emqttd_client).
 //!
-//! A reader task owns the read half: it decodes frames with [`crate::codec`] and casts each
-//! packet to the actor, taking a credit first, so at most [`READ_CREDIT`] packets wait in the
-//! mailbox and a fast client is slowed by TCP, not by our memory. The actor owns the write half:
-//! replies and deliveries are encoded into one buffer and written by a `Flush` message queued
-//! behind them, so a burst becomes one write. The protocol itself is in [`crate::protocol`].
+//! A reader task owns the read half: it decodes frames with [`crate::codec`] and casts every
+//! complete packet a read brought to the actor as one batch, taking a credit per packet first, so
+//! at most [`READ_CREDIT`] packets wait in the mailbox and a fast client is slowed by TCP, not by
+//! our memory. The actor holds its credits back while a session it publishes to is over its
+//! high water ([`crate::load`]), which is how back-pressure reaches a publisher. The actor owns
+//! the write half: it and its session encode packets into the shared [`Outbox`], and one `Flush`
+//! per burst writes them. The protocol itself is in [`crate::protocol`].
 //!
 //! Every way a connection can end is a normal stop with one log line; the will is published by
 //! [`WillGuard`]'s drop unless DISCONNECT disarmed it, so it also goes out when the actor is
 //! killed (kill skips `post_stop`, but the state is dropped).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,67 +27,38 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::broker::Broker;
-use crate::codec::{self, CodecError, Packet, PacketId, ProtocolLevel, Publish};
+use crate::codec::{self, CodecError, Packet, ProtocolLevel};
 use crate::connection_sup::ConnectionPermit;
+use crate::load::Load;
 use crate::message::Message;
 use crate::metrics::Metrics;
+use crate::outbox::Outbox;
 use crate::retainer::RetainerMsg;
 use crate::session::SessionMsg;
 
-/// Packets the reader may have cast and the actor not yet handled.
+/// Packets the reader may have cast and the actor not yet handled. The reader casts every
+/// complete frame a read brought, up to this many, as one batch.
 pub const READ_CREDIT: usize = 64;
 
-/// Deliveries a session may have sent to its connection and the connection not yet encoded.
-/// Past this the session keeps messages in its bounded queue (drop oldest, counted) instead, so a
-/// subscriber that stops reading costs at most this plus `session.max_mqueue_len` messages.
-pub const OUTBOX_LIMIT: usize = 1000;
-
-/// The count of deliveries in flight from a session to its connection (see [`OUTBOX_LIMIT`]).
-#[derive(Debug, Default)]
-pub struct Outbox {
-    pending: AtomicUsize,
-    /// Set by the session when it starts holding back; the connection then tells it when there
-    /// is room again.
-    blocked: AtomicBool,
-}
-
-impl Outbox {
-    /// Whether the session must hold back (and marks it so, to be told when to resume).
-    pub fn full(&self) -> bool {
-        let full = self.pending.load(Ordering::Acquire) >= OUTBOX_LIMIT;
-        if full {
-            self.blocked.store(true, Ordering::Release);
-        }
-        full
-    }
-
-    fn sent(&self) {
-        self.pending.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// One delivery encoded; returns true when a held-back session should resume.
-    fn taken(&self) -> bool {
-        let left = self.pending.fetch_sub(1, Ordering::AcqRel).saturating_sub(1);
-        left <= OUTBOX_LIMIT / 2 && self.blocked.swap(false, Ordering::AcqRel)
-    }
-}
-
-/// A connection as its session knows it: the actor and the outbox they share.
+/// A connection as its session knows it: the actor and the write buffer they share.
 #[derive(Clone)]
 pub struct ConnHandle {
     /// The connection actor.
     pub actor: ActorRef<ConnectionMsg>,
-    /// Deliveries in flight to it.
+    /// The shared write buffer.
     pub outbox: Arc<Outbox>,
 }
 
 impl ConnHandle {
-    /// Sends a PUBLISH to write, counted in the outbox.
-    pub fn deliver(&self, publish: Publish) {
-        self.outbox.sent();
-        if self.actor.send_message(ConnectionMsg::Deliver(publish)).is_err() {
-            self.outbox.taken();
-        }
+    /// Queues a packet to write: no actor message unless a flush has to be asked for.
+    pub fn send(&self, packet: &Packet) {
+        queue(&self.outbox, &self.actor, packet);
+    }
+}
+
+fn queue(outbox: &Outbox, actor: &ActorRef<ConnectionMsg>, packet: &Packet) {
+    if outbox.push(packet) && actor.send_message(ConnectionMsg::Flush).is_err() {
+        outbox.flush_failed();
     }
 }
 
@@ -104,8 +76,8 @@ const PEER_CLOSED: &str = "peer closed the socket";
 
 /// Messages of a connection.
 pub enum ConnectionMsg {
-    /// A decoded packet from the reader (it holds one read credit).
-    Packet(Packet),
+    /// Decoded packets from the reader, in order (each holds one read credit).
+    Packets(Vec<Packet>),
     /// The reader met a frame that breaks the protocol.
     ProtocolError(CodecError),
     /// The socket closed or failed.
@@ -114,13 +86,11 @@ pub enum ConnectionMsg {
     ConnectTimeout,
     /// Check the keepalive.
     KeepaliveCheck,
-    /// A PUBLISH from the session, to write.
-    Deliver(Publish),
-    /// A PUBREL the session resends.
-    SendPubRel(PacketId),
+    /// A session this connection published to has room again: read on.
+    Resume,
     /// Close: taken over, discarded, or kicked by an operator.
     Kick(String),
-    /// Write what is buffered.
+    /// Write what the outbox holds.
     Flush,
 }
 
@@ -172,9 +142,11 @@ pub struct ConnectionState {
     /// Why it closed, for the `$SYS` notice (none when it was killed).
     closed_because: Option<String>,
     writer: OwnedWriteHalf,
-    out: BytesMut,
-    flush_queued: bool,
+    /// The buffer last written, kept to swap in for the next write.
+    spare: BytesMut,
     credit: Arc<Semaphore>,
+    /// Read credits held back while a session we published to is over its high water.
+    pub(crate) paused: Option<usize>,
     pub(crate) outbox: Arc<Outbox>,
     reader: JoinHandle<()>,
     _permit: ConnectionPermit,
@@ -256,9 +228,9 @@ impl Actor for Connection {
             last_seen: Instant::now(),
             closed_because: None,
             writer,
-            out: BytesMut::with_capacity(1024),
-            flush_queued: false,
+            spare: BytesMut::new(),
             credit,
+            paused: None,
             outbox: Arc::default(),
             reader,
             _permit: permit,
@@ -274,12 +246,24 @@ impl Actor for Connection {
     ) -> Result<(), ActorProcessingErr> {
         state.fault.check().await?;
         match msg {
-            ConnectionMsg::Packet(packet) => {
-                state.credit.add_permits(1);
+            ConnectionMsg::Packets(packets) => {
                 state.last_seen = Instant::now();
-                state.broker.metrics.packet_received(packet.packet_type());
-                if let Err(reason) = state.handle_packet(&myself, packet).await {
-                    state.close(&myself, &reason).await;
+                let credits = packets.len();
+                for packet in packets {
+                    state.broker.metrics.packet_received(packet.packet_type());
+                    if let Err(reason) = state.handle_packet(&myself, packet).await {
+                        state.close(&myself, &reason).await;
+                        break;
+                    }
+                }
+                match &mut state.paused {
+                    Some(held) => *held += credits,
+                    None => state.credit.add_permits(credits),
+                }
+            }
+            ConnectionMsg::Resume => {
+                if let Some(held) = state.paused.take() {
+                    state.credit.add_permits(held);
                 }
             }
             ConnectionMsg::ProtocolError(err) => {
@@ -312,22 +296,14 @@ impl Actor for Connection {
                     }
                 }
             }
-            ConnectionMsg::Deliver(publish) => {
-                Metrics::add(&state.broker.metrics.messages_sent, 1);
-                state.write(&myself, &Packet::Publish(publish));
-                if state.outbox.taken() {
+            ConnectionMsg::Kick(reason) => state.close(&myself, &reason).await,
+            ConnectionMsg::Flush => {
+                if let Err(e) = state.flush().await {
+                    state.close(&myself, &format!("socket error: {e}")).await;
+                } else if state.outbox.resume() {
                     if let Some(client) = &state.client {
                         let _ = client.session.send_message(SessionMsg::Drained);
                     }
-                }
-            }
-            ConnectionMsg::SendPubRel(pkid) => state.write(&myself, &Packet::PubRel(pkid)),
-            ConnectionMsg::Kick(reason) => state.close(&myself, &reason).await,
-            ConnectionMsg::Flush => {
-                state.flush_queued = false;
-                if let Err(e) = state.flush().await {
-                    state.out.clear();
-                    state.close(&myself, &format!("socket error: {e}")).await;
                 }
             }
         }
@@ -365,22 +341,42 @@ impl Actor for Connection {
 }
 
 impl ConnectionState {
-    /// Encodes a packet into the write buffer and makes sure a flush follows.
+    /// Encodes a packet into the outbox, ahead of what the session sent while held back (see
+    /// [`Outbox::hold`]), and makes sure a flush follows.
     pub(crate) fn write(&mut self, myself: &ActorRef<ConnectionMsg>, packet: &Packet) {
-        codec::encode(packet, &mut self.out);
-        self.broker.metrics.packet_sent(packet.packet_type());
-        if !self.flush_queued {
-            self.flush_queued = myself.send_message(ConnectionMsg::Flush).is_ok();
+        if self.outbox.reply(packet) && myself.send_message(ConnectionMsg::Flush).is_err() {
+            self.outbox.flush_failed();
         }
+        self.broker.metrics.packet_sent(packet.packet_type());
     }
 
+    /// Stops reading the socket (read credits are held back) until `load` is below its low
+    /// water, or `session.publisher_wait` passed, after which that session counts as stalled.
+    pub(crate) fn pause_for(&mut self, myself: &ActorRef<ConnectionMsg>, load: Arc<Load>) {
+        if self.paused.is_some() {
+            return;
+        }
+        self.paused = Some(0);
+        let wait = self.broker.config.session.publisher_wait;
+        let me = myself.clone();
+        let peer = self.peer;
+        tokio::spawn(async move {
+            if tokio::time::timeout(wait, load.room()).await.is_err() {
+                tracing::warn!(%peer, ?wait, "a subscriber's session stayed over half its queue: stalled, its queue drops oldest until it catches up");
+                load.stall();
+            }
+            let _ = me.send_message(ConnectionMsg::Resume);
+        });
+    }
+
+    /// Writes what the outbox holds, in one write.
     async fn flush(&mut self) -> std::io::Result<()> {
-        if self.out.is_empty() {
+        self.outbox.take(&mut self.spare);
+        if self.spare.is_empty() {
             return Ok(());
         }
-        self.writer.write_all(&self.out).await?;
-        Metrics::add(&self.broker.metrics.bytes_sent, self.out.len() as u64);
-        self.out.clear();
+        self.writer.write_all(&self.spare).await?;
+        Metrics::add(&self.broker.metrics.bytes_sent, self.spare.len() as u64);
         Ok(())
     }
 
@@ -440,27 +436,43 @@ async fn read_loop(
 ) {
     let mut buf = BytesMut::with_capacity(4096);
     let mut level = None;
+    let mut batch = Vec::new();
     loop {
-        loop {
+        let failed = loop {
+            if batch.len() == READ_CREDIT {
+                break None;
+            }
             match codec::decode(&mut buf, max_packet_size, level) {
                 Ok(Some(packet)) => {
                     if let Packet::Connect(connect) = &packet {
                         level.get_or_insert(connect.level);
                     }
-                    match credit.acquire().await {
-                        Ok(permit) => permit.forget(),
-                        Err(_) => return,
-                    }
-                    if me.send_message(ConnectionMsg::Packet(packet)).is_err() {
-                        return;
-                    }
+                    batch.push(packet);
                 }
-                Ok(None) => break,
-                Err(err) => {
-                    let _ = me.send_message(ConnectionMsg::ProtocolError(err));
-                    return;
-                }
+                Ok(None) => break None,
+                Err(err) => break Some(err),
             }
+        };
+        let full = batch.len() == READ_CREDIT;
+        if !batch.is_empty() {
+            // Cannot overflow u32: a batch is at most READ_CREDIT packets.
+            match credit.acquire_many(batch.len() as u32).await {
+                Ok(permit) => permit.forget(),
+                Err(_) => return,
+            }
+            if me
+                .send_message(ConnectionMsg::Packets(std::mem::take(&mut batch)))
+                .is_err()
+            {
+                return;
+            }
+        }
+        if let Some(err) = failed {
+            let _ = me.send_message(ConnectionMsg::ProtocolError(err));
+            return;
+        }
+        if full {
+            continue;
         }
         match read.read_buf(&mut buf).await {
             Ok(0) => {

@@ -99,9 +99,15 @@ impl Inflight {
 
     /// PUBACK (QoS 1) or PUBCOMP (QoS 2): the message is done. Returns whether it was inflight.
     pub fn complete(&mut self, pkid: PacketId) -> bool {
-        let before = self.entries.len();
-        self.entries.retain(|e| e.pkid != pkid);
-        self.entries.len() != before
+        // Clients acknowledge in order [MQTT-4.6.0-2], so the oldest entry is the usual match.
+        if self.entries.front().is_some_and(|e| e.pkid == pkid) {
+            self.entries.pop_front();
+            return true;
+        }
+        match self.entries.iter().position(|e| e.pkid == pkid) {
+            Some(at) => self.entries.remove(at).is_some(),
+            None => false,
+        }
     }
 
     /// PUBREC: the QoS 2 message moves to waiting for PUBCOMP. Returns whether it was inflight.
@@ -152,19 +158,25 @@ impl MQueue {
         }
     }
 
-    /// Queues `out`; when full the oldest message is dropped. Returns whether a message was
-    /// dropped (the new QoS 0 one when QoS 0 is not stored, or the oldest).
-    pub fn push(&mut self, out: Outgoing) -> bool {
+    /// Queues `out`; when full the oldest message is dropped, and returns how many were dropped
+    /// (the new QoS 0 one when QoS 0 is not stored, or the oldest). With `hold` (the session
+    /// can still hold its publishers back, see [`crate::load`]) nothing is dropped: the queue may
+    /// pass its bound by what publishers had in flight. Without it a QoS 0 message drops one, a
+    /// QoS 1/2 message brings the queue back to its bound.
+    pub fn push(&mut self, out: Outgoing, hold: bool) -> u64 {
         if out.qos == QoS::AtMostOnce && !self.store_qos0 {
             self.dropped += 1;
-            return true;
+            return 1;
         }
-        let mut dropped = false;
-        if self.max_len > 0 && self.queue.len() >= self.max_len {
+        let mut dropped = 0;
+        while self.max_len > 0 && !hold && self.queue.len() >= self.max_len {
             self.queue.pop_front();
-            self.dropped += 1;
-            dropped = true;
+            dropped += 1;
+            if out.qos == QoS::AtMostOnce {
+                break;
+            }
         }
+        self.dropped += dropped;
         self.queue.push_back(out);
         dropped
     }
@@ -219,7 +231,7 @@ mod tests {
     fn mqueue_drops_the_oldest_when_full() {
         let mut q = MQueue::new(3, true);
         for n in 0..5 {
-            q.push(out(n, QoS::AtLeastOnce));
+            q.push(out(n, QoS::AtLeastOnce), false);
         }
         let kept: Vec<u8> = std::iter::from_fn(|| q.pop()).map(|o| o.msg.payload[0]).collect();
         assert_eq!(kept, [2, 3, 4]);
@@ -229,10 +241,28 @@ mod tests {
     #[test]
     fn mqueue_skips_qos0_unless_stored() {
         let mut q = MQueue::new(3, false);
-        assert!(q.push(out(0, QoS::AtMostOnce)));
+        assert_eq!(q.push(out(0, QoS::AtMostOnce), false), 1);
         assert!(q.is_empty());
-        assert!(!q.push(out(1, QoS::AtLeastOnce)));
+        assert_eq!(q.push(out(1, QoS::AtLeastOnce), false), 0);
         assert_eq!(q.len(), 1);
+    }
+
+    #[test]
+    fn held_messages_pass_the_bound_until_the_session_stalls() {
+        let mut q = MQueue::new(3, true);
+        for n in 0..6 {
+            assert_eq!(q.push(out(n, QoS::AtLeastOnce), true), 0);
+        }
+        assert_eq!(q.len(), 6);
+        assert_eq!(q.push(out(6, QoS::AtMostOnce), false), 1, "QoS 0 drops one");
+        assert_eq!(
+            q.push(out(7, QoS::ExactlyOnce), false),
+            4,
+            "stalled: back to the bound"
+        );
+        let kept: Vec<u8> = std::iter::from_fn(|| q.pop()).map(|o| o.msg.payload[0]).collect();
+        assert_eq!(kept, [5, 6, 7]);
+        assert_eq!(q.dropped(), 5);
     }
 
     #[test]

@@ -119,6 +119,8 @@ impl ConnectionState {
             Metrics::add(&self.broker.metrics.auth_failures, 1);
             return Err(self.refuse(myself, code, "authentication failed"));
         }
+        // What the session sends on takeover (inflight, queue) follows the CONNACK.
+        self.outbox.hold();
         let (session, present) = match self.open_session(myself, &client_id, connect.clean_session).await {
             Ok(opened) => opened,
             Err(e) => {
@@ -252,12 +254,12 @@ impl ConnectionState {
         match (publish.qos, publish.pkid) {
             (QoS::AtMostOnce, _) => {
                 if allowed {
-                    self.dispatch(msg, false).await;
+                    self.dispatch(myself, msg, false).await;
                 }
             }
             (QoS::AtLeastOnce, Some(pkid)) => {
                 if allowed {
-                    self.dispatch(msg, true).await;
+                    self.dispatch(myself, msg, true).await;
                 }
                 self.write(myself, &Packet::PubAck(pkid));
             }
@@ -266,7 +268,7 @@ impl ConnectionState {
                 // Exactly once on the receiving side: a resent PUBLISH awaiting PUBREL is not
                 // routed again (method B of MQTT 3.1.1 figure 4.3).
                 if call(&session, |r| SessionMsg::Qos2Received(pkid, r)).await? == Qos2::New && allowed {
-                    self.dispatch(msg, true).await;
+                    self.dispatch(myself, msg, true).await;
                 }
                 self.write(myself, &Packet::PubRec(pkid));
             }
@@ -309,6 +311,8 @@ impl ConnectionState {
         let mut granted = if permitted.is_empty() {
             Vec::new().into_iter()
         } else {
+            // Retained messages follow the SUBACK [MQTT-3.3.1-6].
+            self.outbox.hold();
             call(session, |r| SessionMsg::Subscribe(permitted, r))
                 .await?
                 .into_iter()
@@ -326,8 +330,9 @@ impl ConnectionState {
     }
 
     /// Stores a retained message (waiting for the store when the publisher will get an ack, so
-    /// a subscriber that follows the ack finds it) and routes the message.
-    async fn dispatch(&self, msg: Arc<Message>, ack_follows: bool) {
+    /// a subscriber that follows the ack finds it) and routes the message; pauses reading when a
+    /// session it went to is over its high water.
+    async fn dispatch(&mut self, myself: &ActorRef<ConnectionMsg>, msg: Arc<Message>, ack_follows: bool) {
         if msg.retain {
             let retainer = self.broker.retainer.read().clone();
             if let Some(retainer) = retainer {
@@ -341,7 +346,9 @@ impl ConnectionState {
                 }
             }
         }
-        crate::router::publish(&self.broker, msg);
+        if let Some(load) = crate::router::publish(&self.broker, msg).pressure {
+            self.pause_for(myself, load);
+        }
     }
 }
 

@@ -6,13 +6,14 @@
 //! and a client that has its SUBACK is routed to from then on. The table belongs to the broker
 //! context, handed to router_sup's spec, so a router crash loses no route.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arbor_supervisors::{ChildSpec, FaultHook, Strategy, SupFlags, SupervisorSpec};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::broker::Broker;
+use crate::codec::QoS;
+use crate::load::{Admit, Load};
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::session::{SessionHandle, SessionMsg};
@@ -88,35 +89,55 @@ impl Actor for Router {
     }
 }
 
-/// Routes `msg` to every matching session; returns how many sessions it went to. Retained
-/// messages are stored first (through the retainer) by the caller.
-pub fn publish(broker: &Broker, msg: Arc<Message>) -> usize {
-    let mut out = Vec::new();
-    broker.routes.route(&msg.topic, &mut out);
+/// Where a publish went.
+#[derive(Debug, Default)]
+pub struct Routed {
+    /// Sessions it was cast to.
+    pub sessions: usize,
+    /// A session over its high water: the publisher should pause until it has room.
+    pub pressure: Option<Arc<Load>>,
+}
+
+thread_local! {
+    /// The matches of one publish, reused so routing allocates nothing per message.
+    static MATCHES: std::cell::Cell<Vec<(SessionHandle, u8)>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Routes `msg` to every matching session, each admitted against its load ([`crate::load`]):
+/// QoS 0 at a full session is dropped and counted; QoS 1/2 always goes, and a session over its
+/// high water is returned so the publisher can pause. Retained messages are stored first
+/// (through the retainer) by the caller.
+pub fn publish(broker: &Broker, msg: Arc<Message>) -> Routed {
+    let mut matches = MATCHES.take();
+    broker.routes.route(&msg.topic, &mut matches);
     let m = &broker.metrics;
-    if out.is_empty() {
+    if matches.is_empty() {
         Metrics::add(&m.messages_dropped, 1);
     }
-    let limit = broker.config.session.max_mqueue_len;
-    for (session, qos) in &out {
-        // A session that cannot keep up has at most `max_mqueue_len` deliveries waiting in its
-        // mailbox; past that a message is dropped at its door and counted, the queue's own
-        // policy, so publishers cannot grow the broker without bound (0: unbounded).
-        if limit > 0 && session.inbox.load(Ordering::Acquire) >= limit {
-            m.mqueue_drop();
-            continue;
+    let mut routed = Routed::default();
+    for (session, sub_qos) in matches.drain(..) {
+        let qos = QoS::from_u8(sub_qos).unwrap_or(QoS::AtMostOnce);
+        let load = &session.load;
+        match load.admit(msg.qos.min(qos).as_u8()) {
+            Admit::Drop => {
+                m.mqueue_drop();
+                continue;
+            }
+            Admit::Pressure if routed.pressure.is_none() => routed.pressure = Some(load.clone()),
+            Admit::Pressure | Admit::Yes => {}
         }
-        session.inbox.fetch_add(1, Ordering::AcqRel);
-        let qos = crate::codec::QoS::from_u8(*qos).unwrap_or(crate::codec::QoS::AtMostOnce);
         if session
             .session
             .send_message(SessionMsg::Deliver(msg.clone(), qos, false))
             .is_err()
         {
-            session.inbox.fetch_sub(1, Ordering::AcqRel);
+            load.uncast();
+        } else {
+            routed.sessions += 1;
         }
     }
-    out.len()
+    MATCHES.set(matches);
+    routed
 }
 
 /// `router_sup`: one_for_all over the router and the retainer.

@@ -12,7 +12,6 @@
 //! must happen even on kill (routes, registry entry, gauge) sits in [`Registration`]'s `Drop`.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,8 +20,9 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, Super
 use tokio::time::Instant;
 
 use crate::broker::Broker;
-use crate::codec::{PacketId, Publish, QoS, SubackCode};
+use crate::codec::{Packet, PacketId, Publish, QoS, SubackCode};
 use crate::connection::{ConnHandle, ConnectionMsg};
+use crate::load::Load;
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::mqueue::{Inflight, MQueue, Outgoing, Stage};
@@ -36,8 +36,8 @@ pub struct SessionHandle {
     pub client_id: Arc<str>,
     /// The session actor.
     pub session: ActorRef<SessionMsg>,
-    /// Deliveries cast to the session and not yet handled (bounded by the publish path).
-    pub inbox: Arc<std::sync::atomic::AtomicUsize>,
+    /// Its load, which the publish path admits deliveries against.
+    pub load: Arc<Load>,
 }
 
 impl Subscriber for SessionHandle {
@@ -107,7 +107,7 @@ pub struct SessionInfo {
     pub max_inflight: usize,
     /// Messages queued.
     pub mqueue_len: usize,
-    /// Messages dropped from the queue so far.
+    /// Messages dropped so far: by the queue, and at the door of a full session.
     pub mqueue_dropped: u64,
     /// QoS 2 messages received and awaiting PUBREL.
     pub awaiting_rel: usize,
@@ -138,6 +138,7 @@ pub struct Session;
 /// registry entry and the sessions gauge.
 struct Registration {
     broker: Arc<Broker>,
+    load: Arc<Load>,
     client_id: Arc<str>,
     cell: ActorCell,
     subscriptions: HashMap<String, QoS>,
@@ -162,6 +163,7 @@ impl Drop for Registration {
             }
         }
         self.broker.registry.remove_if(&self.client_id, &self.cell);
+        self.load.close();
         Metrics::gauge_down(&self.broker.metrics.sessions);
     }
 }
@@ -221,15 +223,17 @@ impl Actor for Session {
         myself.send_interval(tick_interval(cfg.retry_interval), || SessionMsg::Tick);
         let m = &args.broker.metrics;
         Metrics::gauge_up(&m.sessions, &m.sessions_max);
+        let load = Arc::new(Load::new(cfg.max_mqueue_len));
         Ok(SessionState {
             handle: SessionHandle {
                 client_id: args.client_id.clone(),
                 session: myself.clone(),
-                inbox: Arc::default(),
+                load: load.clone(),
             },
             inflight: Inflight::new(usize::from(cfg.max_inflight)),
             mqueue: MQueue::new(cfg.max_mqueue_len, cfg.mqueue_store_qos0),
             reg: Registration {
+                load,
                 broker: args.broker,
                 client_id: args.client_id,
                 cell: myself.get_cell(),
@@ -253,8 +257,7 @@ impl Actor for Session {
         state.fault.check().await?;
         match msg {
             SessionMsg::Deliver(msg, sub_qos, retain) => {
-                let inbox = &state.handle.inbox;
-                let _ = inbox.fetch_update(AcqRel, Acquire, |n| Some(n.saturating_sub(1)));
+                state.handle.load.handled();
                 let qos = msg.qos.min(sub_qos);
                 state.deliver(Outgoing { msg, qos, retain });
             }
@@ -300,6 +303,7 @@ impl Actor for Session {
                 }
             }
         }
+        state.handle.load.set_queued(state.mqueue.len());
         Ok(())
     }
 
@@ -319,6 +323,7 @@ impl Actor for Session {
             .is_some_and(|(c, conn)| c.get_id() == conn.get_id());
         if ended && is_conn {
             state.conn = None;
+            state.handle.load.set_offline(true);
             if state.clean {
                 myself.stop(None);
             } else {
@@ -348,7 +353,7 @@ impl SessionState {
         if ready {
             self.send_now(out);
         } else {
-            if self.mqueue.push(out) {
+            for _ in 0..self.mqueue.push(out, !self.handle.load.is_stalled()) {
                 self.reg.broker.metrics.mqueue_drop();
             }
             self.drain();
@@ -371,18 +376,16 @@ impl SessionState {
     fn send_now(&mut self, out: Outgoing) {
         let Some(conn) = &self.conn else { return };
         let packet = publish_packet(&out, None, false);
-        if out.qos == QoS::AtMostOnce {
-            send(conn, packet);
+        let packet = if out.qos == QoS::AtMostOnce {
+            packet
         } else {
             let pkid = self.inflight.push(out, Instant::now());
-            send(
-                conn,
-                Publish {
-                    pkid: Some(pkid),
-                    ..packet
-                },
-            );
-        }
+            Publish {
+                pkid: Some(pkid),
+                ..packet
+            }
+        };
+        send(&self.reg.broker, conn, packet);
     }
 
     /// A new connection takes over: the old one is kicked, inflight is resent with DUP in order
@@ -398,9 +401,10 @@ impl SessionState {
         self.expiry_gen += 1;
         let now = Instant::now();
         for entry in self.inflight.due(now, now) {
-            resend(&conn, &entry);
+            resend(&self.reg.broker, &conn, &entry);
         }
         self.conn = Some(conn);
+        self.handle.load.set_offline(false);
         self.drain();
     }
 
@@ -497,7 +501,7 @@ impl SessionState {
         if let Some(conn) = &self.conn {
             if let Some(deadline) = now.checked_sub(cfg.retry_interval) {
                 for entry in self.inflight.due(deadline, now) {
-                    resend(conn, &entry);
+                    resend(&self.reg.broker, conn, &entry);
                 }
             }
         }
@@ -525,7 +529,7 @@ impl SessionState {
             inflight: self.inflight.len(),
             max_inflight: usize::from(cfg.max_inflight),
             mqueue_len: self.mqueue.len(),
-            mqueue_dropped: self.mqueue.dropped(),
+            mqueue_dropped: self.mqueue.dropped() + self.handle.load.dropped(),
             awaiting_rel: self.awaiting_rel.len(),
             created_at: self.created_at,
             expiry_interval: cfg.expiry_interval.as_secs(),
@@ -544,15 +548,20 @@ fn publish_packet(out: &Outgoing, pkid: Option<PacketId>, dup: bool) -> Publish 
     }
 }
 
-fn resend(conn: &ConnHandle, entry: &crate::mqueue::InflightEntry) {
+fn resend(broker: &Broker, conn: &ConnHandle, entry: &crate::mqueue::InflightEntry) {
     match entry.stage {
-        Stage::Published => send(conn, publish_packet(&entry.out, Some(entry.pkid), true)),
+        Stage::Published => send(broker, conn, publish_packet(&entry.out, Some(entry.pkid), true)),
         Stage::Released => {
-            let _ = conn.send_message(ConnectionMsg::SendPubRel(entry.pkid));
+            conn.send(&Packet::PubRel(entry.pkid));
+            broker.metrics.packet_sent(crate::codec::PacketType::PubRel);
         }
     }
 }
 
-fn send(conn: &ConnHandle, publish: Publish) {
-    conn.deliver(publish);
+/// Writes a PUBLISH into the connection's outbox, counted as sent.
+fn send(broker: &Broker, conn: &ConnHandle, publish: Publish) {
+    conn.send(&Packet::Publish(publish));
+    let m = &broker.metrics;
+    m.packet_sent(crate::codec::PacketType::Publish);
+    Metrics::add(&m.messages_sent, 1);
 }
