@@ -19,7 +19,7 @@ use std::time::Duration;
 use arbor_supervisors::{FaultHook, StartCtx, StartError, Started};
 use bytes::BytesMut;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -82,10 +82,10 @@ pub enum ConnectionMsg {
     ProtocolError(CodecError),
     /// The socket closed or failed.
     ReaderClosed(Option<String>),
-    /// No CONNECT within `mqtt.connect_timeout`.
+    /// No CONNECT within `mqtt.connect_timeout` (the reader's deadline).
     ConnectTimeout,
-    /// Check the keepalive.
-    KeepaliveCheck,
+    /// No packet within 1.5 × keepalive [MQTT-3.1.2-24] (the reader's deadline).
+    KeepaliveExpired,
     /// A session this connection published to has room again: read on.
     Resume,
     /// Close: taken over, discarded, or kicked by an operator.
@@ -138,7 +138,6 @@ pub struct ConnectionState {
     pub(crate) path: String,
     pub(crate) client: Option<Client>,
     pub(crate) will: WillGuard,
-    pub(crate) last_seen: Instant,
     /// Why it closed, for the `$SYS` notice (none when it was killed).
     closed_because: Option<String>,
     writer: OwnedWriteHalf,
@@ -212,10 +211,8 @@ impl Actor for Connection {
             max,
             broker.metrics.clone(),
             bucket,
+            broker.config.mqtt.connect_timeout,
         ));
-        myself.send_after(broker.config.mqtt.connect_timeout, || {
-            ConnectionMsg::ConnectTimeout
-        });
         Ok(ConnectionState {
             will: WillGuard {
                 broker: broker.clone(),
@@ -225,7 +222,6 @@ impl Actor for Connection {
             peer,
             path,
             client: None,
-            last_seen: Instant::now(),
             closed_because: None,
             writer,
             spare: BytesMut::new(),
@@ -247,7 +243,6 @@ impl Actor for Connection {
         state.fault.check().await?;
         match msg {
             ConnectionMsg::Packets(packets) => {
-                state.last_seen = Instant::now();
                 let credits = packets.len();
                 for packet in packets {
                     state.broker.metrics.packet_received(packet.packet_type());
@@ -285,17 +280,9 @@ impl Actor for Connection {
                 state.close(&myself, &reason).await;
             }
             ConnectionMsg::ConnectTimeout => {
-                if state.client.is_none() {
-                    state.close(&myself, "no CONNECT within connect_timeout").await;
-                }
+                state.close(&myself, "no CONNECT within connect_timeout").await;
             }
-            ConnectionMsg::KeepaliveCheck => {
-                if let Some(client) = &state.client {
-                    if state.last_seen.elapsed() > client.keepalive.mul_f32(1.5) {
-                        state.close(&myself, "keepalive timeout").await;
-                    }
-                }
-            }
+            ConnectionMsg::KeepaliveExpired => state.close(&myself, "keepalive timeout").await,
             ConnectionMsg::Kick(reason) => state.close(&myself, &reason).await,
             ConnectionMsg::Flush => {
                 if let Err(e) = state.flush().await {
@@ -383,6 +370,11 @@ impl ConnectionState {
     /// Ends the connection: one log line (debug for a clean goodbye, info otherwise), what is
     /// buffered is written, then a normal stop.
     pub(crate) async fn close(&mut self, myself: &ActorRef<ConnectionMsg>, reason: &str) {
+        // Boxed: ractor keeps the largest `handle` future inline (twice) in every actor's loop.
+        Box::pin(self.close_now(myself, reason)).await
+    }
+
+    async fn close_now(&mut self, myself: &ActorRef<ConnectionMsg>, reason: &str) {
         self.closed_because = Some(reason.to_string());
         let client_id = self.client.as_ref().map_or("", |c| &c.id);
         if reason == DISCONNECTED || reason == PEER_CLOSED {
@@ -426,17 +418,42 @@ impl TokenBucket {
     }
 }
 
+/// How much room a read makes in the buffer.
+const READ_CHUNK: usize = 4096;
+
+/// Reads what the socket has into `buf`. While nothing is buffered the connection holds no read
+/// buffer at all: it waits for readiness first and allocates only when bytes are there, so an
+/// idle connection costs no [`READ_CHUNK`].
+async fn read_some(read: &OwnedReadHalf, buf: &mut BytesMut) -> std::io::Result<usize> {
+    loop {
+        if buf.is_empty() {
+            *buf = BytesMut::new();
+        }
+        read.readable().await?;
+        buf.reserve(READ_CHUNK);
+        match read.try_read_buf(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            done => return done,
+        }
+    }
+}
+
 async fn read_loop(
-    mut read: OwnedReadHalf,
+    read: OwnedReadHalf,
     me: ActorRef<ConnectionMsg>,
     credit: Arc<Semaphore>,
     max_packet_size: usize,
     metrics: Arc<Metrics>,
     mut bucket: Option<TokenBucket>,
+    connect_timeout: Duration,
 ) {
-    let mut buf = BytesMut::with_capacity(4096);
+    let mut buf = BytesMut::new();
     let mut level = None;
     let mut batch = Vec::new();
+    // The connect timeout, then (keepalive on) 1.5 × keepalive from the last packet. Kept here,
+    // not in timer tasks: an idle connection costs no extra task.
+    let mut deadline = Some(Instant::now() + connect_timeout);
+    let mut keepalive = None;
     loop {
         let failed = loop {
             if batch.len() == READ_CREDIT {
@@ -445,6 +462,10 @@ async fn read_loop(
             match codec::decode(&mut buf, max_packet_size, level) {
                 Ok(Some(packet)) => {
                     if let Packet::Connect(connect) = &packet {
+                        if level.is_none() {
+                            let secs = u64::from(connect.keep_alive);
+                            keepalive = (secs > 0).then(|| Duration::from_millis(secs * 1500));
+                        }
                         level.get_or_insert(connect.level);
                     }
                     batch.push(packet);
@@ -466,6 +487,9 @@ async fn read_loop(
             {
                 return;
             }
+            if level.is_some() {
+                deadline = keepalive.map(|k| Instant::now() + k);
+            }
         }
         if let Some(err) = failed {
             let _ = me.send_message(ConnectionMsg::ProtocolError(err));
@@ -474,7 +498,18 @@ async fn read_loop(
         if full {
             continue;
         }
-        match read.read_buf(&mut buf).await {
+        let got = match deadline {
+            Some(at) => tokio::time::timeout_at(at, read_some(&read, &mut buf)).await,
+            None => Ok(read_some(&read, &mut buf).await),
+        };
+        let Ok(got) = got else {
+            let _ = me.send_message(match level {
+                None => ConnectionMsg::ConnectTimeout,
+                Some(_) => ConnectionMsg::KeepaliveExpired,
+            });
+            return;
+        };
+        match got {
             Ok(0) => {
                 let _ = me.send_message(ConnectionMsg::ReaderClosed(None));
                 return;

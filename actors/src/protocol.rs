@@ -41,7 +41,9 @@ impl ConnectionState {
     ) -> Result<(), Close> {
         let Some(client) = &self.client else {
             return match packet {
-                Packet::Connect(connect) => self.connect(myself, connect).await,
+                // Rare paths are boxed: ractor keeps the largest `handle` future inline (twice)
+                // in every actor's processing loop, idle or not.
+                Packet::Connect(connect) => Box::pin(self.connect(myself, connect)).await,
                 other => Err(format!(
                     "first packet is {:?}, not CONNECT [MQTT-3.1.0-1]",
                     other.packet_type()
@@ -63,7 +65,7 @@ impl ConnectionState {
             }
             Packet::PubComp(pkid) => cast(&session, SessionMsg::PubComp(pkid)),
             Packet::Subscribe(subscribe) => {
-                let codes = self.subscribe(&session, subscribe.filters).await?;
+                let codes = Box::pin(self.subscribe(&session, subscribe.filters)).await?;
                 self.write(
                     myself,
                     &Packet::SubAck(SubAck {
@@ -74,7 +76,7 @@ impl ConnectionState {
             }
             Packet::Unsubscribe(unsubscribe) => {
                 let filters = unsubscribe.filters;
-                call(&session, |r| SessionMsg::Unsubscribe(filters, r)).await?;
+                Box::pin(call(&session, |r| SessionMsg::Unsubscribe(filters, r))).await?;
                 self.write(myself, &Packet::UnsubAck(unsubscribe.pkid));
             }
             Packet::PingReq => self.write(myself, &Packet::PingResp),
@@ -142,10 +144,6 @@ impl ConnectionState {
             ))
         });
         let keepalive = Duration::from_secs(u64::from(connect.keep_alive));
-        if !keepalive.is_zero() {
-            let every = (keepalive / 2).max(Duration::from_millis(100));
-            myself.send_interval(every, || ConnectionMsg::KeepaliveCheck);
-        }
         tracing::debug!(peer = %self.peer, %client_id, clean = connect.clean_session, present, "client connected");
         let entry = ClientEntry {
             conn: myself.clone(),
@@ -267,7 +265,8 @@ impl ConnectionState {
                 let session = client.session.clone();
                 // Exactly once on the receiving side: a resent PUBLISH awaiting PUBREL is not
                 // routed again (method B of MQTT 3.1.1 figure 4.3).
-                if call(&session, |r| SessionMsg::Qos2Received(pkid, r)).await? == Qos2::New && allowed {
+                let qos2 = Box::pin(call(&session, |r| SessionMsg::Qos2Received(pkid, r))).await?;
+                if qos2 == Qos2::New && allowed {
                     self.dispatch(myself, msg, true).await;
                 }
                 self.write(myself, &Packet::PubRec(pkid));
@@ -338,9 +337,8 @@ impl ConnectionState {
             if let Some(retainer) = retainer {
                 if ack_follows {
                     let m = msg.clone();
-                    let _ = retainer
-                        .call(|r| RetainerMsg::Retain(m, Some(r)), Some(CALL_TIMEOUT))
-                        .await;
+                    let call = retainer.call(|r| RetainerMsg::Retain(m, Some(r)), Some(CALL_TIMEOUT));
+                    let _ = Box::pin(call).await;
                 } else {
                     let _ = retainer.send_message(RetainerMsg::Retain(msg.clone(), None));
                 }

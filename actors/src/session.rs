@@ -80,7 +80,7 @@ pub enum SessionMsg {
     Subscribe(Vec<(String, QoS)>, RpcReplyPort<Vec<SubackCode>>),
     /// UNSUBSCRIBE.
     Unsubscribe(Vec<String>, RpcReplyPort<()>),
-    /// Retry and expiry pass (its own timer).
+    /// Retry and expiry pass: a timer armed only while something is inflight or awaiting PUBREL.
     Tick,
     /// The expiry timer of a detached persistent session, with its generation.
     Expire(u64),
@@ -177,6 +177,8 @@ pub struct SessionState {
     inflight: Inflight,
     mqueue: MQueue,
     awaiting_rel: HashMap<PacketId, Instant>,
+    /// Whether a `Tick` is scheduled. An idle session has no timer (each costs a tokio task).
+    tick_armed: bool,
     expiry_gen: u64,
     created_at: u64,
     fault: FaultHook,
@@ -220,7 +222,6 @@ impl Actor for Session {
     ) -> Result<SessionState, ActorProcessingErr> {
         let cfg = &args.broker.config.session;
         myself.get_cell().monitor(args.conn.get_cell());
-        myself.send_interval(tick_interval(cfg.retry_interval), || SessionMsg::Tick);
         let m = &args.broker.metrics;
         Metrics::gauge_up(&m.sessions, &m.sessions_max);
         let load = Arc::new(Load::new(cfg.max_mqueue_len));
@@ -242,6 +243,7 @@ impl Actor for Session {
             clean: args.clean,
             conn: Some(args.conn),
             awaiting_rel: HashMap::new(),
+            tick_armed: false,
             expiry_gen: 0,
             created_at: crate::protocol::unix_now(),
             fault: args.fault,
@@ -286,12 +288,17 @@ impl Actor for Session {
             SessionMsg::PubRel(pkid) => {
                 state.awaiting_rel.remove(&pkid);
             }
-            SessionMsg::Subscribe(filters, reply) => state.subscribe(filters, reply).await,
+            // Boxed: ractor keeps the largest `handle` future inline (twice) in every actor's
+            // processing loop, idle or not.
+            SessionMsg::Subscribe(filters, reply) => Box::pin(state.subscribe(filters, reply)).await,
             SessionMsg::Unsubscribe(filters, reply) => {
-                state.unsubscribe(filters).await;
+                Box::pin(state.unsubscribe(filters)).await;
                 let _ = reply.send(());
             }
-            SessionMsg::Tick => state.tick(),
+            SessionMsg::Tick => {
+                state.tick_armed = false;
+                state.tick();
+            }
             SessionMsg::Drained => state.drain(),
             SessionMsg::Info(reply) => {
                 let _ = reply.send(state.info());
@@ -304,6 +311,7 @@ impl Actor for Session {
             }
         }
         state.handle.load.set_queued(state.mqueue.len());
+        state.arm_tick(&myself);
         Ok(())
     }
 
@@ -343,6 +351,16 @@ fn tick_interval(retry: Duration) -> Duration {
 }
 
 impl SessionState {
+    /// Schedules the next retry/expiry pass if one is owed and none is scheduled.
+    fn arm_tick(&mut self, myself: &ActorRef<SessionMsg>) {
+        let owed = !self.inflight.is_empty() || !self.awaiting_rel.is_empty();
+        if owed && !self.tick_armed {
+            let every = tick_interval(self.reg.broker.config.session.retry_interval);
+            myself.send_after(every, || SessionMsg::Tick);
+            self.tick_armed = true;
+        }
+    }
+
     /// Sends now when connected, the connection's outbox has room, nothing is queued ahead and
     /// (for QoS 1/2) the window has room; queues otherwise, so order per publisher is kept and a
     /// subscriber that stops reading holds at most the outbox and the bounded queue.

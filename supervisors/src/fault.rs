@@ -344,7 +344,8 @@ impl FaultHook {
             Action::Panic => panic!("injected fault: panic at {}", self.path),
             Action::Stop => Err(format!("injected fault: stop at {}", self.path).into()),
             Action::Delay(d) => {
-                tokio::time::sleep(d).await;
+                // Boxed: this future sits in every actor's `handle` future, kept inline by ractor.
+                Box::pin(tokio::time::sleep(d)).await;
                 Ok(())
             }
             Action::Kill => {
