@@ -146,6 +146,8 @@ pub struct ConnectionState {
     credit: Arc<Semaphore>,
     /// Read credits held back while a session we published to is over its high water.
     pub(crate) paused: Option<usize>,
+    /// Deliveries of consecutive PUBLISHes to one session, cast as one message.
+    pub(crate) run: crate::router::Run,
     pub(crate) outbox: Arc<Outbox>,
     reader: JoinHandle<()>,
     _permit: ConnectionPermit,
@@ -227,6 +229,7 @@ impl Actor for Connection {
             spare: BytesMut::new(),
             credit,
             paused: None,
+            run: Default::default(),
             outbox: Arc::default(),
             reader,
             _permit: permit,
@@ -246,11 +249,18 @@ impl Actor for Connection {
                 let credits = packets.len();
                 for packet in packets {
                     state.broker.metrics.packet_received(packet.packet_type());
+                    if !matches!(packet, Packet::Publish(_)) {
+                        // A run spans consecutive PUBLISHes only: whatever else the client
+                        // does comes after the messages it published before.
+                        state.run.cast();
+                    }
                     if let Err(reason) = state.handle_packet(&myself, packet).await {
+                        state.run.cast();
                         state.close(&myself, &reason).await;
                         break;
                     }
                 }
+                state.run.cast();
                 match &mut state.paused {
                     Some(held) => *held += credits,
                     None => state.credit.add_permits(credits),
@@ -421,18 +431,24 @@ impl TokenBucket {
 /// How much room a read makes in the buffer.
 const READ_CHUNK: usize = 4096;
 
-/// Reads what the socket has into `buf`. While nothing is buffered the connection holds no read
-/// buffer at all: it waits for readiness first and allocates only when bytes are there, so an
-/// idle connection costs no [`READ_CHUNK`].
+/// Reads what the socket has into `buf`. A busy connection reads on into the buffer it has
+/// (reclaimed in place once its frames are gone); one with nothing to read and nothing buffered
+/// drops the buffer before it waits, so an idle connection holds no [`READ_CHUNK`].
 async fn read_some(read: &OwnedReadHalf, buf: &mut BytesMut) -> std::io::Result<usize> {
     loop {
+        if buf.capacity() - buf.len() >= READ_CHUNK / 4 {
+            match read.try_read_buf(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                done => return done,
+            }
+        }
         if buf.is_empty() {
             *buf = BytesMut::new();
         }
         read.readable().await?;
         buf.reserve(READ_CHUNK);
         match read.try_read_buf(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             done => return done,
         }
     }

@@ -344,7 +344,7 @@ impl ConnectionState {
                 }
             }
         }
-        if let Some(load) = crate::router::publish(&self.broker, msg).pressure {
+        if let Some(load) = crate::router::publish_into(&self.broker, msg, &mut self.run).pressure {
             self.pause_for(myself, load);
         }
     }

@@ -103,11 +103,20 @@ thread_local! {
     static MATCHES: std::cell::Cell<Vec<(SessionHandle, u8)>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
-/// Routes `msg` to every matching session, each admitted against its load ([`crate::load`]):
-/// QoS 0 at a full session is dropped and counted; QoS 1/2 always goes, and a session over its
-/// high water is returned so the publisher can pause. Retained messages are stored first
-/// (through the retainer) by the caller.
+/// Routes `msg` to every matching session (see [`publish_into`]) and casts it at once.
 pub fn publish(broker: &Broker, msg: Arc<Message>) -> Routed {
+    let mut run = Run::default();
+    let routed = publish_into(broker, msg, &mut run);
+    run.cast();
+    routed
+}
+
+/// Routes `msg` to every matching session, each admitted against its load ([`crate::load`]):
+/// to a session the publisher can still hold back it goes, and one over its high water is
+/// returned so the publisher can pause; a stalled one drops QoS 0 at its door, counted. The
+/// deliveries go through `run`, which the caller casts. Retained messages are stored first
+/// (through the retainer) by the caller.
+pub fn publish_into(broker: &Broker, msg: Arc<Message>, run: &mut Run) -> Routed {
     let mut matches = MATCHES.take();
     broker.routes.route(&msg.topic, &mut matches);
     let m = &broker.metrics;
@@ -117,27 +126,61 @@ pub fn publish(broker: &Broker, msg: Arc<Message>) -> Routed {
     let mut routed = Routed::default();
     for (session, sub_qos) in matches.drain(..) {
         let qos = QoS::from_u8(sub_qos).unwrap_or(QoS::AtMostOnce);
-        let load = &session.load;
-        match load.admit(msg.qos.min(qos).as_u8()) {
+        match session.load.admit(msg.qos.min(qos).as_u8()) {
             Admit::Drop => {
                 m.mqueue_drop();
                 continue;
             }
-            Admit::Pressure if routed.pressure.is_none() => routed.pressure = Some(load.clone()),
+            Admit::Pressure if routed.pressure.is_none() => routed.pressure = Some(session.load.clone()),
             Admit::Pressure | Admit::Yes => {}
         }
-        if session
-            .session
-            .send_message(SessionMsg::Deliver(msg.clone(), qos, false))
-            .is_err()
-        {
-            load.uncast();
-        } else {
-            routed.sessions += 1;
-        }
+        routed.sessions += 1;
+        run.push(session, msg.clone(), qos);
     }
     MATCHES.set(matches);
     routed
+}
+
+/// Deliveries held back while they go to one session, so a publisher's burst to the same
+/// subscriber is one mailbox message (`DeliverMany`), not one per PUBLISH. Cast when the target
+/// changes or by the caller at the end of a batch; order per session is kept either way.
+#[derive(Default)]
+pub struct Run {
+    to: Option<SessionHandle>,
+    msgs: Vec<(Arc<Message>, QoS)>,
+}
+
+impl Run {
+    fn push(&mut self, to: SessionHandle, msg: Arc<Message>, qos: QoS) {
+        let same = self
+            .to
+            .as_ref()
+            .is_some_and(|held| held.session.get_id() == to.session.get_id());
+        if !same {
+            self.cast();
+            self.to = Some(to);
+        }
+        self.msgs.push((msg, qos));
+    }
+
+    /// Casts what is held.
+    pub fn cast(&mut self) {
+        let Some(to) = self.to.take() else { return };
+        let n = self.msgs.len();
+        let msg = match self.msgs.pop() {
+            Some((msg, qos)) if n == 1 => SessionMsg::Deliver(msg, qos, false),
+            Some(last) => {
+                self.msgs.push(last);
+                SessionMsg::DeliverMany(std::mem::take(&mut self.msgs))
+            }
+            None => return,
+        };
+        if to.session.send_message(msg).is_err() {
+            for _ in 0..n {
+                to.load.uncast();
+            }
+        }
+    }
 }
 
 /// `router_sup`: one_for_all over the router and the retainer.

@@ -62,6 +62,8 @@ pub enum Qos2 {
 pub enum SessionMsg {
     /// Deliver a routed message at this subscription QoS (`true`: as a retained message).
     Deliver(Arc<Message>, QoS, bool),
+    /// Several routed messages from one publisher's burst, in order, at their subscription QoS.
+    DeliverMany(Vec<(Arc<Message>, QoS)>),
     /// A (new) connection takes the session over.
     Attach(ConnHandle, RpcReplyPort<()>),
     /// Discard the session (a clean-session reconnect): close its connection and stop.
@@ -258,10 +260,11 @@ impl Actor for Session {
     ) -> Result<(), ActorProcessingErr> {
         state.fault.check().await?;
         match msg {
-            SessionMsg::Deliver(msg, sub_qos, retain) => {
-                state.handle.load.handled();
-                let qos = msg.qos.min(sub_qos);
-                state.deliver(Outgoing { msg, qos, retain });
+            SessionMsg::Deliver(msg, sub_qos, retain) => state.routed(msg, sub_qos, retain),
+            SessionMsg::DeliverMany(msgs) => {
+                for (msg, sub_qos) in msgs {
+                    state.routed(msg, sub_qos, false);
+                }
             }
             SessionMsg::Attach(conn, reply) => {
                 state.attach(&myself, conn);
@@ -359,6 +362,13 @@ impl SessionState {
             myself.send_after(every, || SessionMsg::Tick);
             self.tick_armed = true;
         }
+    }
+
+    /// A message from the publish path (counted in the load when it was cast).
+    fn routed(&mut self, msg: Arc<Message>, sub_qos: QoS, retain: bool) {
+        self.handle.load.handled();
+        let qos = msg.qos.min(sub_qos);
+        self.deliver(Outgoing { msg, qos, retain });
     }
 
     /// Sends now when connected, the connection's outbox has room, nothing is queued ahead and
