@@ -148,6 +148,8 @@ pub struct ConnectionState {
     pub(crate) paused: Option<usize>,
     /// Deliveries of consecutive PUBLISHes to one session, cast as one message.
     pub(crate) run: crate::router::Run,
+    /// PUBACKs of one read, cast to the session as one message.
+    pub(crate) acks: Vec<crate::codec::PacketId>,
     pub(crate) outbox: Arc<Outbox>,
     reader: JoinHandle<()>,
     _permit: ConnectionPermit,
@@ -230,6 +232,7 @@ impl Actor for Connection {
             credit,
             paused: None,
             run: Default::default(),
+            acks: Vec::new(),
             outbox: Arc::default(),
             reader,
             _permit: permit,
@@ -249,18 +252,23 @@ impl Actor for Connection {
                 let credits = packets.len();
                 for packet in packets {
                     state.broker.metrics.packet_received(packet.packet_type());
+                    // A run spans consecutive PUBLISHes (or PUBACKs) only: whatever else the
+                    // client does comes after them.
                     if !matches!(packet, Packet::Publish(_)) {
-                        // A run spans consecutive PUBLISHes only: whatever else the client
-                        // does comes after the messages it published before.
                         state.run.cast();
+                    }
+                    if !matches!(packet, Packet::PubAck(_)) {
+                        state.cast_acks();
                     }
                     if let Err(reason) = state.handle_packet(&myself, packet).await {
                         state.run.cast();
+                        state.cast_acks();
                         state.close(&myself, &reason).await;
                         break;
                     }
                 }
                 state.run.cast();
+                state.cast_acks();
                 match &mut state.paused {
                     Some(held) => *held += credits,
                     None => state.credit.add_permits(credits),
@@ -338,6 +346,19 @@ impl Actor for Connection {
 }
 
 impl ConnectionState {
+    /// Casts the PUBACKs gathered from this read to the session, as one message.
+    fn cast_acks(&mut self) {
+        if self.acks.is_empty() {
+            return;
+        }
+        if let Some(client) = &self.client {
+            let acks = std::mem::take(&mut self.acks);
+            let _ = client.session.send_message(SessionMsg::PubAcks(acks));
+        } else {
+            self.acks.clear();
+        }
+    }
+
     /// Encodes a packet into the outbox, ahead of what the session sent while held back (see
     /// [`Outbox::hold`]), and makes sure a flush follows.
     pub(crate) fn write(&mut self, myself: &ActorRef<ConnectionMsg>, packet: &Packet) {

@@ -54,7 +54,7 @@ impl ConnectionState {
         match packet {
             Packet::Connect(_) => return Err("second CONNECT [MQTT-3.1.0-2]".into()),
             Packet::Publish(publish) => self.publish(myself, publish).await?,
-            Packet::PubAck(pkid) => cast(&session, SessionMsg::PubAck(pkid)),
+            Packet::PubAck(pkid) => self.acks.push(pkid),
             Packet::PubRec(pkid) => {
                 self.write(myself, &Packet::PubRel(pkid));
                 cast(&session, SessionMsg::PubRec(pkid));

@@ -68,8 +68,8 @@ pub enum SessionMsg {
     Attach(ConnHandle, RpcReplyPort<()>),
     /// Discard the session (a clean-session reconnect): close its connection and stop.
     Discard(RpcReplyPort<()>),
-    /// PUBACK from the client.
-    PubAck(PacketId),
+    /// PUBACKs from the client, in order (one read's worth at a time).
+    PubAcks(Vec<PacketId>),
     /// PUBREC from the client (the connection has answered PUBREL).
     PubRec(PacketId),
     /// PUBCOMP from the client.
@@ -277,7 +277,13 @@ impl Actor for Session {
                 myself.stop(None);
                 let _ = reply.send(());
             }
-            SessionMsg::PubAck(pkid) | SessionMsg::PubComp(pkid) => {
+            SessionMsg::PubAcks(pkids) => {
+                let done = pkids.into_iter().filter(|p| state.inflight.complete(*p)).count();
+                if done > 0 {
+                    state.drain();
+                }
+            }
+            SessionMsg::PubComp(pkid) => {
                 if state.inflight.complete(pkid) {
                     state.drain();
                 }
