@@ -23,6 +23,7 @@ fn embedded_defaults_parse_and_validate() {
     assert_eq!(config.admin.token, None);
     assert_eq!(config.mqtt.connect_timeout, Duration::from_secs(15));
     assert_eq!(config.session.expiry_interval, Duration::from_secs(7200));
+    assert_eq!(config.session.publisher_wait, Duration::from_secs(1));
     assert_eq!(config.log.format, LogFormat::Text);
     assert_eq!(config.log.level.as_str(), "info");
     assert_eq!(config.auth.password_file, None);
