@@ -17,7 +17,7 @@ use common::{eventually, test_config, TestBroker};
 /// right after accept, with nothing sent).
 async fn admitted(broker: &TestBroker, id: &str) -> Option<Raw> {
     let mut raw = Raw::open(broker.mqtt).await;
-    raw.send(&Packet::Connect(connect_packet(id, true, 30, None)))
+    raw.send(&Packet::Connect(Box::new(connect_packet(id, true, 30, None))))
         .await;
     match raw.next().await {
         Some(Packet::ConnAck(ack)) if ack.code == ConnectReturnCode::Accepted => Some(raw),

@@ -48,7 +48,7 @@ impl Raw {
     /// Opens a connection and completes CONNECT; returns it with the CONNACK.
     pub async fn connected(addr: SocketAddr, connect: Connect) -> (Self, ConnAck) {
         let mut raw = Self::open(addr).await;
-        raw.send(&Packet::Connect(connect)).await;
+        raw.send(&Packet::Connect(Box::new(connect))).await;
         match raw.next().await {
             Some(Packet::ConnAck(ack)) => (raw, ack),
             other => panic!("expected CONNACK, got {other:?}"),

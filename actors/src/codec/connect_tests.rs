@@ -41,7 +41,7 @@ fn roundtrip_minimal_3_1_1() {
     let expected = [
         0x10, 0x0E, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3C, 0x00, 0x02, b'c', b'1',
     ];
-    assert_roundtrip(&Packet::Connect(minimal(ProtocolLevel::V311)), &expected);
+    assert_roundtrip(&Packet::Connect(Box::new(minimal(ProtocolLevel::V311))), &expected);
 }
 
 #[test]
@@ -50,14 +50,14 @@ fn roundtrip_minimal_3_1() {
         0x10, 0x10, 0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', 0x03, 0x02, 0x00, 0x3C, 0x00, 0x02, b'c',
         b'1',
     ];
-    assert_roundtrip(&Packet::Connect(minimal(ProtocolLevel::V31)), &expected);
+    assert_roundtrip(&Packet::Connect(Box::new(minimal(ProtocolLevel::V31))), &expected);
 }
 
 #[test]
 fn roundtrip_with_will_username_and_binary_password() {
     let connect = full();
     assert_eq!(connect.flags(), 0b1111_0100);
-    assert_roundtrip(&Packet::Connect(connect), &[]);
+    assert_roundtrip(&Packet::Connect(Box::new(connect)), &[]);
 }
 
 #[test]
@@ -72,7 +72,7 @@ fn roundtrip_each_will_qos_and_empty_fields() {
             will.retain = false;
             will.payload = Bytes::new();
         }
-        assert_roundtrip(&Packet::Connect(connect), &[]);
+        assert_roundtrip(&Packet::Connect(Box::new(connect)), &[]);
     }
 }
 
@@ -80,14 +80,14 @@ fn roundtrip_each_will_qos_and_empty_fields() {
 fn long_client_id_is_the_brokers_decision() {
     let mut connect = minimal(ProtocolLevel::V31);
     connect.client_id = "x".repeat(1000);
-    assert_roundtrip(&Packet::Connect(connect), &[]);
+    assert_roundtrip(&Packet::Connect(Box::new(connect)), &[]);
 }
 
 #[test]
 fn mqtt_3_1_allows_password_without_username() {
     let mut connect = minimal(ProtocolLevel::V31);
     connect.password = Some(Bytes::from_static(b"pw"));
-    assert_roundtrip(&Packet::Connect(connect), &[]);
+    assert_roundtrip(&Packet::Connect(Box::new(connect)), &[]);
 }
 
 #[test]

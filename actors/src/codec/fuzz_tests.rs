@@ -65,8 +65,8 @@ fn seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         payload: Bytes::from(vec![0x5A; len]),
     };
     let packets = [
-        Packet::Connect(connect),
-        Packet::Connect(v31),
+        Packet::Connect(Box::new(connect)),
+        Packet::Connect(Box::new(v31)),
         Packet::ConnAck(ConnAck {
             session_present: true,
             code: ConnectReturnCode::Accepted,

@@ -83,8 +83,9 @@ pub const MAX_REMAINING_LEN: usize = 268_435_455;
 /// One MQTT 3.1/3.1.1 control packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet {
-    /// Client request to connect.
-    Connect(Connect),
+    /// Client request to connect (boxed: it is by far the largest packet, and one a connection
+    /// sends once).
+    Connect(Box<Connect>),
     /// Connect acknowledgement.
     ConnAck(ConnAck),
     /// Application message.
@@ -177,8 +178,12 @@ macro_rules! packet_from {
         })*
     };
 }
+impl From<Connect> for Packet {
+    fn from(packet: Connect) -> Packet {
+        Packet::Connect(Box::new(packet))
+    }
+}
 packet_from!(
-    Connect(Connect),
     ConnAck(ConnAck),
     Publish(Publish),
     Subscribe(Subscribe),
@@ -308,7 +313,7 @@ pub fn decode(
     frame.advance(header.header_len);
     let body = Reader::new(frame);
     let packet = match header.packet_type {
-        PacketType::Connect => Packet::Connect(Connect::decode(body)?),
+        PacketType::Connect => Packet::Connect(Box::new(Connect::decode(body)?)),
         PacketType::ConnAck => Packet::ConnAck(ConnAck::decode(body, level)?),
         PacketType::Publish => Packet::Publish(Publish::decode(header.flags, body)?),
         PacketType::PubAck => Packet::PubAck(ack::decode(body, PacketType::PubAck)?),

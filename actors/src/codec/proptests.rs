@@ -44,7 +44,7 @@ fn valid_in_3_1(packet: &Packet) -> bool {
 proptest! {
     #[test]
     fn connect_roundtrip(connect in arb_connect()) {
-        roundtrip(&Packet::Connect(connect), None)?;
+        roundtrip(&Packet::Connect(Box::new(connect)), None)?;
     }
 
     #[test]

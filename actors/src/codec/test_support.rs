@@ -258,7 +258,7 @@ pub(crate) fn arb_unsubscribe() -> impl Strategy<Value = Unsubscribe> {
 /// Any valid packet of any type.
 pub(crate) fn arb_packet() -> impl Strategy<Value = Packet> {
     prop_oneof![
-        arb_connect().prop_map(Packet::Connect),
+        arb_connect().prop_map(Packet::from),
         arb_connack().prop_map(Packet::ConnAck),
         arb_publish().prop_map(Packet::Publish),
         arb_pkid().prop_map(Packet::PubAck),
