@@ -970,12 +970,15 @@ where
                     Ok(ActorLoopResult::stop(exit_reason))
                 }
                 actor_cell::ActorPortMessage::Supervision(supervision) => {
-                    let future = Self::handle_supervision_message(
+                    // arbor: pinned here and passed by reference, so the handler's future is
+                    // kept once in this future, not twice (as `run_with_signal`'s argument
+                    // and again in its `select!`). See ARBOR-PATCH.md.
+                    let future = std::pin::pin!(Self::handle_supervision_message(
                         myself.clone(),
                         state,
                         handler,
                         supervision,
-                    );
+                    ));
                     match ports.run_with_signal(future).await {
                         Ok(Ok(())) => Ok(ActorLoopResult::ok()),
                         Ok(Err(internal_err)) => Err(internal_err),
@@ -986,7 +989,9 @@ where
                     }
                 }
                 actor_cell::ActorPortMessage::Message(MuxedMessage::Message(msg)) => {
-                    let future = Self::handle_message(myself.clone(), state, handler, msg);
+                    // arbor: pinned here, as above.
+                    let future =
+                        std::pin::pin!(Self::handle_message(myself.clone(), state, handler, msg));
                     match ports.run_with_signal(future).await {
                         Ok(Ok(())) => Ok(ActorLoopResult::ok()),
                         Ok(Err(internal_err)) => Err(internal_err),
