@@ -782,12 +782,13 @@ where
             return Err(SpawnErr::ActorAlreadyStarted);
         }
 
+        // arbor: `id` and `name` are not moved into the actor's task (processing_loop reads
+        // them from `actor_ref`), so the task does not hold them three times. See ARBOR-PATCH.md.
         let Self {
             handler,
             actor_ref,
             mut lifecycle,
-            id,
-            name,
+            ..
         } = self;
 
         actor_ref.set_status(ActorStatus::Starting);
@@ -826,8 +827,7 @@ where
         // run the processing loop, backgrounding the work
         let handle = crate::concurrency::spawn_named(actor_ref.get_name().as_deref(), async move {
             let myself = actor_ref.clone();
-            let evt = match Self::processing_loop(ports, &mut state, &handler, actor_ref, id, name)
-                .await
+            let evt = match Self::processing_loop(ports, &mut state, &handler, actor_ref).await
             {
                 Ok(exit_reason) => SupervisionEvent::ActorTerminated(
                     myself.get_cell(),
@@ -850,14 +850,12 @@ where
         Ok((myself_ret, handle))
     }
 
-    #[tracing::instrument(name = "Actor", skip(ports, state, handler, myself, _id, _name), fields(id = _id.to_string(), name = _name))]
+    #[tracing::instrument(name = "Actor", skip(ports, state, handler, myself), fields(id = myself.get_id().to_string(), name = myself.get_name()))]
     async fn processing_loop(
         mut ports: ActorPortSet,
         state: &mut TActor::State,
         handler: &TActor,
         myself: ActorRef<TActor::Msg>,
-        _id: ActorId,
-        _name: Option<String>,
     ) -> Result<Option<String>, ActorErr> {
         // perform the post-start, with supervision enabled
         match ports
@@ -1126,9 +1124,9 @@ where
         myself: ActorRef<TActor::Msg>,
         state: &mut TActor::State,
         handler: &TActor,
-        message: SupervisionEvent,
+        message: Box<SupervisionEvent>,
     ) -> Result<(), ActorProcessingErr> {
-        handler.handle_supervisor_evt(myself, message, state).await
+        handler.handle_supervisor_evt(myself, *message, state).await
     }
 
     async fn do_pre_start(

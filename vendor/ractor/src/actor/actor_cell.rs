@@ -95,8 +95,8 @@ pub(crate) enum ActorPortMessage {
     Signal(Signal),
     /// A stop message
     Stop(StopMessage),
-    /// A supervision message
-    Supervision(SupervisionEvent),
+    /// A supervision message (arbor: boxed as it came from the port, see ARBOR-PATCH.md)
+    Supervision(Box<SupervisionEvent>),
     /// A regular message
     Message(MuxedMessage),
 }
@@ -165,7 +165,7 @@ impl ActorPortSet {
                     stop.map(ActorPortMessage::Stop).map_err(|_| MessagingErr::ChannelClosed)
                 }
                 supervision = self.supervisor_rx.recv().fuse() => {
-                    supervision.map(|s| ActorPortMessage::Supervision(*s)).ok_or(MessagingErr::ChannelClosed)
+                    supervision.map(ActorPortMessage::Supervision).ok_or(MessagingErr::ChannelClosed)
                 }
                 message = self.message_rx.recv().fuse() => {
                     message.map(ActorPortMessage::Message).ok_or(MessagingErr::ChannelClosed)
@@ -182,7 +182,7 @@ impl ActorPortSet {
                     stop.map(ActorPortMessage::Stop).map_err(|_| MessagingErr::ChannelClosed)
                 }
                 supervision = self.supervisor_rx.recv() => {
-                    supervision.map(|s| ActorPortMessage::Supervision(*s)).ok_or(MessagingErr::ChannelClosed)
+                    supervision.map(ActorPortMessage::Supervision).ok_or(MessagingErr::ChannelClosed)
                 }
                 message = self.message_rx.recv() => {
                     message.map(ActorPortMessage::Message).ok_or(MessagingErr::ChannelClosed)

@@ -496,7 +496,7 @@ impl<TActor: ThreadLocalActor> ThreadLocalActorRuntime<TActor> {
                         myself.clone(),
                         state,
                         handler,
-                        supervision,
+                        *supervision,
                     );
                     match ports.run_with_signal(future).await {
                         Ok(Ok(())) => Ok(ActorLoopResult::ok()),
