@@ -64,8 +64,10 @@ async fn second_connect_closes_mqtt_3_1_0_2() {
     let broker = TestBroker::start().await;
     let (mut raw, ack) = Raw::connected(broker.mqtt, connect_packet("twice", true, 30, None)).await;
     assert_eq!(ack.code, ConnectReturnCode::Accepted);
-    raw.send(&Packet::Connect(Box::new(connect_packet("twice", true, 30, None))))
-        .await;
+    raw.send(&Packet::Connect(Box::new(connect_packet(
+        "twice", true, 30, None,
+    ))))
+    .await;
     let seen = raw.closed().await;
     assert!(seen.is_empty(), "no second CONNACK: {seen:?}");
 }

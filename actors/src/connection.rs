@@ -482,7 +482,10 @@ async fn read_some(read: &OwnedReadHalf, buf: &mut BytesMut) -> std::io::Result<
     }
 }
 
-async fn read_loop(
+/// The reader task. An `async move` block rather than an `async fn`, which would keep a second
+/// copy of every argument: this future lives as long as the connection.
+#[allow(clippy::manual_async_fn)] // on purpose, see above
+fn read_loop(
     read: OwnedReadHalf,
     me: ActorRef<ConnectionMsg>,
     credit: Arc<Semaphore>,
@@ -490,83 +493,89 @@ async fn read_loop(
     metrics: Arc<Metrics>,
     mut bucket: Option<TokenBucket>,
     connect_timeout: Duration,
-) {
-    let mut buf = BytesMut::new();
-    let mut level = None;
-    let mut batch = Vec::new();
-    // The connect timeout, then (keepalive on) 1.5 × keepalive from the last packet. Kept here,
-    // not in timer tasks: an idle connection costs no extra task.
-    let mut deadline = Some(Instant::now() + connect_timeout);
-    let mut keepalive = None;
-    loop {
-        let failed = loop {
-            if batch.len() == READ_CREDIT {
-                break None;
-            }
-            match codec::decode(&mut buf, max_packet_size, level) {
-                Ok(Some(packet)) => {
-                    if let Packet::Connect(connect) = &packet {
-                        if level.is_none() {
-                            let secs = u64::from(connect.keep_alive);
-                            keepalive = (secs > 0).then(|| Duration::from_millis(secs * 1500));
-                        }
-                        level.get_or_insert(connect.level);
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    async move {
+        let mut buf = BytesMut::new();
+        let mut level = None;
+        let mut batch = Vec::new();
+        // The connect timeout, then (keepalive on) 1.5 × keepalive from the last packet. Kept here,
+        // not in timer tasks: an idle connection costs no extra task.
+        let mut deadline = Some(Instant::now() + connect_timeout);
+        let mut keepalive = None;
+        loop {
+            // A block, so that `failed` is not kept across the read below.
+            let full = {
+                let failed = loop {
+                    if batch.len() == READ_CREDIT {
+                        break None;
                     }
-                    batch.push(packet);
+                    match codec::decode(&mut buf, max_packet_size, level) {
+                        Ok(Some(packet)) => {
+                            if let Packet::Connect(connect) = &packet {
+                                if level.is_none() {
+                                    let secs = u64::from(connect.keep_alive);
+                                    keepalive = (secs > 0).then(|| Duration::from_millis(secs * 1500));
+                                }
+                                level.get_or_insert(connect.level);
+                            }
+                            batch.push(packet);
+                        }
+                        Ok(None) => break None,
+                        Err(err) => break Some(err),
+                    }
+                };
+                let full = batch.len() == READ_CREDIT;
+                if !batch.is_empty() {
+                    // Cannot overflow u32: a batch is at most READ_CREDIT packets.
+                    match credit.acquire_many(batch.len() as u32).await {
+                        Ok(permit) => permit.forget(),
+                        Err(_) => return,
+                    }
+                    if me
+                        .send_message(ConnectionMsg::Packets(std::mem::take(&mut batch)))
+                        .is_err()
+                    {
+                        return;
+                    }
+                    if level.is_some() {
+                        deadline = keepalive.map(|k| Instant::now() + k);
+                    }
                 }
-                Ok(None) => break None,
-                Err(err) => break Some(err),
-            }
-        };
-        let full = batch.len() == READ_CREDIT;
-        if !batch.is_empty() {
-            // Cannot overflow u32: a batch is at most READ_CREDIT packets.
-            match credit.acquire_many(batch.len() as u32).await {
-                Ok(permit) => permit.forget(),
-                Err(_) => return,
-            }
-            if me
-                .send_message(ConnectionMsg::Packets(std::mem::take(&mut batch)))
-                .is_err()
-            {
-                return;
-            }
-            if level.is_some() {
-                deadline = keepalive.map(|k| Instant::now() + k);
-            }
-        }
-        if let Some(err) = failed {
-            let _ = me.send_message(ConnectionMsg::ProtocolError(err));
-            return;
-        }
-        if full {
-            continue;
-        }
-        let got = match deadline {
-            Some(at) => tokio::time::timeout_at(at, read_some(&read, &mut buf)).await,
-            None => Ok(read_some(&read, &mut buf).await),
-        };
-        let Ok(got) = got else {
-            let _ = me.send_message(match level {
-                None => ConnectionMsg::ConnectTimeout,
-                Some(_) => ConnectionMsg::KeepaliveExpired,
-            });
-            return;
-        };
-        match got {
-            Ok(0) => {
-                let _ = me.send_message(ConnectionMsg::ReaderClosed(None));
-                return;
-            }
-            Ok(n) => {
-                Metrics::add(&metrics.bytes_received, n as u64);
-                if let Some(pause) = bucket.as_mut().and_then(|b| b.take(n)) {
-                    tokio::time::sleep(pause).await;
+                if let Some(err) = failed {
+                    let _ = me.send_message(ConnectionMsg::ProtocolError(err));
+                    return;
                 }
+                full
+            };
+            if full {
+                continue;
             }
-            Err(e) => {
-                let _ = me.send_message(ConnectionMsg::ReaderClosed(Some(e.to_string())));
+            let got = match deadline {
+                Some(at) => tokio::time::timeout_at(at, read_some(&read, &mut buf)).await,
+                None => Ok(read_some(&read, &mut buf).await),
+            };
+            let Ok(got) = got else {
+                let _ = me.send_message(match level {
+                    None => ConnectionMsg::ConnectTimeout,
+                    Some(_) => ConnectionMsg::KeepaliveExpired,
+                });
                 return;
+            };
+            match got {
+                Ok(0) => {
+                    let _ = me.send_message(ConnectionMsg::ReaderClosed(None));
+                    return;
+                }
+                Ok(n) => {
+                    Metrics::add(&metrics.bytes_received, n as u64);
+                    if let Some(pause) = bucket.as_mut().and_then(|b| b.take(n)) {
+                        tokio::time::sleep(pause).await;
+                    }
+                }
+                Err(e) => {
+                    let _ = me.send_message(ConnectionMsg::ReaderClosed(Some(e.to_string())));
+                    return;
+                }
             }
         }
     }

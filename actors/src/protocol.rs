@@ -94,7 +94,11 @@ impl ConnectionState {
         Ok(())
     }
 
-    async fn connect(&mut self, myself: &ActorRef<ConnectionMsg>, connect: Box<Connect>) -> Result<(), Close> {
+    async fn connect(
+        &mut self,
+        myself: &ActorRef<ConnectionMsg>,
+        connect: Box<Connect>,
+    ) -> Result<(), Close> {
         let config = &self.broker.config;
         let client_id: Arc<str> = if connect.client_id.is_empty() {
             if !connect.clean_session {

@@ -41,7 +41,10 @@ fn roundtrip_minimal_3_1_1() {
     let expected = [
         0x10, 0x0E, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3C, 0x00, 0x02, b'c', b'1',
     ];
-    assert_roundtrip(&Packet::Connect(Box::new(minimal(ProtocolLevel::V311))), &expected);
+    assert_roundtrip(
+        &Packet::Connect(Box::new(minimal(ProtocolLevel::V311))),
+        &expected,
+    );
 }
 
 #[test]
