@@ -67,9 +67,10 @@ pub(crate) enum ChildStart {
     Forgotten,
 }
 
+/// One child. Its path is not stored: it is the supervisor's path and the id (see
+/// [`Child::path`]), and a supervisor of connections keeps tens of thousands of these.
 pub(crate) struct Child {
     pub id: String,
-    pub path: String,
     pub restart: Restart,
     pub shutdown: Shutdown,
     pub kind: ChildKind,
@@ -83,16 +84,8 @@ pub(crate) struct Child {
 }
 
 impl Child {
-    pub fn new(
-        id: String,
-        parent: &str,
-        restart: Restart,
-        shutdown: Shutdown,
-        kind: ChildKind,
-        start: ChildStart,
-    ) -> Self {
+    pub fn new(id: String, restart: Restart, shutdown: Shutdown, kind: ChildKind, start: ChildStart) -> Self {
         Self {
-            path: crate::path::child_path(parent, &id),
             id,
             restart,
             shutdown,
@@ -105,6 +98,11 @@ impl Child {
             last_exit: None,
         }
     }
+
+    /// Its stable path, below its supervisor's `parent` path.
+    pub fn path(&self, parent: &str) -> String {
+        crate::path::child_path(parent, &self.id)
+    }
 }
 
 pub(crate) struct Inner {
@@ -112,7 +110,9 @@ pub(crate) struct Inner {
     /// Restarts this supervisor performed (each counted toward its intensity).
     pub child_restarts: u64,
     pub statics: Vec<Child>,
-    pub dynamics: BTreeMap<u64, Child>,
+    /// Boxed: a B-tree filled in key order leaves its nodes about half empty, and a node slot
+    /// of a pointer wastes less than one of a whole `Child`.
+    pub dynamics: BTreeMap<u64, Box<Child>>,
     pub next_seq: u64,
     pub by_actor: HashMap<ActorId, Key>,
     /// The last abnormal exit of a child, `path: reason`.
@@ -123,14 +123,14 @@ impl Inner {
     pub fn get(&self, key: Key) -> Option<&Child> {
         match key {
             Key::Static(i) => self.statics.get(i),
-            Key::Dynamic(seq) => self.dynamics.get(&seq),
+            Key::Dynamic(seq) => self.dynamics.get(&seq).map(|c| &**c),
         }
     }
 
     pub fn get_mut(&mut self, key: Key) -> Option<&mut Child> {
         match key {
             Key::Static(i) => self.statics.get_mut(i),
-            Key::Dynamic(seq) => self.dynamics.get_mut(&seq),
+            Key::Dynamic(seq) => self.dynamics.get_mut(&seq).map(|c| &mut **c),
         }
     }
 
@@ -153,7 +153,7 @@ impl Inner {
     /// Children in start order.
     pub fn iter(&self) -> impl Iterator<Item = (Key, &Child)> {
         let statics = self.statics.iter().enumerate().map(|(i, c)| (Key::Static(i), c));
-        let dynamics = self.dynamics.iter().map(|(s, c)| (Key::Dynamic(*s), c));
+        let dynamics = self.dynamics.iter().map(|(s, c)| (Key::Dynamic(*s), &**c));
         statics.chain(dynamics)
     }
 

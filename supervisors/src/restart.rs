@@ -23,7 +23,6 @@ impl SupervisorState {
         for spec in specs {
             let child = Child::new(
                 spec.id,
-                &self.shared.path,
                 spec.restart,
                 spec.shutdown,
                 spec.kind,
@@ -43,10 +42,11 @@ impl SupervisorState {
                 return Err(StartError::Invalid("child vanished".into()));
             };
             child.status = ChildStatus::Starting;
+            let path = child.path(&self.shared.path);
             let ctx = StartCtx {
                 supervisor: self.myself.get_cell(),
-                path: child.path.clone(),
-                fault: self.fault.for_path(&child.path),
+                fault: self.fault.for_path(&path),
+                path,
             };
             let start = match &mut child.start {
                 ChildStart::Repeat(f) => Some(f(ctx.clone())),
@@ -126,13 +126,12 @@ impl SupervisorState {
             inner.next_seq += 1;
             let entry = Child::new(
                 child.id,
-                &self.shared.path,
                 template.restart,
                 template.shutdown,
                 template.kind,
                 start,
             );
-            inner.dynamics.insert(seq, entry);
+            inner.dynamics.insert(seq, Box::new(entry));
             Key::Dynamic(seq)
         };
         let result = self.start_key(key).await;
@@ -169,7 +168,7 @@ impl SupervisorState {
             child.sup = None;
             child.status = ChildStatus::Stopped;
             child.last_exit = Some(reason.clone());
-            let (restart, path) = (child.restart, child.path.clone());
+            let (restart, path) = (child.restart, child.path(&self.shared.path));
             if failure {
                 inner.last_failure = Some(format!("{path}: {reason}"));
             }
@@ -264,7 +263,10 @@ impl SupervisorState {
                             }
                         }
                     }
-                    let path = inner.get(key).map(|c| c.path.clone()).unwrap_or_default();
+                    let path = inner
+                        .get(key)
+                        .map(|c| c.path(&self.shared.path))
+                        .unwrap_or_default();
                     inner.last_failure = Some(format!("{path}: {err}"));
                     drop(inner);
                     tracing::error!(supervisor = %self.shared.path, child = %path, reason = %err, "restart failed, trying again");
@@ -282,7 +284,7 @@ impl SupervisorState {
         let path = {
             let inner = self.shared.inner.lock();
             match inner.get(key) {
-                Some(child) if child.status == ChildStatus::Restarting => child.path.clone(),
+                Some(child) if child.status == ChildStatus::Restarting => child.path(&self.shared.path),
                 _ => return,
             }
         };

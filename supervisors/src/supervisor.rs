@@ -88,7 +88,7 @@ impl Actor for Supervisor {
         let count = state.install_statics(spec.children);
         for index in 0..count {
             if let Err(reason) = state.start_key(Key::Static(index)).await {
-                let path = state.shared.inner.lock().statics[index].path.clone();
+                let path = state.shared.inner.lock().statics[index].path(&state.shared.path);
                 tracing::error!(supervisor = %state.shared.path, child = %path, %reason, "failed_to_start_child");
                 state.shutdown_children().await;
                 state.shared.inner.lock().status = SupStatus::Stopped;

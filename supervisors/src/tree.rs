@@ -126,7 +126,7 @@ impl SupervisorRef {
             .filter(|(_, c)| Inner::is_listed(c))
             .map(|(_, c)| ChildInfo {
                 id: c.id.clone(),
-                path: c.path.clone(),
+                path: c.path(&self.shared.path),
                 kind: c.kind,
                 status: c.status,
                 restarts: c.restarts,
@@ -179,10 +179,10 @@ impl SupervisorRef {
         if path == self.path() {
             return Some(self.tree(opts));
         }
-        let (parent, node) = self.locate(path)?;
+        let (parent, id) = self.locate(path)?;
         let inner = parent.shared.inner.lock();
-        let child = inner.iter().find(|(_, c)| c.path == node).map(|(_, c)| c)?;
-        Some(child_node(child, opts, opts.expand))
+        let child = inner.iter().find(|(_, c)| c.id == id).map(|(_, c)| c)?;
+        Some(child_node(parent.path(), child, opts, opts.expand))
     }
 
     /// Finds a node by path: its cell, its handle if it is a supervisor, and its parent.
@@ -194,12 +194,12 @@ impl SupervisorRef {
                 parent: None,
             });
         }
-        let (parent, node) = self.locate(path)?;
+        let (parent, id) = self.locate(path)?;
         let found = {
             let inner = parent.shared.inner.lock();
             let found = inner
                 .iter()
-                .find(|(_, c)| c.path == node && c.cell.is_some())
+                .find(|(_, c)| c.id == id && c.cell.is_some())
                 .map(|(_, c)| (c.cell.clone(), c.sup.clone()));
             found
         };
@@ -217,13 +217,13 @@ impl SupervisorRef {
         for (_, child) in inner.iter().filter(|(_, c)| c.cell.is_some()) {
             match &child.sup {
                 Some(sup) => out.extend(sup.paths()),
-                None => out.push(child.path.clone()),
+                None => out.push(child.path(self.path())),
             }
         }
         out
     }
 
-    /// The supervisor directly owning `path`, and `path` itself.
+    /// The supervisor directly owning `path`, and the id `path` has there.
     fn locate(&self, path: &str) -> Option<(SupervisorRef, String)> {
         let rest = path.strip_prefix(self.path())?.strip_prefix('/')?;
         let inner = self.shared.inner.lock();
@@ -233,7 +233,7 @@ impl SupervisorRef {
             .filter(|(_, c)| rest == c.id || rest.starts_with(&format!("{}/", c.id)))
             .max_by_key(|(_, c)| (c.cell.is_some(), c.id.len()))?;
         if rest == child.id {
-            return Some((self.clone(), child.path.clone()));
+            return Some((self.clone(), child.id.clone()));
         }
         let sup = child.sup.clone()?;
         drop(inner);
@@ -265,14 +265,14 @@ impl SupervisorRef {
             .iter()
             .filter(|(_, c)| Inner::is_listed(c))
             .take(limit)
-            .map(|(_, c)| child_node(c, deeper, false))
+            .map(|(_, c)| child_node(self.path(), c, deeper, false))
             .collect();
     }
 }
 
-fn child_node(child: &Child, opts: TreeOpts, expand: bool) -> TreeNode {
+fn child_node(parent: &str, child: &Child, opts: TreeOpts, expand: bool) -> TreeNode {
     let mut node = TreeNode {
-        path: child.path.clone(),
+        path: child.path(parent),
         id: child.id.clone(),
         kind: child.kind,
         restart: Some(child.restart),
