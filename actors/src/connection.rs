@@ -52,12 +52,15 @@ pub struct ConnHandle {
 impl ConnHandle {
     /// Queues a packet to write: no actor message unless a flush has to be asked for.
     pub fn send(&self, packet: &Packet) {
-        queue(&self.outbox, &self.actor, packet);
+        if self.outbox.push(packet) {
+            ask_flush(&self.outbox, &self.actor);
+        }
     }
 }
 
-fn queue(outbox: &Outbox, actor: &ActorRef<ConnectionMsg>, packet: &Packet) {
-    if outbox.push(packet) && actor.send_message(ConnectionMsg::Flush).is_err() {
+/// Casts the `Flush` an outbox asked for; if the connection is gone, the next push asks again.
+fn ask_flush(outbox: &Outbox, actor: &ActorRef<ConnectionMsg>) {
+    if actor.send_message(ConnectionMsg::Flush).is_err() {
         outbox.flush_failed();
     }
 }
@@ -369,8 +372,8 @@ impl ConnectionState {
     /// Encodes a packet into the outbox, ahead of what the session sent while held back (see
     /// [`Outbox::hold`]), and makes sure a flush follows.
     pub(crate) fn write(&mut self, myself: &ActorRef<ConnectionMsg>, packet: &Packet) {
-        if self.outbox.reply(packet) && myself.send_message(ConnectionMsg::Flush).is_err() {
-            self.outbox.flush_failed();
+        if self.outbox.reply(packet) {
+            ask_flush(&self.outbox, myself);
         }
         self.broker.metrics.packet_sent(packet.packet_type());
     }

@@ -98,16 +98,18 @@ impl Load {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// A cast that was counted did not arrive (the session is gone).
-    pub fn uncast(&self) {
-        self.handled();
+    /// `n` casts that were counted did not arrive (the session is gone).
+    pub fn uncast(&self, n: usize) {
+        let _ = self
+            .inbox
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                Some(left.saturating_sub(n))
+            });
     }
 
     /// The session took one delivery out of its mailbox.
     pub fn handled(&self) {
-        let _ = self
-            .inbox
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(1)));
+        self.uncast(1);
     }
 
     /// The session's queue length now; wakes paused publishers once below low water.

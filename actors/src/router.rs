@@ -168,17 +168,15 @@ impl Run {
         let Some(to) = self.to.take() else { return };
         let n = self.msgs.len();
         let msg = match self.msgs.pop() {
+            None => return,
             Some((msg, qos)) if n == 1 => SessionMsg::Deliver(msg, qos, false),
             Some(last) => {
                 self.msgs.push(last);
                 SessionMsg::DeliverMany(std::mem::take(&mut self.msgs))
             }
-            None => return,
         };
         if to.session.send_message(msg).is_err() {
-            for _ in 0..n {
-                to.load.uncast();
-            }
+            to.load.uncast(n);
         }
     }
 }

@@ -585,17 +585,18 @@ fn publish_packet(out: &Outgoing, pkid: Option<PacketId>, dup: bool) -> Publish 
 fn resend(broker: &Broker, conn: &ConnHandle, entry: &crate::mqueue::InflightEntry) {
     match entry.stage {
         Stage::Published => send(broker, conn, publish_packet(&entry.out, Some(entry.pkid), true)),
-        Stage::Released => {
-            conn.send(&Packet::PubRel(entry.pkid));
-            broker.metrics.packet_sent(crate::codec::PacketType::PubRel);
-        }
+        Stage::Released => write(broker, conn, &Packet::PubRel(entry.pkid)),
     }
 }
 
-/// Writes a PUBLISH into the connection's outbox, counted as sent.
+/// Writes a PUBLISH into the connection's outbox, counted as a message sent.
 fn send(broker: &Broker, conn: &ConnHandle, publish: Publish) {
-    conn.send(&Packet::Publish(publish));
-    let m = &broker.metrics;
-    m.packet_sent(crate::codec::PacketType::Publish);
-    Metrics::add(&m.messages_sent, 1);
+    write(broker, conn, &Packet::Publish(publish));
+    Metrics::add(&broker.metrics.messages_sent, 1);
+}
+
+/// Writes a packet into the connection's outbox, counted as a packet sent.
+fn write(broker: &Broker, conn: &ConnHandle, packet: &Packet) {
+    conn.send(packet);
+    broker.metrics.packet_sent(packet.packet_type());
 }
