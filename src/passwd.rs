@@ -68,8 +68,8 @@ fn run(args: &PasswdArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot read {}: {e} (use -c to create it)", args.file.display()))?
     };
     // The file must stay loadable: refuse to add to one that is already malformed.
-    arbor_actors::passwd::PasswordFile::parse(&existing, &args.file).map_err(|e| e.to_string())?;
-    let hash = arbor_actors::passwd::hash_password(password.as_bytes())?;
-    let text = arbor_actors::passwd::upsert(&existing, &args.user, &hash);
+    arbor_actors::auth::passwd::PasswordFile::parse(&existing, &args.file).map_err(|e| e.to_string())?;
+    let hash = arbor_actors::auth::passwd::hash_password(password.as_bytes())?;
+    let text = arbor_actors::auth::passwd::upsert(&existing, &args.user, &hash);
     std::fs::write(&args.file, text).map_err(|e| format!("cannot write {}: {e}", args.file.display()))
 }

@@ -7,7 +7,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use arbor_actors::acl::{Permission, RuleConfig};
+use arbor_actors::auth::acl::{Permission, RuleConfig};
 use arbor_actors::codec::{ConnectReturnCode, Packet, PacketId, Publish, QoS, TopicName};
 use common::client::{connect, receive, subscribe};
 use common::raw::{connect_packet, Raw};
@@ -120,7 +120,7 @@ async fn connack(broker: &TestBroker, user: Option<&str>, password: Option<&str>
 #[tokio::test]
 async fn passwords_from_argon2_and_mosquitto_passwd_files() {
     let file = temp_file("passwd");
-    let hash = arbor_actors::passwd::hash_password(b"s3cret").unwrap();
+    let hash = arbor_actors::auth::passwd::hash_password(b"s3cret").unwrap();
     std::fs::write(&file, format!("alice:{hash}\n")).unwrap();
     let made = std::process::Command::new("mosquitto_passwd")
         .arg("-b")
@@ -233,7 +233,7 @@ async fn acl_with_client_id_substitution() {
 #[tokio::test]
 async fn reload_keeps_connections_and_a_failed_reload_keeps_the_old_rules() {
     let file = temp_file("reload-passwd");
-    let hash = |p: &[u8]| arbor_actors::passwd::hash_password(p).unwrap();
+    let hash = |p: &[u8]| arbor_actors::auth::passwd::hash_password(p).unwrap();
     std::fs::write(&file, format!("u:{}\n", hash(b"old"))).unwrap();
     let mut config = test_config();
     config.auth.password_file = Some(file.clone());

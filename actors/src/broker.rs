@@ -20,13 +20,13 @@ use parking_lot::RwLock;
 use ractor::ActorRef;
 
 use crate::config::BrokerConfig;
-use crate::listener::ListenerShared;
+use crate::esockd::listener::ListenerShared;
 use crate::message::Message;
-use crate::metrics::Metrics;
-use crate::retained_store::RetainedStore;
-use crate::retainer::RetainerMsg;
-use crate::router::{RouterMsg, Routes};
-use crate::sm::{Registry, SmMsg};
+use crate::observability::metrics::Metrics;
+use crate::routing::retained::RetainedStore;
+use crate::routing::retainer::RetainerMsg;
+use crate::routing::router::{RouterMsg, Routes};
+use crate::session::sm::{Registry, SmMsg};
 
 /// The retained messages' store.
 pub type Retained = RetainedStore<Arc<Message>>;

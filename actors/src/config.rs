@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use serde::{de, Deserialize, Deserializer};
 
-use crate::access::AccessRule;
+use crate::esockd::access::AccessRule;
 
 /// `config/default.toml`, embedded at build time: the bottom layer of every configuration.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -70,9 +70,9 @@ pub struct BrokerConfig {
 #[serde(deny_unknown_fields)]
 pub struct AclConfig {
     /// What happens when no rule matches.
-    pub no_match: crate::acl::Permission,
+    pub no_match: crate::auth::acl::Permission,
     /// The rules, first match wins.
-    pub rules: Vec<crate::acl::RuleConfig>,
+    pub rules: Vec<crate::auth::acl::RuleConfig>,
 }
 
 /// `[fault]`: a fault-injection plan (DESIGN.md §6), joined with the `--fault` flags.
@@ -153,7 +153,7 @@ pub struct SessionConfig {
     /// Whether QoS 0 messages are queued too.
     pub mqueue_store_qos0: bool,
     /// How long publishers are paused for a session over half its queue before it counts as
-    /// stalled (see [`crate::load`]).
+    /// stalled (see [`crate::routing::load`]).
     #[serde(with = "humantime_serde")]
     pub publisher_wait: Duration,
     /// How long a persistent session outlives its client.

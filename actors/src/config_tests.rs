@@ -1,6 +1,6 @@
 //! Tests of the configuration types.
 use super::*;
-use crate::access::{Access, Target};
+use crate::esockd::access::{Access, Target};
 
 fn invalid_key(edit: impl FnOnce(&mut BrokerConfig)) -> String {
     let mut config = BrokerConfig::defaults();

@@ -1,35 +1,21 @@
-//! arbor-actors: the broker's actors, one file per emqttd/esockd module.
+//! arbor-actors: the broker's actors, in one folder per subsystem of the supervision tree.
 //!
-//! [`tree`] assembles them into the supervision tree of DESIGN.md §2. The esockd side
-//! ([`listener`], [`acceptor`], [`connection_sup`], [`connection`]) takes sockets in; the emqttd
-//! side ([`sm`], [`router`], [`retainer`], [`metrics`], [`sys`]) owns sessions and routing. The
-//! tables that must outlive a worker's crash live in [`broker::Broker`], owned by the supervisor
-//! specs that build their writers.
+//! [`tree`] assembles them into the tree of `docs/architecture.md`. The esockd side
+//! ([`esockd`]: listener, acceptors, admission) takes sockets in and starts a [`connection`] for
+//! each; the emqttd side owns sessions ([`session`]: sessions, inflight, mqueue, the sm pool) and
+//! routing ([`routing`]: topics, the route table, the router, retained messages).
+//! [`observability`] counts and reports; [`auth`] says who may do what; [`codec`] turns bytes
+//! into packets and back.
 
-pub mod acceptor;
-pub mod access;
-pub mod acl;
 pub mod auth;
 pub mod broker;
 pub mod codec;
 pub mod config;
 pub mod connection;
-pub mod connection_sup;
-pub mod listener;
-pub mod load;
+pub mod esockd;
 pub mod message;
-pub mod metrics;
-pub mod mqueue;
-pub mod outbox;
-pub mod passwd;
-pub mod protocol;
-pub mod retained_store;
-pub mod retainer;
-pub mod router;
+pub mod observability;
+pub mod routing;
 pub mod session;
-pub mod sm;
-pub mod sys;
-pub mod topic;
 pub mod tree;
-pub mod trie;
 mod worker;

@@ -59,11 +59,11 @@ pub async fn start(
 fn broker_sup_spec(broker: Arc<Broker>, extra: Vec<ChildSpec>) -> SupervisorSpec {
     let sups = &broker.config.supervisors;
     let mut children = vec![
-        crate::metrics::spec(broker.clone()),
-        crate::router::router_sup_spec(broker.clone()),
-        crate::sm::sm_sup_spec(broker.clone()),
+        crate::observability::metrics::spec(broker.clone()),
+        crate::routing::router::router_sup_spec(broker.clone()),
+        crate::session::sm::sm_sup_spec(broker.clone()),
         session_sup_spec(&broker),
-        crate::sys::spec(broker.clone()),
+        crate::observability::sys::spec(broker.clone()),
     ];
     children.extend(extra);
     children.push(listeners_sup_spec(broker.clone()));
@@ -91,7 +91,7 @@ fn listeners_sup_spec(broker: Arc<Broker>) -> ChildSpec {
         .config
         .listeners
         .iter()
-        .map(|(name, config)| crate::listener::listener_sup_spec(broker.clone(), name, config))
+        .map(|(name, config)| crate::esockd::listener::listener_sup_spec(broker.clone(), name, config))
         .collect();
     let i = broker.config.supervisors.listeners_sup.clone();
     ChildSpec::supervisor("listeners_sup", move || {

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use arbor_actors::access::AccessRule;
 use arbor_actors::broker::Broker;
-use arbor_actors::listener::ListenerShared;
+use arbor_actors::esockd::access::AccessRule;
+use arbor_actors::esockd::listener::ListenerShared;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;

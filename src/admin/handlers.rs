@@ -118,12 +118,12 @@ pub async fn faults(State(broker): State<Arc<Broker>>) -> Json<Value> {
 
 /// `GET /api/v1/stats`: emqttd_stats' gauges and maxima by name (`connections/count`, …).
 pub async fn stats(State(broker): State<Arc<Broker>>) -> Json<Value> {
-    Json(json!(arbor_actors::metrics::stats(&broker)))
+    Json(json!(arbor_actors::observability::metrics::stats(&broker)))
 }
 
 /// `GET /api/v1/metrics`: emqttd_metrics' counters by name (`packets/publish/received`, …).
 pub async fn metrics(State(broker): State<Arc<Broker>>) -> Json<Value> {
-    Json(json!(arbor_actors::metrics::report(&broker)))
+    Json(json!(arbor_actors::observability::metrics::report(&broker)))
 }
 
 /// `GET /api/v1/routes`: every topic filter with its number of subscribers.

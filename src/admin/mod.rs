@@ -172,7 +172,9 @@ async fn require_token(State(broker): State<Arc<Broker>>, request: Request, next
             .headers()
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        if !given.is_some_and(|g| arbor_actors::passwd::constant_time_eq(g.as_bytes(), expected.as_bytes())) {
+        if !given
+            .is_some_and(|g| arbor_actors::auth::passwd::constant_time_eq(g.as_bytes(), expected.as_bytes()))
+        {
             return ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token").into_response();
         }
     }

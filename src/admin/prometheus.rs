@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use arbor_actors::broker::Broker;
 use arbor_actors::codec::PacketType;
-use arbor_actors::metrics::{packet_name, RECEIVED_TYPES, SENT_TYPES};
+use arbor_actors::observability::metrics::{packet_name, RECEIVED_TYPES, SENT_TYPES};
 use arbor_supervisors::{TreeNode, TreeOpts};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -112,7 +112,7 @@ impl Collector for BrokerCollector {
         let broker = &self.0;
         let e = &mut encoder;
         // Read first: `stats` raises the maxima to the current values.
-        let stats = arbor_actors::metrics::stats(broker);
+        let stats = arbor_actors::observability::metrics::stats(broker);
         let m = broker.metrics.snapshot();
         let stat = |name: &str| stats.get(name).copied().unwrap_or(0);
 

@@ -242,7 +242,7 @@ pub async fn subscribe(
     let Json(body) = accept(body)?;
     let qos = QoS::from_u8(body.qos)
         .ok_or_else(|| ApiError::bad_request(format!("qos must be 0, 1 or 2, not {}", body.qos)))?;
-    arbor_actors::topic::validate_filter(&body.topic)
+    arbor_actors::routing::topic::validate_filter(&body.topic)
         .map_err(|e| ApiError::bad_request(format!("invalid topic filter `{}`: {e}", body.topic)))?;
     let session = session_of(&broker, &client)?;
     let topic = body.topic;

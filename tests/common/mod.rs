@@ -72,7 +72,7 @@ impl TestBroker {
     }
 
     /// The tcp listener's admission table.
-    pub fn listener(&self) -> std::sync::Arc<arbor_actors::listener::ListenerShared> {
+    pub fn listener(&self) -> std::sync::Arc<arbor_actors::esockd::listener::ListenerShared> {
         let id = self
             .handle
             .broker

@@ -1,18 +1,21 @@
 //! Access control (emqttd_access_control): who may connect, and what they may publish and
 //! subscribe to.
 //!
-//! One [`AccessControl`] combines `auth.allow_anonymous`, the password file ([`crate::passwd`])
-//! and the ACL ([`crate::acl`]). The broker holds it behind a lock and swaps it whole on reload
+//! One [`AccessControl`] combines `auth.allow_anonymous`, the password file ([`crate::auth::passwd`])
+//! and the ACL ([`crate::auth::acl`]). The broker holds it behind a lock and swaps it whole on reload
 //! (`arbor ctl acl reload`, SIGHUP): a reload that fails (a malformed line) keeps the old one and
 //! says why, and no connection is dropped either way.
 
+pub mod acl;
+pub mod passwd;
+
 use std::sync::Arc;
 
-use crate::acl::{Acl, Action, Permission, Who};
+use crate::auth::acl::{Acl, Action, Permission, Who};
+use crate::auth::passwd::PasswordFile;
 use crate::broker::Broker;
 use crate::codec::ConnectReturnCode;
 use crate::config::BrokerConfig;
-use crate::passwd::PasswordFile;
 
 /// The loaded rules.
 pub struct AccessControl {

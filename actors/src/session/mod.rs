@@ -11,6 +11,9 @@
 //! detaches it (and ends a clean session); a session's crash closes the connection. Cleanup that
 //! must happen even on kill (routes, registry entry, gauge) sits in [`Registration`]'s `Drop`.
 
+pub mod mqueue;
+pub mod sm;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,12 +25,12 @@ use tokio::time::Instant;
 use crate::broker::Broker;
 use crate::codec::{Packet, PacketId, Publish, QoS, SubackCode};
 use crate::connection::{ConnHandle, ConnectionMsg};
-use crate::load::Load;
 use crate::message::Message;
-use crate::metrics::Metrics;
-use crate::mqueue::{Inflight, MQueue, Outgoing, Stage};
-use crate::router::RouterMsg;
-use crate::trie::Subscriber;
+use crate::observability::metrics::Metrics;
+use crate::routing::load::Load;
+use crate::routing::router::RouterMsg;
+use crate::routing::trie::Subscriber;
+use crate::session::mqueue::{Inflight, MQueue, Outgoing, Stage};
 
 /// How a session is addressed in the route table: by client id.
 #[derive(Clone)]
@@ -247,7 +250,7 @@ impl Actor for Session {
             awaiting_rel: HashMap::new(),
             tick_armed: false,
             expiry_gen: 0,
-            created_at: crate::protocol::unix_now(),
+            created_at: crate::connection::protocol::unix_now(),
             fault: args.fault,
         })
     }
@@ -473,7 +476,7 @@ impl SessionState {
         let mut retained = Vec::new();
         for (filter, qos) in granted
             .iter()
-            .filter(|(f, _)| crate::topic::parse_share(f).is_none())
+            .filter(|(f, _)| crate::routing::topic::parse_share(f).is_none())
         {
             retained.clear();
             broker.retained.matching(filter, &mut retained);
@@ -582,7 +585,7 @@ fn publish_packet(out: &Outgoing, pkid: Option<PacketId>, dup: bool) -> Publish 
     }
 }
 
-fn resend(broker: &Broker, conn: &ConnHandle, entry: &crate::mqueue::InflightEntry) {
+fn resend(broker: &Broker, conn: &ConnHandle, entry: &crate::session::mqueue::InflightEntry) {
     match entry.stage {
         Stage::Published => send(broker, conn, publish_packet(&entry.out, Some(entry.pkid), true)),
         Stage::Released => write(broker, conn, &Packet::PubRel(entry.pkid)),

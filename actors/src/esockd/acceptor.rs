@@ -17,8 +17,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::broker::Broker;
-use crate::connection_sup;
-use crate::listener::ListenerShared;
+use crate::esockd::admission;
+use crate::esockd::listener::ListenerShared;
 
 /// How long an acceptor rests after running out of file descriptors.
 const EMFILE_PAUSE: Duration = Duration::from_millis(100);
@@ -129,7 +129,7 @@ impl Actor for Acceptor {
 
 impl AcceptorState {
     async fn admit(&self, socket: TcpStream, peer: SocketAddr) {
-        connection_sup::admit(&self.broker, &self.shared, socket, peer).await;
+        admission::admit(&self.broker, &self.shared, socket, peer).await;
     }
 }
 

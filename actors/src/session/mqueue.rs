@@ -160,7 +160,7 @@ impl MQueue {
 
     /// Queues `out`; when full the oldest message is dropped, and returns how many were dropped
     /// (the new QoS 0 one when QoS 0 is not stored, or the oldest). With `hold` (the session
-    /// can still hold its publishers back, see [`crate::load`]) nothing is dropped: the queue may
+    /// can still hold its publishers back, see [`crate::routing::load`]) nothing is dropped: the queue may
     /// pass its bound by what publishers had in flight. Without it a QoS 0 message drops one, a
     /// QoS 1/2 message brings the queue back to its bound.
     pub fn push(&mut self, out: Outgoing, hold: bool) -> u64 {

@@ -1,6 +1,6 @@
 //! The entries stored under one filter of the route table, and the per-key dedup of a route.
 //!
-//! Part of [`crate::trie`] (emqttd's `emqttd_router` route records); split out only to keep
+//! Part of [`crate::routing::trie`] (emqttd's `emqttd_router` route records); split out only to keep
 //! files short. A filter's plain entries and each of its `$share/<group>/` groups hold one
 //! entry per subscriber key; a group is dropped with its last member, so a group is never empty.
 

@@ -53,7 +53,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use crate::topic::{self, TopicError};
+use crate::routing::topic::{self, TopicError};
 
 mod subs;
 

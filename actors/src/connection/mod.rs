@@ -4,13 +4,16 @@
 //! complete packet a read brought to the actor as one batch, taking a credit per packet first, so
 //! at most [`READ_CREDIT`] packets wait in the mailbox and a fast client is slowed by TCP, not by
 //! our memory. The actor holds its credits back while a session it publishes to is over its
-//! high water ([`crate::load`]), which is how back-pressure reaches a publisher. The actor owns
+//! high water ([`crate::routing::load`]), which is how back-pressure reaches a publisher. The actor owns
 //! the write half: it and its session encode packets into the shared [`Outbox`], and one `Flush`
-//! per burst writes them. The protocol itself is in [`crate::protocol`].
+//! per burst writes them. The protocol itself is in [`crate::connection::protocol`].
 //!
 //! Every way a connection can end is a normal stop with one log line; the will is published by
 //! [`WillGuard`]'s drop unless DISCONNECT disarmed it, so it also goes out when the actor is
 //! killed (kill skips `post_stop`, but the state is dropped).
+
+pub mod outbox;
+pub mod protocol;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,12 +31,12 @@ use tokio::time::Instant;
 
 use crate::broker::Broker;
 use crate::codec::{self, CodecError, Packet, ProtocolLevel};
-use crate::connection_sup::ConnectionPermit;
-use crate::load::Load;
+use crate::connection::outbox::Outbox;
+use crate::esockd::admission::ConnectionPermit;
 use crate::message::Message;
-use crate::metrics::Metrics;
-use crate::outbox::Outbox;
-use crate::retainer::RetainerMsg;
+use crate::observability::metrics::Metrics;
+use crate::routing::load::Load;
+use crate::routing::retainer::RetainerMsg;
 use crate::session::SessionMsg;
 
 /// Packets the reader may have cast and the actor not yet handled. The reader casts every
@@ -126,7 +129,7 @@ impl Drop for WillGuard {
                     let _ = retainer.send_message(RetainerMsg::Retain(will.clone(), None));
                 }
             }
-            crate::router::publish(&self.broker, will);
+            crate::routing::router::publish(&self.broker, will);
         }
     }
 }
@@ -150,7 +153,7 @@ pub struct ConnectionState {
     /// Read credits held back while a session we published to is over its high water.
     pub(crate) paused: Option<usize>,
     /// Deliveries of consecutive PUBLISHes to one session, cast as one message.
-    pub(crate) run: crate::router::Run,
+    pub(crate) run: crate::routing::router::Run,
     /// PUBACKs of one read, cast to the session as one message.
     pub(crate) acks: Vec<crate::codec::PacketId>,
     pub(crate) outbox: Arc<Outbox>,
@@ -170,8 +173,8 @@ impl Drop for ConnectionState {
                 }
             }
             let reason = self.closed_because.take().unwrap_or_else(|| "killed".into());
-            let notice = serde_json::json!({ "clientid": &*client.id, "reason": reason, "ts": crate::protocol::unix_now() });
-            crate::sys::client_event(&self.broker, &client.id, "disconnected", notice);
+            let notice = serde_json::json!({ "clientid": &*client.id, "reason": reason, "ts": crate::connection::protocol::unix_now() });
+            crate::observability::sys::client_event(&self.broker, &client.id, "disconnected", notice);
         }
     }
 }

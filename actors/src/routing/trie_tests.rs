@@ -1,5 +1,5 @@
 use super::*;
-use crate::topic::{matches, parse_share};
+use crate::routing::topic::{matches, parse_share};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::AtomicBool;

@@ -28,10 +28,10 @@ use serde::Serialize;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
-use crate::acceptor;
-use crate::access::AccessRule;
 use crate::broker::Broker;
 use crate::config::ListenerConfig;
+use crate::esockd::acceptor;
+use crate::esockd::access::AccessRule;
 
 /// The admission table of one listener, owned by its listener_sup.
 pub struct ListenerShared {

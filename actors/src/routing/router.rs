@@ -13,12 +13,12 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::broker::Broker;
 use crate::codec::QoS;
-use crate::load::{Admit, Load};
 use crate::message::Message;
-use crate::metrics::Metrics;
+use crate::observability::metrics::Metrics;
+use crate::routing::load::{Admit, Load};
+use crate::routing::topic::TopicError;
+use crate::routing::trie::RouteTable;
 use crate::session::{SessionHandle, SessionMsg};
-use crate::topic::TopicError;
-use crate::trie::RouteTable;
 
 /// The route table's type: filters to sessions.
 pub type Routes = RouteTable<SessionHandle>;
@@ -111,7 +111,7 @@ pub fn publish(broker: &Broker, msg: Arc<Message>) -> Routed {
     routed
 }
 
-/// Routes `msg` to every matching session, each admitted against its load ([`crate::load`]):
+/// Routes `msg` to every matching session, each admitted against its load ([`crate::routing::load`]):
 /// to a session the publisher can still hold back it goes, and one over its high water is
 /// returned so the publisher can pause; a stalled one drops QoS 0 at its door, counted. The
 /// deliveries go through `run`, which the caller casts. Retained messages are stored first
@@ -192,7 +192,7 @@ pub fn router_sup_spec(broker: Arc<Broker>) -> ChildSpec {
             move |ctx| (routes.clone(), ctx.fault.clone()),
             move |r| *slot.write() = Some(r),
         );
-        let retainer = crate::retainer::spec(broker.clone());
+        let retainer = crate::routing::retainer::spec(broker.clone());
         let i = &broker.config.supervisors.router_sup;
         SupervisorSpec::new(
             SupFlags::new(Strategy::OneForAll, i.max_restarts, i.max_seconds),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::topic::matches;
+use crate::routing::topic::matches;
 use proptest::prelude::*;
 
 /// The topics `filter` returns, sorted.

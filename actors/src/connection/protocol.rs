@@ -11,15 +11,15 @@ use std::time::Duration;
 use ractor::rpc::CallResult;
 use ractor::ActorRef;
 
-use crate::acl::{Action, Who};
+use crate::auth::acl::{Action, Who};
 use crate::broker::ClientEntry;
 use crate::codec::{
     ConnAck, Connect, ConnectReturnCode, Packet, ProtocolLevel, Publish, QoS, SubAck, SubackCode,
 };
 use crate::connection::{Client, ConnectionMsg, ConnectionState};
 use crate::message::Message;
-use crate::metrics::Metrics;
-use crate::retainer::RetainerMsg;
+use crate::observability::metrics::Metrics;
+use crate::routing::retainer::RetainerMsg;
 use crate::session::{Qos2, SessionMsg};
 
 /// A reason to close the connection.
@@ -170,7 +170,7 @@ impl ConnectionState {
             "connack": 0,
             "ts": unix_now(),
         });
-        crate::sys::client_event(&self.broker, &client_id, "connected", notice);
+        crate::observability::sys::client_event(&self.broker, &client_id, "connected", notice);
         self.client = Some(Client {
             username: connect.username.clone(),
             id: client_id,
@@ -202,7 +202,7 @@ impl ConnectionState {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            let Some(sm) = crate::sm::worker_for(&self.broker, client_id) else {
+            let Some(sm) = crate::session::sm::worker_for(&self.broker, client_id) else {
                 continue;
             };
             let conn = crate::connection::ConnHandle {
@@ -212,7 +212,7 @@ impl ConnectionState {
             let id = client_id.clone();
             match sm
                 .call(
-                    |reply| crate::sm::SmMsg::Open {
+                    |reply| crate::session::sm::SmMsg::Open {
                         client_id: id,
                         clean,
                         conn,
@@ -348,7 +348,7 @@ impl ConnectionState {
                 }
             }
         }
-        if let Some(load) = crate::router::publish_into(&self.broker, msg, &mut self.run).pressure {
+        if let Some(load) = crate::routing::router::publish_into(&self.broker, msg, &mut self.run).pressure {
             self.pause_for(myself, load);
         }
     }

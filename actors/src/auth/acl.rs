@@ -203,7 +203,7 @@ impl TopicRule {
                 let filter = filter
                     .replace("%u", who.username.unwrap_or(""))
                     .replace("%c", who.client_id);
-                crate::topic::matches(&filter, topic)
+                crate::routing::topic::matches(&filter, topic)
             }
         }
     }

@@ -2,8 +2,8 @@
 //!
 //! Every `sys.interval` (60 s) it publishes, retained so a new subscriber sees the latest values:
 //! `$SYS/brokers/<node>/version`, `…/uptime`, `…/clients/count`, `…/messages/received`,
-//! `…/messages/sent`, then every figure of [`crate::metrics::stats`] under `…/stats/<name>`
-//! (`…/stats/connections/count`) and of [`crate::metrics::report`] under `…/metrics/<name>`
+//! `…/messages/sent`, then every figure of [`crate::observability::metrics::stats`] under `…/stats/<name>`
+//! (`…/stats/connections/count`) and of [`crate::observability::metrics::report`] under `…/metrics/<name>`
 //! (`…/metrics/packets/publish/received`), as emqttd_broker does. `$` topics are not matched by
 //! `#` or `+` at the first level [MQTT-4.7.2-1], so only clients that ask for `$SYS/…` get them.
 
@@ -17,7 +17,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use crate::broker::Broker;
 use crate::codec::{QoS, TopicName};
 use crate::message::Message;
-use crate::retainer::RetainerMsg;
+use crate::routing::retainer::RetainerMsg;
 
 /// Messages of sys.
 pub enum SysMsg {
@@ -87,10 +87,10 @@ impl SysState {
                 m.messages_sent.load(Ordering::Relaxed).to_string(),
             ),
         ];
-        for (name, value) in crate::metrics::stats(b) {
+        for (name, value) in crate::observability::metrics::stats(b) {
             values.push((format!("stats/{name}"), value.to_string()));
         }
-        for (name, value) in crate::metrics::report(b) {
+        for (name, value) in crate::observability::metrics::report(b) {
             values.push((format!("metrics/{name}"), value.to_string()));
         }
         let retainer = b.retainer.read().clone();
@@ -121,7 +121,7 @@ fn publish_if_watched(broker: &Broker, msg: Arc<Message>) {
     let mut subscribers = Vec::new();
     broker.routes.route(&msg.topic, &mut subscribers);
     if !subscribers.is_empty() {
-        crate::router::publish(broker, msg);
+        crate::routing::router::publish(broker, msg);
     }
 }
 

@@ -15,11 +15,11 @@ use arbor_supervisors::path::encode_segment;
 use arbor_supervisors::DynamicChild;
 use tokio::net::TcpStream;
 
-use crate::access::{self, Access};
 use crate::broker::Broker;
 use crate::connection;
-use crate::listener::ListenerShared;
-use crate::metrics::Metrics;
+use crate::esockd::access::{self, Access};
+use crate::esockd::listener::ListenerShared;
+use crate::observability::metrics::Metrics;
 
 /// A slot under `max_connections`, held by a connection for its whole life.
 pub struct ConnectionPermit {
@@ -90,7 +90,7 @@ static LAST_REFUSAL_LOG: AtomicU64 = AtomicU64::new(0);
 
 fn refuse(shared: &ListenerShared, peer: SocketAddr, reason: &str) {
     shared.count(reason);
-    let now = crate::protocol::unix_now();
+    let now = crate::connection::protocol::unix_now();
     if LAST_REFUSAL_LOG.swap(now, Ordering::Relaxed) != now {
         tracing::info!(listener = %shared.id, %peer, reason, "connection refused (further refusals this second not logged)");
     }

@@ -2,7 +2,7 @@
 //!
 //! Mirrors emqttd's `emqttd_topic` (`match/2`, `wildcard/1`, `validate/1`, and the `$share/`
 //! parsing emqttd keeps next to it). It owns no state: these are pure functions used by the route
-//! table ([`crate::trie`]), the retained store ([`crate::retained_store`]) and the codec's checks
+//! table ([`crate::routing::trie`]), the retained store ([`crate::routing::retained`]) and the codec's checks
 //! of SUBSCRIBE and PUBLISH. Topic matching is ours rather than mqttbytes', whose `matches`
 //! panics on a multibyte first character; nothing here indexes into a string by byte offset, so
 //! no input can make these functions panic.

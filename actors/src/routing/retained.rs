@@ -10,7 +10,7 @@
 //! - `put(topic, None)` deletes. The broker maps a retained PUBLISH with an empty payload to a
 //!   delete, which removes the stored message [MQTT-3.3.1-10] and stores nothing
 //!   [MQTT-3.3.1-11].
-//! - Matching follows [`crate::topic::matches`], including the `$` rule: a filter starting with
+//! - Matching follows [`crate::routing::topic::matches`], including the `$` rule: a filter starting with
 //!   `+` or `#` does not match a `$` topic [MQTT-4.7.2-1].
 //!
 //! # Layout, and why
@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use crate::topic;
+use crate::routing::topic;
 
 /// Index of the root node, which always exists, never holds a message and is never freed.
 const ROOT: usize = 0;
@@ -272,5 +272,5 @@ impl<M: Clone> RetainedStore<M> {
 }
 
 #[cfg(test)]
-#[path = "retained_store_tests.rs"]
+#[path = "retained_tests.rs"]
 mod tests;
