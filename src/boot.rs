@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use arbor_actors::broker::ConfigLoader;
+use arbor_actors::api::{BrokerApi, ConfigLoader};
 use arbor_actors::config::{BrokerConfig, LogFormat};
 use arbor_actors::tree::{self, BrokerHandle};
 use std::sync::Arc;
@@ -77,9 +77,9 @@ async fn run(config: BrokerConfig, fault: FaultHook, loader: ConfigLoader) -> Ex
             return ExitCode::FAILURE;
         }
     };
-    *handle.broker.config_loader.write() = Some(loader);
-    reload_on_sighup(handle.broker.clone());
-    tracing::info!(node = %handle.broker.config.node.name, version = env!("CARGO_PKG_VERSION"), "arbor started");
+    handle.api.set_config_loader(loader);
+    reload_on_sighup(handle.api.clone());
+    tracing::info!(node = %handle.api.config().node.name, version = env!("CARGO_PKG_VERSION"), "arbor started");
     tokio::select! {
         () = shutdown_signal() => {
             tracing::info!("signal received, stopping the tree");
@@ -112,7 +112,7 @@ pub async fn start(config: BrokerConfig, fault: FaultHook) -> anyhow::Result<Bro
 }
 
 /// SIGHUP reloads the password file and ACL (connections stay).
-fn reload_on_sighup(broker: Arc<arbor_actors::broker::Broker>) {
+fn reload_on_sighup(broker: BrokerApi) {
     #[cfg(unix)]
     tokio::spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};
@@ -120,7 +120,7 @@ fn reload_on_sighup(broker: Arc<arbor_actors::broker::Broker>) {
             return;
         };
         while hup.recv().await.is_some() {
-            if let Err(e) = arbor_actors::auth::reload(&broker) {
+            if let Err(e) = broker.reload_access() {
                 tracing::error!(error = %e, "SIGHUP: reload failed, old rules kept");
             }
         }

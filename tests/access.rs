@@ -57,7 +57,7 @@ async fn the_connection_past_max_connections_is_refused_and_a_later_one_admitted
     let l = broker.listener();
     assert_eq!(l.info().shutdown_counts.get("max_connections"), Some(&1));
     drop(held.pop());
-    eventually("a slot is free", || l.current.load(Ordering::SeqCst) == 2).await;
+    eventually("a slot is free", || l.info().current_connections == 2).await;
     assert!(admitted(&broker, "max-later").await.is_some());
 }
 
@@ -75,7 +75,7 @@ async fn rate_limit_throttles_a_fast_publisher_and_keeps_it_connected() {
     let publish = Packet::Publish(Publish::at_most_once(topic, vec![0u8; 1000].into()));
     let mut frame = bytes::BytesMut::new();
     arbor_actors::codec::encode(&publish, &mut frame);
-    let received = &broker.handle.broker.metrics.bytes_received;
+    let received = &broker.handle.api.metrics().bytes_received;
     let start_bytes = received.load(Ordering::Relaxed);
     let started = tokio::time::Instant::now();
     let writer = async {
@@ -93,7 +93,7 @@ async fn rate_limit_throttles_a_fast_publisher_and_keeps_it_connected() {
     // Still connected: registered, and the socket is not closed (what it wrote is still being
     // read at the limited rate, megabytes behind, so no reply could be awaited here).
     assert!(
-        broker.handle.broker.clients.read().contains_key("flood"),
+        broker.handle.api.registry().client("flood").is_some(),
         "the throttled client stays connected"
     );
     assert!(
@@ -156,7 +156,7 @@ async fn passwords_from_argon2_and_mosquitto_passwd_files() {
         ConnectReturnCode::NotAuthorized
     );
     assert_eq!(
-        broker.handle.broker.metrics.auth_failures.load(Ordering::Relaxed),
+        broker.handle.api.metrics().auth_failures.load(Ordering::Relaxed),
         3
     );
 }
@@ -220,8 +220,8 @@ async fn acl_with_client_id_substitution() {
     assert!(
         broker
             .handle
-            .broker
-            .metrics
+            .api
+            .metrics()
             .messages_dropped
             .load(Ordering::Relaxed)
             >= 1
@@ -241,7 +241,7 @@ async fn reload_keeps_connections_and_a_failed_reload_keeps_the_old_rules() {
     let mut watcher = connect(&broker, "reload-watcher", true, None).await;
     subscribe(&mut watcher, "r/t").await;
     std::fs::write(&file, format!("u:{}\n", hash(b"new"))).unwrap();
-    arbor_actors::auth::reload(&broker.handle.broker).unwrap();
+    broker.handle.api.reload_access().unwrap();
     assert_eq!(
         connack(&broker, Some("u"), Some("new")).await,
         ConnectReturnCode::Accepted
@@ -251,7 +251,7 @@ async fn reload_keeps_connections_and_a_failed_reload_keeps_the_old_rules() {
         ConnectReturnCode::BadUsernameOrPassword
     );
     std::fs::write(&file, "u:$9$broken\n").unwrap();
-    let err = arbor_actors::auth::reload(&broker.handle.broker).unwrap_err();
+    let err = broker.handle.api.reload_access().unwrap_err();
     assert!(err.contains(&format!("{} line 1", file.display())), "{err}");
     assert_eq!(
         connack(&broker, Some("u"), Some("new")).await,
@@ -291,18 +291,17 @@ async fn connection_flood_past_the_limit_keeps_counts_exact() {
     eventually("every attempt accounted for", || {
         let info = l.info();
         let refused = info.shutdown_counts.get("max_connections").copied().unwrap_or(0);
-        l.accepted.load(Ordering::SeqCst) == attempts as u64
-            && info.current_connections as u64 + refused == attempts as u64
+        l.accepted_total() == attempts as u64 && info.current_connections as u64 + refused == attempts as u64
     })
     .await;
-    assert_eq!(l.current.load(Ordering::SeqCst), 200);
+    assert_eq!(l.info().current_connections, 200);
     println!(
         "flood: {attempts} connects in {took:?} ({:.0}/s)",
         attempts as f64 / took.as_secs_f64()
     );
     drop(held);
     eventually("all slots free after the flood", || {
-        l.current.load(Ordering::SeqCst) == 0
+        l.info().current_connections == 0
     })
     .await;
     assert!(admitted(&broker, "after-flood").await.is_some(), "responsive");

@@ -172,7 +172,7 @@ async fn sys_publishes_stats_and_metrics_under_the_node() {
         .subscribe("$SYS/brokers/+/metrics/messages/#", QoS::AtMostOnce)
         .await
         .unwrap();
-    let node = &broker.handle.broker.config.node.name;
+    let node = &broker.handle.api.config().node.name;
     let mut wanted = vec![
         format!("$SYS/brokers/{node}/stats/connections/count"),
         format!("$SYS/brokers/{node}/stats/subscriptions/max"),

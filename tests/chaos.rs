@@ -162,8 +162,8 @@ async fn chaos_run_loses_no_acknowledged_message() {
         .map(|n| {
             broker
                 .handle
-                .broker
-                .registry
+                .api
+                .registry()
                 .get(&format!("chaos-sub-{n}"))
                 .expect("session")
                 .session
@@ -225,8 +225,8 @@ async fn chaos_run_loses_no_acknowledged_message() {
     for (n, id) in sessions.iter().enumerate() {
         let now = broker
             .handle
-            .broker
-            .registry
+            .api
+            .registry()
             .get(&format!("chaos-sub-{n}"))
             .map(|e| e.session.get_id());
         assert_eq!(now, Some(*id), "subscriber {n} kept its session");

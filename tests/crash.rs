@@ -101,10 +101,9 @@ async fn connection_kill_keeps_the_persistent_session_queueing_and_publishes_the
     subscribe(&mut victim, "for/victim").await;
     let path = broker
         .handle
-        .broker
-        .clients
-        .read()
-        .get("victim")
+        .api
+        .registry()
+        .client("victim")
         .expect("victim connected")
         .path
         .clone();

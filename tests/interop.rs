@@ -50,8 +50,8 @@ async fn subscribed(broker: &TestBroker, filter: &str) {
     common::eventually(&format!("a subscription to {filter}"), || {
         broker
             .handle
-            .broker
-            .routes
+            .api
+            .routes()
             .filters()
             .iter()
             .any(|(f, _)| f == filter)

@@ -278,7 +278,7 @@ async fn detached_persistent_session_expires() {
     c.client.disconnect().await.expect("queued");
     closed(&mut c).await;
     common::eventually("session expired", || {
-        broker.handle.broker.registry.get("expiring").is_none()
+        broker.handle.api.registry().get("expiring").is_none()
     })
     .await;
     let (_again, present) = join(&broker, "expiring", false).await;
@@ -341,8 +341,8 @@ async fn a_subscriber_that_stops_reading_costs_a_bounded_queue() {
     assert!(info.mqueue_len <= bound, "queue bounded: {}", info.mqueue_len);
     let dropped = broker
         .handle
-        .broker
-        .metrics
+        .api
+        .metrics()
         .messages_dropped
         .load(std::sync::atomic::Ordering::Relaxed);
     assert!(dropped > 0);

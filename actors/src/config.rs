@@ -132,6 +132,9 @@ pub struct MqttConfig {
     pub connect_timeout: Duration,
     /// Longest client id accepted, in bytes.
     pub max_clientid_len: u16,
+    /// Time a packet that has begun may take to arrive whole, keepalive or not.
+    #[serde(with = "humantime_serde")]
+    pub frame_timeout: Duration,
 }
 
 /// `[session]`: per-session windows and queues (emqttd_session).
@@ -360,6 +363,7 @@ impl BrokerConfig {
         }
         let non_zero = [
             ("mqtt.connect_timeout", self.mqtt.connect_timeout),
+            ("mqtt.frame_timeout", self.mqtt.frame_timeout),
             ("session.retry_interval", self.session.retry_interval),
             ("session.await_rel_timeout", self.session.await_rel_timeout),
             ("sys.interval", self.sys.interval),

@@ -22,6 +22,7 @@ fn embedded_defaults_parse_and_validate() {
     assert_eq!(tcp.rate_limit, None);
     assert_eq!(config.admin.token, None);
     assert_eq!(config.mqtt.connect_timeout, Duration::from_secs(15));
+    assert_eq!(config.mqtt.frame_timeout, Duration::from_secs(30));
     assert_eq!(config.session.expiry_interval, Duration::from_secs(7200));
     assert_eq!(config.session.publisher_wait, Duration::from_secs(1));
     assert_eq!(config.log.format, LogFormat::Text);

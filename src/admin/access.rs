@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use arbor_actors::broker::Broker;
+use arbor_actors::api::BrokerApi;
 use arbor_actors::esockd::access::AccessRule;
-use arbor_actors::esockd::listener::ListenerShared;
+use arbor_actors::esockd::table::ListenerTable;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -15,22 +15,20 @@ use serde_json::{json, Value};
 use super::ApiError;
 
 /// A listener by config name (`tcp`) or id (`mqtt:tcp:0.0.0.0:1883`).
-fn listener(broker: &Broker, name: &str) -> Result<Arc<ListenerShared>, ApiError> {
-    let listeners = broker.listeners.read();
-    listeners
-        .values()
-        .find(|l| l.name == name || l.id == name)
-        .cloned()
+fn listener(broker: &BrokerApi, name: &str) -> Result<Arc<ListenerTable>, ApiError> {
+    broker
+        .listeners()
+        .find(name)
         .ok_or_else(|| ApiError::not_found(format!("no listener `{name}`")))
 }
 
 /// `GET /api/v1/listeners/<listener>/rules`.
 pub async fn rules(
-    State(broker): State<Arc<Broker>>,
+    State(broker): State<BrokerApi>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let l = listener(&broker, &name)?;
-    Ok(Json(json!({ "listener": l.id, "rules": l.rules() })))
+    Ok(Json(json!({ "listener": l.id(), "rules": l.rules() })))
 }
 
 /// Body of `POST /api/v1/listeners/<listener>/rules`.
@@ -42,7 +40,7 @@ pub struct NewRule {
 /// `POST /api/v1/listeners/<listener>/rules` with `{"rule": "deny 10.0.0.0/8"}`: the rule goes in
 /// front, so it is checked first; it applies to new connections at once.
 pub async fn add_rule(
-    State(broker): State<Arc<Broker>>,
+    State(broker): State<BrokerApi>,
     Path(name): Path<String>,
     Json(body): Json<NewRule>,
 ) -> Result<Json<Value>, ApiError> {
@@ -51,14 +49,16 @@ pub async fn add_rule(
         .rule
         .parse()
         .map_err(|e| ApiError::bad_request(format!("{e}")))?;
-    tracing::info!(listener = %l.id, %rule, "access rule added");
+    tracing::info!(listener = %l.id(), %rule, "access rule added");
     l.add_rule(rule);
-    Ok(Json(json!({ "listener": l.id, "rules": l.rules() })))
+    Ok(Json(json!({ "listener": l.id(), "rules": l.rules() })))
 }
 
 /// `POST /api/v1/acl/reload`: re-reads the config, password file and ACL; on error (422) the old
 /// rules stay.
-pub async fn reload(State(broker): State<Arc<Broker>>) -> Result<Json<Value>, ApiError> {
-    arbor_actors::auth::reload(&broker).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+pub async fn reload(State(broker): State<BrokerApi>) -> Result<Json<Value>, ApiError> {
+    broker
+        .reload_access()
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
     Ok(Json(json!({ "reloaded": true })))
 }

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use arbor_actors::broker::{Broker, ClientEntry};
-use arbor_actors::connection::ConnectionMsg;
+use arbor_actors::api::BrokerApi;
+use arbor_actors::session::registry::ClientInfo;
 use arbor_actors::session::SessionMsg;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -20,9 +20,6 @@ use serde_json::{json, Value};
 use super::handlers::{paged, Page};
 use super::sessions::ask;
 use super::{accept, ApiError};
-
-/// The close reason an operator's kick gives the connection (it shows in the broker's log).
-pub const KICK_REASON: &str = "kicked by an operator";
 
 /// Query of `GET /api/v1/clients`; every filter given must match.
 #[derive(Debug, Deserialize)]
@@ -38,7 +35,7 @@ pub struct ClientQuery {
 }
 
 impl ClientQuery {
-    fn matches(&self, id: &str, entry: &ClientEntry) -> bool {
+    fn matches(&self, id: &str, entry: &ClientInfo) -> bool {
         self.client_id.as_deref().is_none_or(|p| id.starts_with(p))
             && self
                 .username
@@ -56,7 +53,7 @@ pub(super) fn unix_secs(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn client_json(id: &str, entry: &ClientEntry) -> Value {
+fn client_json(id: &str, entry: &ClientInfo) -> Value {
     json!({
         "client_id": id,
         "username": entry.username,
@@ -69,30 +66,22 @@ fn client_json(id: &str, entry: &ClientEntry) -> Value {
     })
 }
 
-fn lookup(broker: &Broker, id: &str) -> Result<ClientEntry, ApiError> {
+fn lookup(broker: &BrokerApi, id: &str) -> Result<Arc<ClientInfo>, ApiError> {
     broker
-        .clients
-        .read()
-        .get(id)
-        .cloned()
+        .registry()
+        .client(id)
         .ok_or_else(|| ApiError::not_found(format!("no connected client `{id}`")))
 }
 
 /// `GET /api/v1/clients[?limit=&offset=&client_id=<prefix>&username=&peer=<prefix>]`: connected
 /// clients sorted by client id, `{ total, offset, limit, clients: [...] }`.
 pub async fn list(
-    State(broker): State<Arc<Broker>>,
+    State(broker): State<BrokerApi>,
     query: Result<Query<ClientQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = accept(query)?;
-    let mut clients: Vec<(Arc<str>, ClientEntry)> = broker
-        .clients
-        .read()
-        .iter()
-        .filter(|(id, entry)| q.matches(id, entry))
-        .map(|(id, entry)| (id.clone(), entry.clone()))
-        .collect();
-    clients.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut clients = broker.registry().clients();
+    clients.retain(|(id, entry)| q.matches(id, entry));
     let page = Page {
         limit: q.limit,
         offset: q.offset,
@@ -105,12 +94,15 @@ pub async fn list(
 /// `GET /api/v1/clients/<id>`: the client, with its session's inflight, mqueue and
 /// subscription count.
 pub async fn show(
-    State(broker): State<Arc<Broker>>,
+    State(broker): State<BrokerApi>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path(id) = accept(id)?;
     let entry = lookup(&broker, &id)?;
-    let info = ask(&entry.session, &id, SessionMsg::Info).await?;
+    let session = broker
+        .session(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no connected client `{id}`")))?;
+    let info = ask(&session, &id, SessionMsg::Info).await?;
     let mut client = client_json(&id, &entry);
     client["inflight"] = json!(info.inflight);
     client["max_inflight"] = json!(info.max_inflight);
@@ -123,15 +115,14 @@ pub async fn show(
 
 /// `DELETE /api/v1/clients/<id>`: closes the client's connection; a persistent session stays.
 pub async fn kick(
-    State(broker): State<Arc<Broker>>,
+    State(broker): State<BrokerApi>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path(id) = accept(id)?;
     let entry = lookup(&broker, &id)?;
     tracing::info!(client_id = %id, path = %entry.path, "client kicked through the admin API");
-    entry
-        .conn
-        .send_message(ConnectionMsg::Kick(KICK_REASON.into()))
-        .map_err(|_| ApiError::not_found(format!("no connected client `{id}`")))?;
+    if !broker.kick(&id) {
+        return Err(ApiError::not_found(format!("no connected client `{id}`")));
+    }
     Ok(Json(json!({ "client_id": id, "kicked": true })))
 }

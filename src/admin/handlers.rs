@@ -1,10 +1,8 @@
-//! Admin API handlers for the tree, the figures and the tables: each reads the broker's shared
-//! tables or asks the tree, and answers JSON. Clients and sessions are in `clients` and
+//! Admin API handlers for the tree, the figures and the tables: each reads the broker's tables
+//! ([`BrokerApi`]) or asks the tree, and answers JSON. Clients and sessions are in `clients` and
 //! `sessions`.
 
-use std::sync::Arc;
-
-use arbor_actors::broker::Broker;
+use arbor_actors::api::BrokerApi;
 use arbor_supervisors::{ExitReason, SupervisorRef, TreeOpts};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -15,21 +13,19 @@ use serde_json::{json, Value};
 use super::ApiError;
 
 /// The live root supervisor, or 503 while the tree is starting.
-pub(super) fn root(broker: &Broker) -> Result<SupervisorRef, ApiError> {
+pub(super) fn root(broker: &BrokerApi) -> Result<SupervisorRef, ApiError> {
     broker
-        .root
-        .read()
-        .clone()
+        .root()
         .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the tree is starting"))
 }
 
 /// `GET /api/v1/status`.
-pub async fn status(State(broker): State<Arc<Broker>>) -> Result<Json<Value>, ApiError> {
+pub async fn status(State(broker): State<BrokerApi>) -> Result<Json<Value>, ApiError> {
     let root = root(&broker)?;
     Ok(Json(json!({
-        "node": broker.config.node.name,
+        "node": broker.config().node.name,
         "version": env!("CARGO_PKG_VERSION"),
-        "uptime_secs": broker.started_at.elapsed().as_secs(),
+        "uptime_secs": broker.uptime().as_secs(),
         "broker_sup": root.status(),
     })))
 }
@@ -45,7 +41,7 @@ pub struct TreeQuery {
 /// `GET /api/v1/tree[?path=P&depth=D&limit=N]`: the live tree; at `path`, a dynamic supervisor
 /// lists its children.
 pub async fn tree(
-    State(broker): State<Arc<Broker>>,
+    State(broker): State<BrokerApi>,
     Query(q): Query<TreeQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let root = root(&broker)?;
@@ -67,7 +63,7 @@ pub async fn tree(
 
 /// `POST /api/v1/actors/<path>/kill|crash`.
 pub async fn actor_action(
-    State(broker): State<Arc<Broker>>,
+    State(broker): State<BrokerApi>,
     Path(rest): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (path, action) = rest
@@ -106,30 +102,25 @@ pub async fn actor_action(
 }
 
 /// `GET /api/v1/faults`: the active fault plan and how often each rule fired.
-pub async fn faults(State(broker): State<Arc<Broker>>) -> Json<Value> {
-    let rules = broker
-        .faults
-        .read()
-        .as_ref()
-        .map(|plan| plan.report())
-        .unwrap_or_default();
+pub async fn faults(State(broker): State<BrokerApi>) -> Json<Value> {
+    let rules = broker.faults().map(|plan| plan.report()).unwrap_or_default();
     Json(json!({ "rules": rules }))
 }
 
 /// `GET /api/v1/stats`: emqttd_stats' gauges and maxima by name (`connections/count`, …).
-pub async fn stats(State(broker): State<Arc<Broker>>) -> Json<Value> {
-    Json(json!(arbor_actors::observability::metrics::stats(&broker)))
+pub async fn stats(State(broker): State<BrokerApi>) -> Json<Value> {
+    Json(json!(broker.stats().stats()))
 }
 
 /// `GET /api/v1/metrics`: emqttd_metrics' counters by name (`packets/publish/received`, …).
-pub async fn metrics(State(broker): State<Arc<Broker>>) -> Json<Value> {
-    Json(json!(arbor_actors::observability::metrics::report(&broker)))
+pub async fn metrics(State(broker): State<BrokerApi>) -> Json<Value> {
+    Json(json!(broker.stats().report()))
 }
 
 /// `GET /api/v1/routes`: every topic filter with its number of subscribers.
-pub async fn routes(State(broker): State<Arc<Broker>>) -> Json<Value> {
+pub async fn routes(State(broker): State<BrokerApi>) -> Json<Value> {
     let routes: Vec<Value> = broker
-        .routes
+        .routes()
         .filters()
         .into_iter()
         .map(|(topic, subscribers)| json!({ "topic": topic, "subscribers": subscribers }))
@@ -138,11 +129,10 @@ pub async fn routes(State(broker): State<Arc<Broker>>) -> Json<Value> {
 }
 
 /// `GET /api/v1/listeners`: each listener's bind, acceptors, connections, rules and refusals.
-pub async fn listeners(State(broker): State<Arc<Broker>>) -> Json<Value> {
+pub async fn listeners(State(broker): State<BrokerApi>) -> Json<Value> {
     let listeners: Vec<_> = broker
-        .listeners
-        .read()
-        .values()
+        .listeners()
+        .iter()
         .map(|listener| listener.info())
         .collect();
     Json(json!({ "listeners": listeners }))

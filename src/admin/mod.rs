@@ -26,10 +26,9 @@ mod handlers;
 mod prometheus;
 mod sessions;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use arbor_actors::broker::Broker;
+use arbor_actors::api::BrokerApi;
 use arbor_supervisors::{start_fn, ChildSpec, FaultHook, StartCtx, StartError, Started};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -42,7 +41,7 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 
 /// The `admin` child of broker_sup.
-pub fn spec(broker: Arc<Broker>) -> ChildSpec {
+pub fn spec(broker: BrokerApi) -> ChildSpec {
     ChildSpec::worker(
         "admin",
         start_fn(move |ctx: StartCtx| {
@@ -81,19 +80,19 @@ impl Drop for AdminState {
 impl Actor for Admin {
     type Msg = AdminMsg;
     type State = AdminState;
-    type Arguments = (Arc<Broker>, FaultHook);
+    type Arguments = (BrokerApi, FaultHook);
 
     async fn pre_start(
         &self,
         myself: ActorRef<AdminMsg>,
         (broker, fault): Self::Arguments,
     ) -> Result<AdminState, ActorProcessingErr> {
-        let addr = broker.config.admin.bind;
+        let addr = broker.config().admin.bind;
         let socket = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| StartError::failed(format!("admin API cannot listen on {addr}: {e}")))?;
         let local = socket.local_addr()?;
-        *broker.admin_addr.write() = Some(local);
+        broker.set_admin_addr(local);
         let app = router(broker);
         let server = tokio::spawn(async move {
             let result = axum::serve(socket, app).await;
@@ -121,10 +120,10 @@ impl Actor for Admin {
 }
 
 /// How long a request waits for a session to answer before it fails with 504.
-pub const SESSION_TIMEOUT: Duration = Duration::from_secs(5);
+pub const SESSION_TIMEOUT: Duration = arbor_actors::timeouts::SESSION_CALL;
 
 /// The API's routes.
-pub fn router(broker: Arc<Broker>) -> Router {
+pub fn router(broker: BrokerApi) -> Router {
     Router::new()
         .route("/api/v1/status", get(handlers::status))
         .route("/api/v1/tree", get(handlers::tree))
@@ -165,8 +164,8 @@ pub fn router(broker: Arc<Broker>) -> Router {
 }
 
 /// Bearer-token check, active when a token is configured.
-async fn require_token(State(broker): State<Arc<Broker>>, request: Request, next: Next) -> Response {
-    if let Some(token) = &broker.config.admin.token {
+async fn require_token(State(broker): State<BrokerApi>, request: Request, next: Next) -> Response {
+    if let Some(token) = &broker.config().admin.token {
         let expected = format!("Bearer {}", token.expose());
         let given = request
             .headers()

@@ -15,9 +15,8 @@
 //!   `arbor_listener_max_connections{listener}`, `arbor_uptime_seconds`.
 
 use std::fmt;
-use std::sync::Arc;
 
-use arbor_actors::broker::Broker;
+use arbor_actors::api::BrokerApi;
 use arbor_actors::codec::PacketType;
 use arbor_actors::observability::metrics::{packet_name, RECEIVED_TYPES, SENT_TYPES};
 use arbor_supervisors::{TreeNode, TreeOpts};
@@ -37,7 +36,7 @@ use super::ApiError;
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// `GET /metrics`.
-pub async fn scrape(State(broker): State<Arc<Broker>>) -> Result<Response, ApiError> {
+pub async fn scrape(State(broker): State<BrokerApi>) -> Result<Response, ApiError> {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(BrokerCollector(broker)));
     let mut text = String::new();
@@ -51,7 +50,7 @@ pub async fn scrape(State(broker): State<Arc<Broker>>) -> Result<Response, ApiEr
 }
 
 /// Reads the broker at each scrape.
-struct BrokerCollector(Arc<Broker>);
+struct BrokerCollector(BrokerApi);
 
 impl fmt::Debug for BrokerCollector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -112,8 +111,8 @@ impl Collector for BrokerCollector {
         let broker = &self.0;
         let e = &mut encoder;
         // Read first: `stats` raises the maxima to the current values.
-        let stats = arbor_actors::observability::metrics::stats(broker);
-        let m = broker.metrics.snapshot();
+        let stats = broker.stats().stats();
+        let m = broker.metrics().snapshot();
         let stat = |name: &str| stats.get(name).copied().unwrap_or(0);
 
         counter(
@@ -130,7 +129,7 @@ impl Collector for BrokerCollector {
             m.packets_received,
         )?;
         counter(e, "arbor_packets_sent", "MQTT packets written", m.packets_sent)?;
-        let types = &broker.metrics.packets_by_type;
+        let types = &broker.metrics().packets_by_type;
         family(
             e,
             "arbor_packets_received_by_type",
@@ -220,17 +219,13 @@ impl Collector for BrokerCollector {
             e,
             "arbor_uptime_seconds",
             "Seconds since the broker started",
-            broker.started_at.elapsed().as_secs(),
+            broker.uptime().as_secs(),
         )?;
 
         let listeners: Vec<_> = broker
-            .listeners
-            .read()
-            .values()
-            .map(|listener| {
-                let accepted = listener.accepted.load(std::sync::atomic::Ordering::Relaxed);
-                (listener.info(), accepted)
-            })
+            .listeners()
+            .iter()
+            .map(|listener| (listener.info(), listener.accepted_total()))
             .collect();
         let label = |id: &str| vec![("listener", id.to_string())];
         family(
@@ -283,7 +278,7 @@ impl Collector for BrokerCollector {
         )?;
 
         let mut restarts = Vec::new();
-        if let Some(root) = broker.root.read().clone() {
+        if let Some(root) = broker.root() {
             supervisor_restarts(&root.tree(TreeOpts::default()), &mut restarts);
         }
         family(

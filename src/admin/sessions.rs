@@ -3,13 +3,10 @@
 //!
 //! Only a session knows its subscriptions, inflight window and queue, so these ask it
 //! (`SessionMsg::Info`) with [`SESSION_TIMEOUT`]; a listing asks the sessions of one page at
-//! once, never the whole registry. Sessions are listed from session_sup's children, their
-//! owner, and looked up in the registry by client id. Adding a subscription goes through the
+//! once, never the whole registry. Sessions are listed and looked up in the session registry. Adding a subscription goes through the
 //! session as a SUBSCRIBE would, so the route is made and retained messages are sent.
 
-use std::sync::Arc;
-
-use arbor_actors::broker::Broker;
+use arbor_actors::api::BrokerApi;
 use arbor_actors::codec::{QoS, SubackCode};
 use arbor_actors::session::{SessionInfo, SessionMsg};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -69,42 +66,21 @@ pub(super) async fn ask<T: Send + 'static>(
     call(session, msg).await.map_err(|e| e.into_error(client_id))
 }
 
-fn session_of(broker: &Broker, client_id: &str) -> Result<ActorRef<SessionMsg>, ApiError> {
+fn session_of(broker: &BrokerApi, client_id: &str) -> Result<ActorRef<SessionMsg>, ApiError> {
     broker
-        .registry
-        .get(client_id)
-        .map(|entry| entry.session)
+        .session(client_id)
         .ok_or_else(|| ApiError::not_found(format!("no session for client `{client_id}`")))
-}
-
-/// Client ids of the live sessions, sorted, from session_sup's children (`session/<encoded id>`).
-fn session_ids(broker: &Broker) -> Vec<String> {
-    let Some(sup) = broker.session_sup.read().clone() else {
-        return Vec::new();
-    };
-    let mut ids: Vec<String> = sup
-        .which_children()
-        .into_iter()
-        .filter_map(|child| {
-            let encoded = child.id.strip_prefix("session/")?;
-            let id = percent_encoding::percent_decode_str(encoded).decode_utf8().ok()?;
-            Some(id.into_owned())
-        })
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
 }
 
 /// The sessions of `ids`, asked all at once: one entry per session still alive, in `ids`'
 /// order; a session that does not answer in time is `{ client_id, error }`.
-async fn infos(broker: &Broker, ids: Vec<String>) -> Vec<Result<SessionInfo, Value>> {
+async fn infos(broker: &BrokerApi, ids: Vec<String>) -> Vec<Result<SessionInfo, Value>> {
     let mut asks = JoinSet::new();
     for (index, id) in ids.into_iter().enumerate() {
-        let Some(entry) = broker.registry.get(&id) else {
+        let Some(session) = broker.session(&id) else {
             continue;
         };
-        asks.spawn(async move { (index, call(&entry.session, SessionMsg::Info).await, id) });
+        asks.spawn(async move { (index, call(&session, SessionMsg::Info).await, id) });
     }
     let mut answers = Vec::new();
     while let Some(joined) = asks.join_next().await {
@@ -146,8 +122,13 @@ pub struct SessionQuery {
 }
 
 /// The page of session ids `q` selects, and its envelope.
-fn select(broker: &Broker, q: &SessionQuery) -> (Vec<String>, Value) {
-    let mut ids = session_ids(broker);
+fn select(broker: &BrokerApi, q: &SessionQuery) -> (Vec<String>, Value) {
+    let mut ids: Vec<String> = broker
+        .registry()
+        .session_ids()
+        .iter()
+        .map(|id| id.to_string())
+        .collect();
     if let Some(prefix) = &q.client_id {
         ids.retain(|id| id.starts_with(prefix.as_str()));
     }
@@ -161,7 +142,7 @@ fn select(broker: &Broker, q: &SessionQuery) -> (Vec<String>, Value) {
 /// `GET /api/v1/sessions[?limit=&offset=&client_id=<prefix>]`: sessions sorted by client id,
 /// `{ total, offset, limit, sessions: [...] }`.
 pub async fn list(
-    State(broker): State<Arc<Broker>>,
+    State(broker): State<BrokerApi>,
     query: Result<Query<SessionQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = accept(query)?;
@@ -177,7 +158,7 @@ pub async fn list(
 /// `GET /api/v1/sessions/<id>`: subscriptions with QoS, inflight, mqueue length and drops,
 /// awaiting PUBREL, creation time, expiry.
 pub async fn show(
-    State(broker): State<Arc<Broker>>,
+    State(broker): State<BrokerApi>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path(id) = accept(id)?;
@@ -189,7 +170,7 @@ pub async fn show(
 /// `GET /api/v1/subscriptions[?limit=&offset=&client_id=<prefix>]`: each session's
 /// subscriptions, `{ total, offset, limit, subscriptions: [{ client_id, subscriptions }] }`.
 pub async fn subscriptions(
-    State(broker): State<Arc<Broker>>,
+    State(broker): State<BrokerApi>,
     query: Result<Query<SessionQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = accept(query)?;
@@ -209,7 +190,7 @@ pub async fn subscriptions(
 
 /// `GET /api/v1/subscriptions/<client>`: `{ client_id, subscriptions: [{ topic, qos }] }`.
 pub async fn client_subscriptions(
-    State(broker): State<Arc<Broker>>,
+    State(broker): State<BrokerApi>,
     client: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path(client) = accept(client)?;
@@ -234,7 +215,7 @@ pub struct SubscribeBody {
 /// client's session as its own SUBSCRIBE would (the route is made, retained messages follow);
 /// answers the QoS granted.
 pub async fn subscribe(
-    State(broker): State<Arc<Broker>>,
+    State(broker): State<BrokerApi>,
     client: Result<Path<String>, PathRejection>,
     body: Result<Json<SubscribeBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -242,7 +223,7 @@ pub async fn subscribe(
     let Json(body) = accept(body)?;
     let qos = QoS::from_u8(body.qos)
         .ok_or_else(|| ApiError::bad_request(format!("qos must be 0, 1 or 2, not {}", body.qos)))?;
-    arbor_actors::routing::topic::validate_filter(&body.topic)
+    arbor_actors::codec::topic_rules::validate_subscription(&body.topic)
         .map_err(|e| ApiError::bad_request(format!("invalid topic filter `{}`: {e}", body.topic)))?;
     let session = session_of(&broker, &client)?;
     let topic = body.topic;
@@ -265,7 +246,7 @@ pub async fn subscribe(
 /// `DELETE /api/v1/subscriptions/<client>/<filter>` (the filter percent-encoded, or its
 /// levels as path segments): removes one subscription; 404 if the client has none to it.
 pub async fn unsubscribe(
-    State(broker): State<Arc<Broker>>,
+    State(broker): State<BrokerApi>,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path((client, topic)) = accept(path)?;

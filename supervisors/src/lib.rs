@@ -13,7 +13,8 @@
 //! - a live view of the tree ([`TreeNode`]) readable while supervisors are busy;
 //! - stable paths ([`path`]) and fault injection ([`fault`]) for every supervised actor.
 //!
-//! Start a tree with [`RootHandle::start`]; supervisors below are [`ChildSpec::supervisor`]s.
+//! Start a tree with [`RootHandle::start`]; supervisors below are [`ChildSpec::supervisor`]s and
+//! workers implement [`Worker`], the one skeleton that runs the fault plan's check for them.
 
 mod children;
 pub mod error;
@@ -27,6 +28,7 @@ mod shutdown;
 pub mod spec;
 mod supervisor;
 pub mod tree;
+pub mod worker;
 
 pub use children::{ChildStatus, SupStatus};
 pub use error::{StartError, SupervisorError};
@@ -40,3 +42,4 @@ pub use spec::{
 };
 pub use supervisor::{Supervisor, SupervisorMsg, SupervisorRef};
 pub use tree::{ChildCounts, ChildInfo, Found, TreeNode, TreeOpts};
+pub use worker::{Slot, Worker};

@@ -47,7 +47,7 @@ impl TestBroker {
     /// Wraps a broker started some other way (with a fault plan, say).
     pub fn from_handle(handle: BrokerHandle) -> Self {
         let mqtt = handle.listener_addr("tcp").expect("listener bound");
-        let admin = format!("http://{}", handle.broker.admin_addr.read().expect("admin bound"));
+        let admin = format!("http://{}", handle.api.admin_addr().expect("admin bound"));
         Self { handle, mqtt, admin }
     }
 
@@ -72,22 +72,13 @@ impl TestBroker {
     }
 
     /// The tcp listener's admission table.
-    pub fn listener(&self) -> std::sync::Arc<arbor_actors::esockd::listener::ListenerShared> {
-        let id = self
-            .handle
-            .broker
-            .listeners
-            .read()
-            .keys()
-            .next()
-            .cloned()
-            .expect("a listener");
-        self.handle.broker.listener(&id).expect("listener")
+    pub fn listener(&self) -> std::sync::Arc<arbor_actors::esockd::table::ListenerTable> {
+        self.handle.api.listeners().find("tcp").expect("the tcp listener")
     }
 
     /// The path of the tcp listener's listener_sup.
     pub fn listener_sup(&self) -> String {
-        format!("listeners_sup/listener_sup/{}", self.listener().id)
+        format!("listeners_sup/listener_sup/{}", self.listener().id())
     }
 
     /// Runs an `arbor ctl` command against this broker.
@@ -133,8 +124,8 @@ pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 impl TestBroker {
     /// What the session of `client_id` reports (as `ctl sessions show`), if it exists.
     pub async fn session_info(&self, client_id: &str) -> Option<arbor_actors::session::SessionInfo> {
-        let entry = self.handle.broker.registry.get(client_id)?;
-        ractor::call!(entry.session, arbor_actors::session::SessionMsg::Info).ok()
+        let session = self.handle.api.session(client_id)?;
+        ractor::call!(session, arbor_actors::session::SessionMsg::Info).ok()
     }
 
     /// Polls the session of `client_id` (every 10 ms, up to 10 s) until `cond` holds: the

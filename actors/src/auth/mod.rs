@@ -1,10 +1,11 @@
 //! Access control (emqttd_access_control): who may connect, and what they may publish and
 //! subscribe to.
 //!
-//! One [`AccessControl`] combines `auth.allow_anonymous`, the password file ([`crate::auth::passwd`])
-//! and the ACL ([`crate::auth::acl`]). The broker holds it behind a lock and swaps it whole on reload
-//! (`arbor ctl acl reload`, SIGHUP): a reload that fails (a malformed line) keeps the old one and
-//! says why, and no connection is dropped either way.
+//! One [`AccessControl`] combines `auth.allow_anonymous`, the password file
+//! ([`crate::auth::passwd`]) and the ACL ([`crate::auth::acl`]). [`Access`] is the handle every
+//! connection and session reads it through; it is swapped whole on reload (`arbor ctl acl
+//! reload`, SIGHUP): a reload that fails (a malformed line) keeps the old rules and says why, and
+//! no connection is dropped either way.
 
 pub mod acl;
 pub mod passwd;
@@ -13,7 +14,8 @@ use std::sync::Arc;
 
 use crate::auth::acl::{Acl, Action, Permission, Who};
 use crate::auth::passwd::PasswordFile;
-use crate::broker::Broker;
+use parking_lot::RwLock;
+
 use crate::codec::ConnectReturnCode;
 use crate::config::BrokerConfig;
 
@@ -77,17 +79,30 @@ impl AccessControl {
     }
 }
 
-/// Re-reads the configuration (file and environment, as at start) and reloads the password
-/// file and ACL it names; on any error the old rules stay and the error says why.
-pub fn reload(broker: &Broker) -> Result<(), String> {
-    let loader = broker.config_loader.read().clone();
-    let config = match loader {
-        Some(load) => load()?,
-        None => (*broker.config).clone(),
-    };
-    let access = AccessControl::load(&config)
-        .inspect_err(|e| tracing::warn!(error = %e, "reload failed, old rules kept"))?;
-    *broker.access.write() = Arc::new(access);
-    tracing::info!("access control reloaded");
-    Ok(())
+/// The rules in force, shared by everyone who checks them; see the module docs.
+#[derive(Clone)]
+pub struct Access(Arc<RwLock<Arc<AccessControl>>>);
+
+impl Access {
+    /// The rules `config` names, loaded.
+    pub fn load(config: &BrokerConfig) -> Result<Self, String> {
+        Ok(Self(Arc::new(RwLock::new(Arc::new(AccessControl::load(
+            config,
+        )?)))))
+    }
+
+    /// The rules now (a reload does not change what a caller already holds).
+    pub fn current(&self) -> Arc<AccessControl> {
+        self.0.read().clone()
+    }
+
+    /// Loads the password file and ACL that `config` names and puts them in force; on any error
+    /// the old rules stay and the error says why.
+    pub fn reload(&self, config: &BrokerConfig) -> Result<(), String> {
+        let access = AccessControl::load(config)
+            .inspect_err(|e| tracing::warn!(error = %e, "reload failed, old rules kept"))?;
+        *self.0.write() = Arc::new(access);
+        tracing::info!("access control reloaded");
+        Ok(())
+    }
 }

@@ -1,10 +1,12 @@
-//! The rules for topic names and topic filters (MQTT 3.1.1 section 4.7), and [`TopicName`],
-//! a topic name that has passed them.
+//! The rules for topic names and topic filters (MQTT 3.1.1 section 4.7), the shape of a shared
+//! subscription (`$share/<group>/<filter>`), and [`TopicName`], a topic name that has passed them.
 //!
-//! The codec applies these to every PUBLISH topic, will topic and SUBSCRIBE/UNSUBSCRIBE
-//! filter it decodes; the router reuses the same two functions, so "valid topic" means one
-//! thing in the whole broker (emqttd keeps these rules in `emqttd_topic:validate/1`).
-//! Matching a name against a filter is the router's job, not this module's.
+//! This is the broker's only topic validator. The codec applies it to every PUBLISH topic, will
+//! topic and SUBSCRIBE/UNSUBSCRIBE filter it decodes; the route table checks a filter it stores
+//! with [`validate_subscription`], which adds the shared-subscription rule to the filter rules,
+//! so "valid topic" means one thing in the whole broker (emqttd keeps these rules in
+//! `emqttd_topic:validate/1`). A malformed `$share/` filter is not a malformed packet: SUBACK
+//! refuses it. Matching a name against a filter is routing's job, not this module's.
 //!
 //! Both validators work on `&str`, so UTF-8 well-formedness is already settled; they still
 //! check U+0000 and the 65,535-byte limit because the router also gets topics that never
@@ -47,6 +49,56 @@ pub enum TopicError {
     /// `+` shares its level with other characters [MQTT-4.7.1-3].
     #[error("'+' at byte {0} is not alone in its level")]
     PlusNotAlone(usize),
+    /// Starts with `$share/` but is not `$share/<group>/<filter>` with a non-empty group free of
+    /// `+` and `#` and a non-empty filter [MQTT-4.8.2-1] [MQTT-4.8.2-2].
+    #[error("malformed shared subscription")]
+    BadShare,
+}
+
+/// The prefix of a shared subscription.
+const SHARE_PREFIX: &str = "$share/";
+
+/// Splits a shared subscription `$share/<group>/<filter>` into `(group, filter)`.
+///
+/// `None` for a filter that does not start with `$share/` and also for a malformed one: an empty
+/// group, a group holding `+` or `#`, or an empty filter ([`validate_subscription`] tells the two
+/// apart). The returned filter is not validated here.
+pub fn parse_share(filter: &str) -> Option<(&str, &str)> {
+    let rest = filter.strip_prefix(SHARE_PREFIX)?;
+    let (group, real) = rest.split_once('/')?;
+    if group.is_empty() || group.contains(['+', '#']) || real.is_empty() {
+        return None;
+    }
+    Some((group, real))
+}
+
+/// Checks a filter a session subscribes to: [`validate_topic_filter`], and for a `$share/`
+/// filter a well-formed group followed by a valid filter. Error positions are byte offsets
+/// into `filter`.
+pub fn validate_subscription(filter: &str) -> Result<(), TopicError> {
+    if !filter.starts_with(SHARE_PREFIX) {
+        return validate_topic_filter(filter);
+    }
+    let (_, real) = parse_share(filter).ok_or(TopicError::BadShare)?;
+    let offset = filter.len() - real.len();
+    validate_topic_filter(real).map_err(|e| e.shifted(offset))
+}
+
+impl TopicError {
+    /// The same error with its byte positions moved by `offset`.
+    fn shifted(self, offset: usize) -> Self {
+        match self {
+            Self::NullCharacter(at) => Self::NullCharacter(at + offset),
+            Self::WildcardInName { wildcard, at } => Self::WildcardInName {
+                wildcard,
+                at: at + offset,
+            },
+            Self::HashNotAlone(at) => Self::HashNotAlone(at + offset),
+            Self::HashNotLast(at) => Self::HashNotLast(at + offset),
+            Self::PlusNotAlone(at) => Self::PlusNotAlone(at + offset),
+            other => other,
+        }
+    }
 }
 
 /// Checks a topic name as found in PUBLISH and in a CONNECT will: non-empty, at most 65,535
@@ -276,6 +328,25 @@ mod tests {
         assert_eq!(validate_topic_filter("a+/b"), Err(TopicError::PlusNotAlone(1)));
         assert_eq!(validate_topic_filter("a/+b"), Err(TopicError::PlusNotAlone(2)));
         assert_eq!(validate_topic_filter("++"), Err(TopicError::PlusNotAlone(0)));
+    }
+
+    #[test]
+    fn shared_subscriptions_mqtt_4_8_2_1_and_4_8_2_2() {
+        for ok in ["$share/g/+/x/#", "$share/g/#", "$share/group/a/b"] {
+            assert_eq!(validate_subscription(ok), Ok(()), "{ok:?}");
+        }
+        for bad in ["$share//a", "$share/g", "$share/g/", "$share/g+/a", "$share/#/a"] {
+            assert_eq!(validate_subscription(bad), Err(TopicError::BadShare), "{bad:?}");
+            assert_eq!(parse_share(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            validate_subscription("$share/g/a#"),
+            Err(TopicError::HashNotAlone(10)),
+            "the inner filter's rules, positions in the whole filter"
+        );
+        assert_eq!(parse_share("$share/g/a/b"), Some(("g", "a/b")));
+        assert_eq!(parse_share("a/b"), None);
+        assert_eq!(validate_subscription("sport+"), Err(TopicError::PlusNotAlone(5)));
     }
 
     #[test]

@@ -1,588 +1,309 @@
-//! `connection_sup/connection/<peer>`: one TCP connection (emqttd_client).
+//! `connection_sup/connection/<peer>`: one client connection (emqttd_client with
+//! emqttd_protocol's CONNECT).
 //!
-//! A reader task owns the read half: it decodes frames with [`crate::codec`] and casts every
-//! complete packet a read brought to the actor as one batch, taking a credit per packet first, so
-//! at most [`READ_CREDIT`] packets wait in the mailbox and a fast client is slowed by TCP, not by
-//! our memory. The actor holds its credits back while a session it publishes to is over its
-//! high water ([`crate::routing::load`]), which is how back-pressure reaches a publisher. The actor owns
-//! the write half: it and its session encode packets into the shared [`Outbox`], and one `Flush`
-//! per burst writes them. The protocol itself is in [`crate::connection::protocol`].
+//! The connection actor owns the connection's life: the socket until CONNECT is accepted, the
+//! [`reader`] task that reads it, the `max_connections` permit, and the reason it ends. Its work
+//! is CONNECT ([`connect`]): check the client id, authenticate, and ask the sm pool for the
+//! session, handing the session the socket's write half; from then on the session is the one
+//! writer of the socket and writes CONNACK.
 //!
-//! Every way a connection can end is a normal stop with one log line; the will is published by
-//! [`WillGuard`]'s drop unless DISCONNECT disarmed it, so it also goes out when the actor is
-//! killed (kill skips `post_stop`, but the state is dropped).
+//! After CONNECT, packets do not pass through this actor. The reader runs the client's side of
+//! the protocol ([`inbound`]): a PUBLISH is checked against the ACL and routed where it is read,
+//! straight into the subscribers' sessions, and everything else goes to the client's own session
+//! in order. A delivery to an online subscriber so crosses two tasks, the publisher's reader and
+//! the subscriber's session, which writes it.
+//!
+//! Every way a connection ends is a stop with one log line and an `ExitReason::Shutdown` that
+//! says why; the sm worker monitoring it reports that reason in `$SYS` and forgets the client, and
+//! the session monitoring it publishes the will unless the client sent DISCONNECT. When it is the
+//! session that dies abnormally (killed, panicked), the session cannot publish the will, so the
+//! connection does, then closes.
 
-pub mod outbox;
-pub mod protocol;
+pub mod connect;
+mod inbound;
+mod reader;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arbor_supervisors::{FaultHook, StartCtx, StartError, Started};
-use bytes::BytesMut;
-use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use arbor_supervisors::{ExitReason, StartCtx, StartError, Started, Worker};
+use ractor::{ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
-use crate::broker::Broker;
-use crate::codec::{self, CodecError, Packet, ProtocolLevel};
-use crate::connection::outbox::Outbox;
+use crate::auth::Access;
+use crate::codec::{CodecError, Connect, ConnectReturnCode};
+use crate::config::MqttConfig;
 use crate::esockd::admission::ConnectionPermit;
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
-use crate::routing::load::Load;
-use crate::routing::retainer::RetainerMsg;
-use crate::session::SessionMsg;
+use crate::routing::publish::Publisher;
+use crate::session::outbox::Writer;
+use crate::session::sm::SmPool;
+use crate::session::{SessionHandle, SessionMsg};
 
-/// Packets the reader may have cast and the actor not yet handled. The reader casts every
-/// complete frame a read brought, up to this many, as one batch.
+/// Packets the reader may have handed its session and the session not yet handled (the
+/// reader's read credits). The reader hands over every complete frame a read brought, up to
+/// this many, as one batch.
 pub const READ_CREDIT: usize = 64;
 
-/// A connection as its session knows it: the actor and the write buffer they share.
-#[derive(Clone)]
-pub struct ConnHandle {
-    /// The connection actor.
-    pub actor: ActorRef<ConnectionMsg>,
-    /// The shared write buffer.
-    pub outbox: Arc<Outbox>,
+/// What connections need of the rest of the broker: built once by the tree, shared by all.
+pub struct ConnectionDeps {
+    /// `[mqtt]` configuration.
+    pub mqtt: MqttConfig,
+    /// `session.publisher_wait`: how long a publisher waits for a subscriber over high water.
+    pub publisher_wait: Duration,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Passwords and ACL.
+    pub access: Access,
+    /// The publish path.
+    pub publisher: Publisher<SessionHandle>,
+    /// The sm pool, which opens sessions.
+    pub sm: SmPool,
 }
 
-impl ConnHandle {
-    /// Queues a packet to write: no actor message unless a flush has to be asked for.
-    pub fn send(&self, packet: &Packet) {
-        if self.outbox.push(packet) {
-            ask_flush(&self.outbox, &self.actor);
+/// Why a connection ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Close {
+    /// The client sent DISCONNECT.
+    Disconnected,
+    /// A clean EOF between packets.
+    PeerClosed,
+    /// The socket failed, or closed inside a packet.
+    Socket(String),
+    /// A packet broke the protocol.
+    Protocol(String),
+    /// CONNECT named a protocol level this broker does not speak: CONNACK says so first
+    /// [MQTT-3.1.2-2].
+    Unsupported(ConnectReturnCode, String),
+    /// No CONNECT within `mqtt.connect_timeout`.
+    ConnectTimeout,
+    /// A packet that began was not finished within `mqtt.frame_timeout`.
+    FrameTimeout,
+    /// No packet within 1.5 × keepalive [MQTT-3.1.2-24].
+    KeepaliveExpired,
+    /// CONNECT was refused (the CONNACK said why).
+    Refused(String),
+    /// The session ended, or could not be reached.
+    SessionGone(String),
+    /// The reader task failed; a bug, reported as such.
+    ReaderPanicked,
+}
+
+impl Close {
+    /// A short name per kind, for counting closes by reason.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Close::Disconnected => "disconnected",
+            Close::PeerClosed => "peer_closed",
+            Close::Socket(_) => "socket_error",
+            Close::Protocol(_) | Close::Unsupported(..) => "protocol_error",
+            Close::ConnectTimeout => "connect_timeout",
+            Close::FrameTimeout => "frame_timeout",
+            Close::KeepaliveExpired => "keepalive_timeout",
+            Close::Refused(_) => "connect_refused",
+            Close::SessionGone(_) => "session_gone",
+            Close::ReaderPanicked => "reader_panicked",
         }
     }
 }
 
-/// Casts the `Flush` an outbox asked for; if the connection is gone, the next push asks again.
-fn ask_flush(outbox: &Outbox, actor: &ActorRef<ConnectionMsg>) {
-    if actor.send_message(ConnectionMsg::Flush).is_err() {
-        outbox.flush_failed();
+impl std::fmt::Display for Close {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Close::Disconnected => f.write_str("client sent DISCONNECT"),
+            Close::PeerClosed => f.write_str("peer closed the socket"),
+            Close::Socket(e) => write!(f, "socket error: {e}"),
+            Close::Protocol(e) | Close::Unsupported(_, e) => write!(f, "protocol error: {e}"),
+            Close::ConnectTimeout => f.write_str("no CONNECT within connect_timeout"),
+            Close::FrameTimeout => f.write_str("a packet was not finished within frame_timeout"),
+            Close::KeepaliveExpired => f.write_str("keepalive timeout"),
+            Close::Refused(why) => write!(f, "CONNECT refused: {why}"),
+            Close::SessionGone(why) => write!(f, "session ended: {why}"),
+            Close::ReaderPanicked => f.write_str("reader task panicked"),
+        }
     }
 }
 
-impl std::ops::Deref for ConnHandle {
-    type Target = ActorRef<ConnectionMsg>;
-    fn deref(&self) -> &Self::Target {
-        &self.actor
+impl From<CodecError> for Close {
+    fn from(err: CodecError) -> Self {
+        Close::Protocol(err.to_string())
     }
 }
 
-/// The close reason of a DISCONNECT.
-pub(crate) const DISCONNECTED: &str = "client sent DISCONNECT";
-/// The close reason of a clean EOF.
-const PEER_CLOSED: &str = "peer closed the socket";
+/// What the reader needs once CONNECT is accepted.
+pub struct Attached {
+    /// Client id.
+    pub client_id: Arc<str>,
+    /// The session, which takes everything but PUBLISH.
+    pub session: ActorRef<SessionMsg>,
+    /// User name, for the ACL.
+    pub username: Option<Arc<str>>,
+}
 
 /// Messages of a connection.
 pub enum ConnectionMsg {
-    /// Decoded packets from the reader, in order (each holds one read credit).
-    Packets(Vec<Packet>),
-    /// The reader met a frame that breaks the protocol.
-    ProtocolError(CodecError),
-    /// The socket closed or failed.
-    ReaderClosed(Option<String>),
-    /// No CONNECT within `mqtt.connect_timeout` (the reader's deadline).
-    ConnectTimeout,
-    /// No packet within 1.5 × keepalive [MQTT-3.1.2-24] (the reader's deadline).
-    KeepaliveExpired,
-    /// A session this connection published to has room again: read on.
-    Resume,
-    /// Close: taken over, discarded, or kicked by an operator.
-    Kick(String),
-    /// Write what the outbox holds.
-    Flush,
+    /// The reader decoded CONNECT; the answer says how the reader goes on (`None`: refused).
+    Connect(Box<Connect>, oneshot::Sender<Option<Box<Attached>>>),
+    /// The reader stopped, for this reason.
+    Closed(Close),
+}
+
+/// What a connection starts with.
+pub struct ConnectionArgs {
+    /// The broker's handles.
+    pub deps: Arc<ConnectionDeps>,
+    /// The admitted socket.
+    pub socket: TcpStream,
+    /// Its peer.
+    pub peer: SocketAddr,
+    /// Its slot under the listener's `max_connections`.
+    pub permit: ConnectionPermit,
+    /// Its path in the tree.
+    pub path: String,
 }
 
 /// The connected client, once CONNECT was accepted.
-pub struct Client {
-    /// Client id.
-    pub id: Arc<str>,
-    /// Its session.
-    pub session: ActorRef<SessionMsg>,
-    /// Keepalive (zero: off).
-    pub keepalive: Duration,
-    /// Protocol level.
-    pub level: ProtocolLevel,
-    /// User name from CONNECT (for the ACL's `user:` rules and `%u`).
-    pub username: Option<String>,
+struct Client {
+    id: Arc<str>,
+    session: ActorRef<SessionMsg>,
+    /// The will, published here only if the session dies abnormally (see the module docs).
+    will: Option<Arc<Message>>,
 }
 
-/// Publishes the will when dropped, unless disarmed by DISCONNECT [MQTT-3.1.2-8, -10].
-pub struct WillGuard {
-    pub(crate) broker: Arc<Broker>,
-    pub(crate) will: Option<Arc<Message>>,
-}
-
-impl Drop for WillGuard {
-    fn drop(&mut self) {
-        if let Some(will) = self.will.take() {
-            tracing::debug!(topic = %will.topic, client_id = %will.from, "publishing will");
-            if will.retain {
-                if let Some(retainer) = self.broker.retainer.read().as_ref() {
-                    let _ = retainer.send_message(RetainerMsg::Retain(will.clone(), None));
-                }
-            }
-            crate::routing::router::publish(&self.broker, will);
-        }
-    }
-}
-
-/// The connection actor.
+/// The connection worker.
 pub struct Connection;
 
-/// Its state. Dropping it (even on kill) aborts the reader, frees the permit and fires the will.
+/// Its state. Dropping it (even on kill) stops the reader and frees the permit.
 pub struct ConnectionState {
-    pub(crate) broker: Arc<Broker>,
-    pub(crate) peer: SocketAddr,
-    pub(crate) path: String,
-    pub(crate) client: Option<Client>,
-    pub(crate) will: WillGuard,
-    /// Why it closed, for the `$SYS` notice (none when it was killed).
-    closed_because: Option<String>,
-    writer: OwnedWriteHalf,
-    /// The buffer last written, kept to swap in for the next write.
-    spare: BytesMut,
-    credit: Arc<Semaphore>,
-    /// Read credits held back while a session we published to is over its high water.
-    pub(crate) paused: Option<usize>,
-    /// Deliveries of consecutive PUBLISHes to one session, cast as one message.
-    pub(crate) run: crate::routing::router::Run,
-    /// PUBACKs of one read, cast to the session as one message.
-    pub(crate) acks: Vec<crate::codec::PacketId>,
-    pub(crate) outbox: Arc<Outbox>,
+    deps: Arc<ConnectionDeps>,
+    peer: SocketAddr,
+    path: String,
+    /// The socket's write half until CONNECT is accepted; then the session's.
+    writer: Option<Writer>,
+    client: Option<Client>,
     reader: JoinHandle<()>,
     _permit: ConnectionPermit,
-    fault: FaultHook,
 }
 
 impl Drop for ConnectionState {
     fn drop(&mut self) {
         self.reader.abort();
-        if let Some(client) = &self.client {
-            {
-                let mut clients = self.broker.clients.write();
-                if clients.get(&client.id).is_some_and(|e| e.path == self.path) {
-                    clients.remove(&client.id);
-                }
-            }
-            let reason = self.closed_because.take().unwrap_or_else(|| "killed".into());
-            let notice = serde_json::json!({ "clientid": &*client.id, "reason": reason, "ts": crate::connection::protocol::unix_now() });
-            crate::observability::sys::client_event(&self.broker, &client.id, "disconnected", notice);
-        }
     }
 }
 
 /// Starts the connection actor for an admitted socket.
-pub async fn start(
-    ctx: StartCtx,
-    broker: Arc<Broker>,
-    socket: TcpStream,
-    peer: SocketAddr,
-    permit: ConnectionPermit,
-) -> Result<Option<Started>, StartError> {
-    let args = (broker, socket, peer, permit, ctx.fault.clone(), ctx.path.clone());
-    let (actor, _) = Actor::spawn_linked(None, Connection, args, ctx.supervisor).await?;
-    Ok(Some(Started::from(actor)))
+pub async fn start(ctx: StartCtx, args: ConnectionArgs) -> Result<Option<Started>, StartError> {
+    let conn = arbor_supervisors::worker::spawn::<Connection>(&ctx, args).await?;
+    Ok(Some(Started::from(conn)))
 }
 
-impl Actor for Connection {
+impl Worker for Connection {
     type Msg = ConnectionMsg;
+    type Args = ConnectionArgs;
     type State = ConnectionState;
-    type Arguments = (
-        Arc<Broker>,
-        TcpStream,
-        SocketAddr,
-        ConnectionPermit,
-        FaultHook,
-        String,
-    );
 
-    async fn pre_start(
-        &self,
+    async fn init(
         myself: ActorRef<ConnectionMsg>,
-        (broker, socket, peer, permit, fault, path): Self::Arguments,
+        args: ConnectionArgs,
     ) -> Result<ConnectionState, ActorProcessingErr> {
-        let _ = socket.set_nodelay(true);
-        let (read, writer) = socket.into_split();
-        let credit = Arc::new(Semaphore::new(READ_CREDIT));
-        let max = broker.config.mqtt.max_packet_size as usize;
-        let bucket = permit.listener().config.rate_limit.as_ref().map(TokenBucket::new);
-        let reader = tokio::spawn(read_loop(
+        let _ = args.socket.set_nodelay(true);
+        let (read, write) = args.socket.into_split();
+        let bucket = args.permit.listener().rate_limit();
+        let reader = reader::spawn(reader::ReaderArgs {
             read,
-            myself.clone(),
-            credit.clone(),
-            max,
-            broker.metrics.clone(),
+            conn: myself,
+            deps: args.deps.clone(),
             bucket,
-            broker.config.mqtt.connect_timeout,
-        ));
+            ip: args.peer.ip(),
+        });
         Ok(ConnectionState {
-            will: WillGuard {
-                broker: broker.clone(),
-                will: None,
-            },
-            broker,
-            peer,
-            path,
+            deps: args.deps,
+            peer: args.peer,
+            path: args.path,
+            writer: Some(Box::new(write)),
             client: None,
-            closed_because: None,
-            writer,
-            spare: BytesMut::new(),
-            credit,
-            paused: None,
-            run: Default::default(),
-            acks: Vec::new(),
-            outbox: Arc::default(),
             reader,
-            _permit: permit,
-            fault,
+            _permit: args.permit,
         })
     }
 
     async fn handle(
-        &self,
         myself: ActorRef<ConnectionMsg>,
         msg: ConnectionMsg,
         state: &mut ConnectionState,
     ) -> Result<(), ActorProcessingErr> {
-        state.fault.check().await?;
         match msg {
-            // Boxed, one allocation per batch: ractor keeps the largest `handle` future inline
-            // in every actor's processing loop, so an inline packet path (~1 KB) would be paid
-            // by every idle connection.
-            ConnectionMsg::Packets(packets) => Box::pin(state.handle_packets(&myself, packets)).await,
-            ConnectionMsg::Resume => {
-                if let Some(held) = state.paused.take() {
-                    state.credit.add_permits(held);
+            // Boxed: the largest future of `handle` is kept inline in every connection's actor
+            // loop, idle or not, and CONNECT is the large path, taken once.
+            ConnectionMsg::Connect(connect, reply) => match Box::pin(state.connect(&myself, connect)).await {
+                Ok(attached) => {
+                    let _ = reply.send(Some(attached));
                 }
-            }
-            ConnectionMsg::ProtocolError(err) => {
-                Metrics::add(&state.broker.metrics.protocol_errors, 1);
-                if let (None, Some(code)) = (&state.client, err.connack_code()) {
-                    // [MQTT-3.1.2-2]: an unsupported protocol level gets CONNACK 0x01 first.
-                    state.write(
-                        &myself,
-                        &Packet::ConnAck(codec::ConnAck {
-                            session_present: false,
-                            code,
-                        }),
-                    );
+                Err(close) => {
+                    let _ = reply.send(None);
+                    Box::pin(state.close(&myself, &close)).await;
                 }
-                state.close(&myself, &format!("protocol error: {err}")).await;
-            }
-            ConnectionMsg::ReaderClosed(reason) => {
-                let reason = reason.map_or_else(|| PEER_CLOSED.to_string(), |e| format!("socket error: {e}"));
-                state.close(&myself, &reason).await;
-            }
-            ConnectionMsg::ConnectTimeout => {
-                state.close(&myself, "no CONNECT within connect_timeout").await;
-            }
-            ConnectionMsg::KeepaliveExpired => state.close(&myself, "keepalive timeout").await,
-            ConnectionMsg::Kick(reason) => state.close(&myself, &reason).await,
-            ConnectionMsg::Flush => {
-                if let Err(e) = state.flush().await {
-                    state.close(&myself, &format!("socket error: {e}")).await;
-                } else if state.outbox.resume() {
-                    if let Some(client) = &state.client {
-                        let _ = client.session.send_message(SessionMsg::Drained);
-                    }
-                }
-            }
+            },
+            ConnectionMsg::Closed(close) => Box::pin(state.close(&myself, &close)).await,
         }
         Ok(())
     }
 
-    async fn handle_supervisor_evt(
-        &self,
+    async fn exited(
         myself: ActorRef<ConnectionMsg>,
-        evt: SupervisionEvent,
+        event: SupervisionEvent,
         state: &mut ConnectionState,
     ) -> Result<(), ActorProcessingErr> {
-        let Some(client) = &state.client else {
+        let Some(client) = &mut state.client else {
             return Ok(());
         };
-        let is_session = evt
-            .actor_cell()
-            .is_some_and(|c| c.get_id() == client.session.get_id());
-        match evt {
-            SupervisionEvent::ActorFailed(_, err) if is_session => {
-                let reason = format!("session crashed: {err}");
-                state.close(&myself, &reason).await;
+        let (cell, reason) = match &event {
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, ExitReason::from_reason(reason.as_deref()))
             }
-            SupervisionEvent::ActorTerminated(_, _, reason) if is_session => {
-                let reason = format!(
-                    "session ended: {}",
-                    arbor_supervisors::ExitReason::from_reason(reason.as_deref())
-                );
-                state.close(&myself, &reason).await;
-            }
-            _ => {}
+            SupervisionEvent::ActorFailed(cell, err) => (cell, ExitReason::Failed(err.to_string())),
+            _ => return Ok(()),
+        };
+        if cell.get_id() != client.session.get_id() {
+            return Ok(());
         }
+        if reason.is_abnormal() {
+            if let Some(will) = client.will.take() {
+                tracing::debug!(topic = %will.topic, client_id = %client.id, "session died: publishing the will");
+                if will.retain {
+                    state.deps.publisher.retain(&will);
+                }
+                state.deps.publisher.publish(will);
+            }
+        }
+        Box::pin(state.close(&myself, &Close::SessionGone(reason.to_string()))).await;
         Ok(())
     }
 }
 
 impl ConnectionState {
-    /// Handles a batch from the reader, then gives its read credits back (or holds them while
-    /// paused).
-    async fn handle_packets(&mut self, myself: &ActorRef<ConnectionMsg>, packets: Vec<Packet>) {
-        let credits = packets.len();
-        for packet in packets {
-            self.broker.metrics.packet_received(packet.packet_type());
-            // A run spans consecutive PUBLISHes (or PUBACKs) only: whatever else the client
-            // does comes after them.
-            if !matches!(packet, Packet::Publish(_)) {
-                self.run.cast();
-            }
-            if !matches!(packet, Packet::PubAck(_)) {
-                self.cast_acks();
-            }
-            if let Err(reason) = self.handle_packet(myself, packet).await {
-                self.run.cast();
-                self.cast_acks();
-                self.close(myself, &reason).await;
-                break;
-            }
-        }
-        self.run.cast();
-        self.cast_acks();
-        match &mut self.paused {
-            Some(held) => *held += credits,
-            None => self.credit.add_permits(credits),
-        }
-    }
-
-    /// Casts the PUBACKs gathered from this read to the session, as one message.
-    fn cast_acks(&mut self) {
-        if self.acks.is_empty() {
-            return;
-        }
-        if let Some(client) = &self.client {
-            let acks = std::mem::take(&mut self.acks);
-            let _ = client.session.send_message(SessionMsg::PubAcks(acks));
+    /// Ends the connection: one log line (debug for a clean goodbye, info otherwise), then a stop
+    /// whose reason says why. The session, monitoring this actor, closes the socket's write half.
+    async fn close(&mut self, myself: &ActorRef<ConnectionMsg>, close: &Close) {
+        let client_id = self.client.as_ref().map_or("", |c| &*c.id);
+        if matches!(close, Close::Disconnected | Close::PeerClosed) {
+            tracing::debug!(peer = %self.peer, %client_id, reason = %close, "connection closed");
         } else {
-            self.acks.clear();
+            tracing::info!(peer = %self.peer, %client_id, reason = %close, "connection closed");
         }
-    }
-
-    /// Encodes a packet into the outbox, ahead of what the session sent while held back (see
-    /// [`Outbox::hold`]), and makes sure a flush follows.
-    pub(crate) fn write(&mut self, myself: &ActorRef<ConnectionMsg>, packet: &Packet) {
-        if self.outbox.reply(packet) {
-            ask_flush(&self.outbox, myself);
+        if close.kind() == "protocol_error" {
+            Metrics::add(&self.deps.metrics.protocol_errors, 1);
         }
-        self.broker.metrics.packet_sent(packet.packet_type());
-    }
-
-    /// Stops reading the socket (read credits are held back) until `load` is below its low
-    /// water, or `session.publisher_wait` passed, after which that session counts as stalled.
-    pub(crate) fn pause_for(&mut self, myself: &ActorRef<ConnectionMsg>, load: Arc<Load>) {
-        if self.paused.is_some() {
-            return;
+        if let Close::Unsupported(code, _) = close {
+            self.refuse(*code).await;
         }
-        self.paused = Some(0);
-        let wait = self.broker.config.session.publisher_wait;
-        let me = myself.clone();
-        let peer = self.peer;
-        tokio::spawn(async move {
-            if tokio::time::timeout(wait, load.room()).await.is_err() {
-                tracing::warn!(%peer, ?wait, "a subscriber's session stayed over half its queue: stalled, its queue drops oldest until it catches up");
-                load.stall();
-            }
-            let _ = me.send_message(ConnectionMsg::Resume);
-        });
-    }
-
-    /// Writes what the outbox holds, in one write.
-    async fn flush(&mut self) -> std::io::Result<()> {
-        self.outbox.take(&mut self.spare);
-        if self.spare.is_empty() {
-            return Ok(());
+        if let Some(mut writer) = self.writer.take() {
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut writer).await;
         }
-        self.writer.write_all(&self.spare).await?;
-        Metrics::add(&self.broker.metrics.bytes_sent, self.spare.len() as u64);
-        Ok(())
-    }
-
-    /// Ends the connection: one log line (debug for a clean goodbye, info otherwise), what is
-    /// buffered is written, then a normal stop.
-    pub(crate) async fn close(&mut self, myself: &ActorRef<ConnectionMsg>, reason: &str) {
-        // Boxed: ractor keeps the largest `handle` future inline (twice) in every actor's loop.
-        Box::pin(self.close_now(myself, reason)).await
-    }
-
-    async fn close_now(&mut self, myself: &ActorRef<ConnectionMsg>, reason: &str) {
-        self.closed_because = Some(reason.to_string());
-        let client_id = self.client.as_ref().map_or("", |c| &c.id);
-        if reason == DISCONNECTED || reason == PEER_CLOSED {
-            tracing::debug!(peer = %self.peer, %client_id, reason, "connection closed");
-        } else {
-            tracing::info!(peer = %self.peer, %client_id, reason, "connection closed");
-        }
-        let _ = self.flush().await;
-        let _ = self.writer.shutdown().await;
-        myself.stop(None);
-    }
-}
-
-/// esockd's rate limit: `burst` bytes at once, refilled at `rate` bytes a second. Reading more
-/// than the bucket holds runs it into debt, and the reader sleeps until the debt is repaid, so
-/// the average stays at the rate while the socket is not read (TCP pushes back on the client).
-struct TokenBucket {
-    burst: f64,
-    rate: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    fn new(limit: &crate::config::RateLimit) -> Self {
-        Self {
-            burst: limit.burst as f64,
-            rate: (limit.bytes_per_sec as f64).max(1.0),
-            tokens: limit.burst as f64,
-            last: Instant::now(),
-        }
-    }
-
-    /// Takes `n` bytes' worth; returns how long to pause reading, if the bucket is in debt.
-    fn take(&mut self, n: usize) -> Option<Duration> {
-        let now = Instant::now();
-        let refill = now.saturating_duration_since(self.last).as_secs_f64() * self.rate;
-        self.tokens = (self.tokens + refill).min(self.burst) - n as f64;
-        self.last = now;
-        (self.tokens < 0.0).then(|| Duration::from_secs_f64(-self.tokens / self.rate))
-    }
-}
-
-/// How much room a read makes in the buffer.
-const READ_CHUNK: usize = 4096;
-
-/// Reads what the socket has into `buf`. A busy connection reads on into the buffer it has
-/// (reclaimed in place once its frames are gone); one with nothing to read and nothing buffered
-/// drops the buffer before it waits, so an idle connection holds no [`READ_CHUNK`].
-async fn read_some(read: &OwnedReadHalf, buf: &mut BytesMut) -> std::io::Result<usize> {
-    loop {
-        if buf.capacity() - buf.len() >= READ_CHUNK / 4 {
-            match read.try_read_buf(buf) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                done => return done,
-            }
-        }
-        if buf.is_empty() {
-            *buf = BytesMut::new();
-        }
-        read.readable().await?;
-        buf.reserve(READ_CHUNK);
-        match read.try_read_buf(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            done => return done,
-        }
-    }
-}
-
-/// The reader task. An `async move` block rather than an `async fn`, which would keep a second
-/// copy of every argument: this future lives as long as the connection.
-#[allow(clippy::manual_async_fn)] // on purpose, see above
-fn read_loop(
-    read: OwnedReadHalf,
-    me: ActorRef<ConnectionMsg>,
-    credit: Arc<Semaphore>,
-    max_packet_size: usize,
-    metrics: Arc<Metrics>,
-    mut bucket: Option<TokenBucket>,
-    connect_timeout: Duration,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
-    async move {
-        let mut buf = BytesMut::new();
-        let mut level = None;
-        let mut batch = Vec::new();
-        // The connect timeout, then (keepalive on) 1.5 × keepalive from the last packet. Kept here,
-        // not in timer tasks: an idle connection costs no extra task.
-        let mut deadline = Some(Instant::now() + connect_timeout);
-        let mut keepalive = None;
-        loop {
-            // A block, so that `failed` is not kept across the read below.
-            let full = {
-                let failed = loop {
-                    if batch.len() == READ_CREDIT {
-                        break None;
-                    }
-                    match codec::decode(&mut buf, max_packet_size, level) {
-                        Ok(Some(packet)) => {
-                            if let Packet::Connect(connect) = &packet {
-                                if level.is_none() {
-                                    let secs = u64::from(connect.keep_alive);
-                                    keepalive = (secs > 0).then(|| Duration::from_millis(secs * 1500));
-                                }
-                                level.get_or_insert(connect.level);
-                            }
-                            batch.push(packet);
-                        }
-                        Ok(None) => break None,
-                        Err(err) => break Some(err),
-                    }
-                };
-                let full = batch.len() == READ_CREDIT;
-                if !batch.is_empty() {
-                    // Cannot overflow u32: a batch is at most READ_CREDIT packets.
-                    match credit.acquire_many(batch.len() as u32).await {
-                        Ok(permit) => permit.forget(),
-                        Err(_) => return,
-                    }
-                    if me
-                        .send_message(ConnectionMsg::Packets(std::mem::take(&mut batch)))
-                        .is_err()
-                    {
-                        return;
-                    }
-                    if level.is_some() {
-                        deadline = keepalive.map(|k| Instant::now() + k);
-                    }
-                }
-                if let Some(err) = failed {
-                    let _ = me.send_message(ConnectionMsg::ProtocolError(err));
-                    return;
-                }
-                full
-            };
-            if full {
-                continue;
-            }
-            let got = match deadline {
-                Some(at) => tokio::time::timeout_at(at, read_some(&read, &mut buf)).await,
-                None => Ok(read_some(&read, &mut buf).await),
-            };
-            let Ok(got) = got else {
-                let _ = me.send_message(match level {
-                    None => ConnectionMsg::ConnectTimeout,
-                    Some(_) => ConnectionMsg::KeepaliveExpired,
-                });
-                return;
-            };
-            match got {
-                Ok(0) => {
-                    let _ = me.send_message(ConnectionMsg::ReaderClosed(None));
-                    return;
-                }
-                Ok(n) => {
-                    Metrics::add(&metrics.bytes_received, n as u64);
-                    if let Some(pause) = bucket.as_mut().and_then(|b| b.take(n)) {
-                        tokio::time::sleep(pause).await;
-                    }
-                }
-                Err(e) => {
-                    let _ = me.send_message(ConnectionMsg::ReaderClosed(Some(e.to_string())));
-                    return;
-                }
-            }
-        }
+        myself.stop(Some(ExitReason::Shutdown(Some(close.to_string())).to_reason()));
     }
 }

@@ -7,21 +7,18 @@
 //! acceptor_sup restarts it. When the listener that started it is gone (its token dropped) the
 //! acceptor exits normally, so as a transient child it is not restarted.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use arbor_supervisors::{start_fn, FaultHook, StartCtx, StartFn, Started};
-use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tokio::net::{TcpListener, TcpStream};
+use arbor_supervisors::{start_fn, StartCtx, StartFn, Started, Worker};
+use ractor::{ActorProcessingErr, ActorRef};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::broker::Broker;
+use crate::connection::ConnectionDeps;
 use crate::esockd::admission;
-use crate::esockd::listener::ListenerShared;
-
-/// How long an acceptor rests after running out of file descriptors.
-const EMFILE_PAUSE: Duration = Duration::from_millis(100);
+use crate::esockd::table::ListenerTable;
+use crate::timeouts;
 
 /// Messages of an acceptor.
 pub enum AcceptorMsg {
@@ -29,107 +26,85 @@ pub enum AcceptorMsg {
     Accept,
 }
 
+/// What an acceptor starts with (the same on every restart).
+#[derive(Clone)]
+pub struct AcceptorArgs {
+    /// What its connections need.
+    pub deps: Arc<ConnectionDeps>,
+    /// Its listener's table.
+    pub table: Arc<ListenerTable>,
+    /// The listening socket.
+    pub socket: Arc<TcpListener>,
+    /// Changes (closes) when the listener that started it is gone.
+    pub listener_alive: watch::Receiver<()>,
+}
+
 /// The acceptor worker.
 pub struct Acceptor;
 
 /// Its state.
 pub struct AcceptorState {
-    broker: Arc<Broker>,
-    shared: Arc<ListenerShared>,
-    socket: Arc<TcpListener>,
-    listener_alive: watch::Receiver<()>,
-    fault: FaultHook,
+    args: AcceptorArgs,
     last_emfile_log: Option<Instant>,
 }
 
-type Args = (
-    Arc<Broker>,
-    Arc<ListenerShared>,
-    Arc<TcpListener>,
-    watch::Receiver<()>,
-    FaultHook,
-);
-
 /// The start function for `acceptor/i`; it runs again on every restart with the same socket.
-pub fn start(
-    broker: Arc<Broker>,
-    shared: Arc<ListenerShared>,
-    socket: Arc<TcpListener>,
-    alive: watch::Receiver<()>,
-) -> StartFn {
+pub fn start(args: AcceptorArgs) -> StartFn {
     start_fn(move |ctx: StartCtx| {
-        let args = (
-            broker.clone(),
-            shared.clone(),
-            socket.clone(),
-            alive.clone(),
-            ctx.fault.clone(),
-        );
+        let args = args.clone();
         async move {
-            let (actor, _) = Actor::spawn_linked(None, Acceptor, args, ctx.supervisor).await?;
-            Ok(Some(Started::from(actor)))
+            let acceptor = arbor_supervisors::worker::spawn::<Acceptor>(&ctx, args).await?;
+            Ok(Some(Started::from(acceptor)))
         }
     })
 }
 
-impl Actor for Acceptor {
+impl Worker for Acceptor {
     type Msg = AcceptorMsg;
+    type Args = AcceptorArgs;
     type State = AcceptorState;
-    type Arguments = Args;
 
-    async fn pre_start(
-        &self,
+    async fn init(
         myself: ActorRef<AcceptorMsg>,
-        (broker, shared, socket, listener_alive, fault): Args,
+        args: AcceptorArgs,
     ) -> Result<AcceptorState, ActorProcessingErr> {
         myself.send_message(AcceptorMsg::Accept)?;
         Ok(AcceptorState {
-            broker,
-            shared,
-            socket,
-            listener_alive,
-            fault,
+            args,
             last_emfile_log: None,
         })
     }
 
     async fn handle(
-        &self,
         myself: ActorRef<AcceptorMsg>,
         AcceptorMsg::Accept: AcceptorMsg,
         state: &mut AcceptorState,
     ) -> Result<(), ActorProcessingErr> {
-        state.fault.check().await?;
+        let args = &mut state.args;
         let accepted = tokio::select! {
-            _ = state.listener_alive.changed() => {
+            _ = args.listener_alive.changed() => {
                 myself.stop(None);
                 return Ok(());
             }
-            accepted = state.socket.accept() => accepted,
+            accepted = args.socket.accept() => accepted,
         };
         match accepted {
-            Ok((socket, peer)) => state.admit(socket, peer).await,
+            Ok((socket, peer)) => admission::admit(&args.deps, &args.table, socket, peer).await,
             Err(e) if matches!(e.raw_os_error(), Some(24) | Some(23)) => {
                 let quiet = state
                     .last_emfile_log
-                    .is_some_and(|t| t.elapsed() < Duration::from_secs(5));
+                    .is_some_and(|t| t.elapsed() < timeouts::EMFILE_LOG_EVERY);
                 if !quiet {
-                    tracing::warn!(listener = %state.shared.id, error = %e, "accept: out of file descriptors, pausing");
+                    tracing::warn!(listener = %state.args.table.id(), error = %e, "accept: out of file descriptors, pausing");
                     state.last_emfile_log = Some(Instant::now());
                 }
-                tokio::time::sleep(EMFILE_PAUSE).await;
+                tokio::time::sleep(timeouts::EMFILE_PAUSE).await;
             }
             Err(e) if is_transient(&e) => {}
             Err(e) => return Err(Box::new(e)),
         }
         myself.send_message(AcceptorMsg::Accept)?;
         Ok(())
-    }
-}
-
-impl AcceptorState {
-    async fn admit(&self, socket: TcpStream, peer: SocketAddr) {
-        admission::admit(&self.broker, &self.shared, socket, peer).await;
     }
 }
 

@@ -15,72 +15,84 @@ use arbor_supervisors::path::encode_segment;
 use arbor_supervisors::DynamicChild;
 use tokio::net::TcpStream;
 
-use crate::broker::Broker;
-use crate::connection;
-use crate::esockd::access::{self, Access};
-use crate::esockd::listener::ListenerShared;
+use crate::connection::{self, ConnectionArgs, ConnectionDeps};
+use crate::esockd::table::ListenerTable;
 use crate::observability::metrics::Metrics;
 
 /// A slot under `max_connections`, held by a connection for its whole life.
 pub struct ConnectionPermit {
-    shared: Arc<ListenerShared>,
-    broker: Arc<Broker>,
+    table: Arc<ListenerTable>,
+    metrics: Arc<Metrics>,
 }
 
 impl ConnectionPermit {
     /// Takes a slot if the listener is under its limit.
-    fn acquire(broker: &Arc<Broker>, shared: &Arc<ListenerShared>) -> Option<Self> {
-        let max = shared.max_connections.load(Ordering::Relaxed);
-        shared
+    fn acquire(table: &Arc<ListenerTable>, metrics: &Arc<Metrics>) -> Option<Self> {
+        let max = table.max_connections();
+        table
             .current
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < max).then_some(n + 1)
             })
             .ok()?;
-        let m = &broker.metrics;
-        Metrics::gauge_up(&m.connections, &m.connections_max);
+        Metrics::gauge_up(&metrics.connections, &metrics.connections_max);
         Some(Self {
-            shared: shared.clone(),
-            broker: broker.clone(),
+            table: table.clone(),
+            metrics: metrics.clone(),
         })
     }
 
     /// The listener this connection came through.
-    pub fn listener(&self) -> &Arc<ListenerShared> {
-        &self.shared
+    pub fn listener(&self) -> &Arc<ListenerTable> {
+        &self.table
     }
 }
 
 impl Drop for ConnectionPermit {
     fn drop(&mut self) {
-        self.shared.current.fetch_sub(1, Ordering::AcqRel);
-        Metrics::gauge_down(&self.broker.metrics.connections);
+        self.table.current.fetch_sub(1, Ordering::AcqRel);
+        Metrics::gauge_down(&self.metrics.connections);
     }
 }
 
 /// Admits `socket` from `peer` and starts its `connection/<peer>` actor, or closes it.
-pub async fn admit(broker: &Arc<Broker>, shared: &Arc<ListenerShared>, socket: TcpStream, peer: SocketAddr) {
-    shared.accepted.fetch_add(1, Ordering::Relaxed);
-    if access::check(&shared.access.read(), peer.ip()) == Access::Deny {
-        refuse(shared, peer, "access_denied");
+pub async fn admit(
+    deps: &Arc<ConnectionDeps>,
+    table: &Arc<ListenerTable>,
+    socket: TcpStream,
+    peer: SocketAddr,
+) {
+    table.accepted();
+    if !table.admits(peer.ip()) {
+        refuse(table, peer, "access_denied");
         return;
     }
-    let Some(permit) = ConnectionPermit::acquire(broker, shared) else {
-        refuse(shared, peer, "max_connections");
+    let Some(permit) = ConnectionPermit::acquire(table, &deps.metrics) else {
+        refuse(table, peer, "max_connections");
         return;
     };
-    let Some(sup) = shared.connection_sup.read().clone() else {
-        refuse(shared, peer, "no_connection_sup");
+    let Some(sup) = table.connection_sup.get() else {
+        refuse(table, peer, "no_connection_sup");
         return;
     };
     let id = format!("connection/{}", encode_segment(&peer.to_string()));
-    let broker = broker.clone();
+    let deps = deps.clone();
     let child = DynamicChild::once(id, move |ctx| {
-        connection::start(ctx, broker, socket, peer, permit)
+        let path = ctx.path.clone();
+        connection::start(
+            ctx,
+            ConnectionArgs {
+                deps,
+                socket,
+                peer,
+                permit,
+                path,
+            },
+        )
     });
     if let Err(e) = sup.start_child(child).await {
-        shared.count("start_failed");
-        tracing::warn!(listener = %shared.id, %peer, error = %e, "connection not started");
+        table.count("start_failed");
+        tracing::warn!(listener = %table.id(), %peer, error = %e, "connection not started");
     }
 }
 
@@ -88,10 +100,10 @@ pub async fn admit(broker: &Arc<Broker>, shared: &Arc<ListenerShared>, socket: T
 /// a flood to one line a second.
 static LAST_REFUSAL_LOG: AtomicU64 = AtomicU64::new(0);
 
-fn refuse(shared: &ListenerShared, peer: SocketAddr, reason: &str) {
-    shared.count(reason);
-    let now = crate::connection::protocol::unix_now();
+fn refuse(table: &ListenerTable, peer: SocketAddr, reason: &str) {
+    table.count(reason);
+    let now = crate::message::unix_now();
     if LAST_REFUSAL_LOG.swap(now, Ordering::Relaxed) != now {
-        tracing::info!(listener = %shared.id, %peer, reason, "connection refused (further refusals this second not logged)");
+        tracing::info!(listener = %table.id(), %peer, reason, "connection refused (further refusals this second not logged)");
     }
 }

@@ -1,10 +1,13 @@
-//! The esockd layer: listeners, acceptors and admission into `connection_sup`.
+//! The esockd layer: listeners, acceptors, admission into `connection_sup`, access rules and the
+//! rate limit.
 //!
 //! A listener binds its socket and starts its acceptors; an acceptor accepts and asks
 //! [`admission`] to let the peer in (access rules, `max_connections`), which starts the
-//! connection actor. Each listener's admission table is owned by its `listener_sup`.
+//! connection actor. Each listener's admission table ([`table`]) is owned by its `listener_sup`.
 
 pub mod acceptor;
 pub mod access;
 pub mod admission;
 pub mod listener;
+pub mod rate_limit;
+pub mod table;

@@ -2,22 +2,26 @@
 //!
 //! Every `sys.interval` (60 s) it publishes, retained so a new subscriber sees the latest values:
 //! `$SYS/brokers/<node>/version`, `…/uptime`, `…/clients/count`, `…/messages/received`,
-//! `…/messages/sent`, then every figure of [`crate::observability::metrics::stats`] under `…/stats/<name>`
-//! (`…/stats/connections/count`) and of [`crate::observability::metrics::report`] under `…/metrics/<name>`
+//! `…/messages/sent`, then every figure of [`Stats::stats`] under `…/stats/<name>`
+//! (`…/stats/connections/count`) and of [`Stats::report`] under `…/metrics/<name>`
 //! (`…/metrics/packets/publish/received`), as emqttd_broker does. `$` topics are not matched by
 //! `#` or `+` at the first level [MQTT-4.7.2-1], so only clients that ask for `$SYS/…` get them.
+//! A topic nobody subscribes to is stored as retained but not routed, so an unwatched `$SYS`
+//! tree does not count as dropped messages at every tick.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use arbor_supervisors::{ChildSpec, FaultHook};
+use arbor_supervisors::Worker;
 use bytes::Bytes;
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor::{ActorProcessingErr, ActorRef};
 
-use crate::broker::Broker;
 use crate::codec::{QoS, TopicName};
 use crate::message::Message;
-use crate::routing::retainer::RetainerMsg;
+use crate::observability::stats::Stats;
+use crate::routing::publish::Publisher;
+use crate::session::SessionHandle;
 
 /// Messages of sys.
 pub enum SysMsg {
@@ -25,126 +29,91 @@ pub enum SysMsg {
     Tick,
 }
 
+/// What sys starts with.
+#[derive(Clone)]
+pub struct SysArgs {
+    /// The figures it publishes.
+    pub stats: Arc<Stats>,
+    /// Where it publishes them.
+    pub publisher: Publisher<SessionHandle>,
+    /// The node name, in every topic.
+    pub node: String,
+    /// When the broker started, for `uptime`.
+    pub started_at: Instant,
+    /// `sys.interval`.
+    pub interval: Duration,
+}
+
 /// The sys worker.
 pub struct Sys;
 
-/// Its state.
-pub struct SysState {
-    broker: Arc<Broker>,
-    fault: FaultHook,
-}
-
-impl Actor for Sys {
+impl Worker for Sys {
     type Msg = SysMsg;
-    type State = SysState;
-    type Arguments = (Arc<Broker>, FaultHook);
+    type Args = SysArgs;
+    type State = SysArgs;
 
-    async fn pre_start(
-        &self,
-        myself: ActorRef<SysMsg>,
-        (broker, fault): Self::Arguments,
-    ) -> Result<SysState, ActorProcessingErr> {
-        myself.send_interval(broker.config.sys.interval, || SysMsg::Tick);
+    async fn init(myself: ActorRef<SysMsg>, args: SysArgs) -> Result<SysArgs, ActorProcessingErr> {
+        myself.send_interval(args.interval, || SysMsg::Tick);
         // Publish once at start too, so the retained values exist from the beginning.
         myself.send_message(SysMsg::Tick)?;
-        Ok(SysState { broker, fault })
+        Ok(args)
     }
 
     async fn handle(
-        &self,
         _myself: ActorRef<SysMsg>,
         msg: SysMsg,
-        state: &mut SysState,
+        state: &mut SysArgs,
     ) -> Result<(), ActorProcessingErr> {
-        state.fault.check().await?;
         match msg {
-            SysMsg::Tick => state.publish_all(),
+            SysMsg::Tick => publish_all(state),
         }
         Ok(())
     }
 }
 
-impl SysState {
-    fn publish_all(&self) {
-        let b = &self.broker;
-        let m = &b.metrics;
-        let mut values = vec![
-            ("version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
-            (
-                "uptime".to_string(),
-                format!("{} seconds", b.started_at.elapsed().as_secs()),
-            ),
-            (
-                "clients/count".to_string(),
-                m.connections.load(Ordering::Relaxed).to_string(),
-            ),
-            (
-                "messages/received".to_string(),
-                m.messages_received.load(Ordering::Relaxed).to_string(),
-            ),
-            (
-                "messages/sent".to_string(),
-                m.messages_sent.load(Ordering::Relaxed).to_string(),
-            ),
-        ];
-        for (name, value) in crate::observability::metrics::stats(b) {
-            values.push((format!("stats/{name}"), value.to_string()));
-        }
-        for (name, value) in crate::observability::metrics::report(b) {
-            values.push((format!("metrics/{name}"), value.to_string()));
-        }
-        let retainer = b.retainer.read().clone();
-        for (name, value) in values {
-            let topic = format!("$SYS/brokers/{}/{name}", b.config.node.name);
-            let Ok(topic) = TopicName::new(&topic) else {
-                tracing::warn!(%topic, "node name makes an invalid $SYS topic");
-                continue;
-            };
-            let msg = Arc::new(Message::new(
-                topic,
-                Bytes::from(value),
-                QoS::AtMostOnce,
-                true,
-                Arc::from(""),
-            ));
-            if let Some(retainer) = &retainer {
-                let _ = retainer.send_message(RetainerMsg::Retain(msg.clone(), None));
-            }
-            publish_if_watched(b, msg);
+fn publish_all(sys: &SysArgs) {
+    let m = &sys.stats.metrics;
+    let mut values = vec![
+        ("version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        (
+            "uptime".to_string(),
+            format!("{} seconds", sys.started_at.elapsed().as_secs()),
+        ),
+        (
+            "clients/count".to_string(),
+            m.connections.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "messages/received".to_string(),
+            m.messages_received.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "messages/sent".to_string(),
+            m.messages_sent.load(Ordering::Relaxed).to_string(),
+        ),
+    ];
+    for (name, value) in sys.stats.stats() {
+        values.push((format!("stats/{name}"), value.to_string()));
+    }
+    for (name, value) in sys.stats.report() {
+        values.push((format!("metrics/{name}"), value.to_string()));
+    }
+    for (name, value) in values {
+        let topic = format!("$SYS/brokers/{}/{name}", sys.node);
+        let Ok(topic) = TopicName::new(&topic) else {
+            tracing::warn!(%topic, "node name makes an invalid $SYS topic");
+            continue;
+        };
+        let msg = Arc::new(Message::new(
+            topic,
+            Bytes::from(value),
+            QoS::AtMostOnce,
+            true,
+            Arc::from(""),
+        ));
+        sys.publisher.retain(&msg);
+        if sys.publisher.watched(&msg.topic) {
+            sys.publisher.publish(msg);
         }
     }
-}
-
-/// Routes a `$SYS` message only when someone subscribes to it, so an unwatched `$SYS` tree
-/// is not counted in `messages/dropped` at every tick and every connect.
-fn publish_if_watched(broker: &Broker, msg: Arc<Message>) {
-    let mut subscribers = Vec::new();
-    broker.routes.route(&msg.topic, &mut subscribers);
-    if !subscribers.is_empty() {
-        crate::routing::router::publish(broker, msg);
-    }
-}
-
-/// Publishes `$SYS/brokers/<node>/clients/<id>/connected|disconnected` with a JSON payload,
-/// as emqttd does (QoS 0, not retained).
-pub fn client_event(broker: &Broker, client_id: &str, event: &str, payload: serde_json::Value) {
-    let topic = format!(
-        "$SYS/brokers/{}/clients/{}/{event}",
-        broker.config.node.name,
-        client_id.replace(['+', '#', '/'], "_")
-    );
-    let Ok(topic) = TopicName::new(&topic) else { return };
-    let body = Bytes::from(payload.to_string());
-    let msg = Arc::new(Message::new(topic, body, QoS::AtMostOnce, false, Arc::from("")));
-    publish_if_watched(broker, msg);
-}
-
-/// The `sys` child of broker_sup.
-pub fn spec(broker: Arc<Broker>) -> ChildSpec {
-    crate::worker::spec(
-        "sys",
-        || Sys,
-        move |ctx| (broker.clone(), ctx.fault.clone()),
-        |_| {},
-    )
 }

@@ -1,7 +1,13 @@
-//! Routing: topic rules, the route table and its one writer (the router), the publish path,
-//! and retained messages with their one writer (the retainer).
+//! Routing: which subscribers a message goes to, and the retained messages.
+//!
+//! Topic matching ([`topic`]), the route table ([`trie`]) and its one writer ([`router`]), the
+//! publish path every publisher runs without an actor hop ([`publish`]) with the back-pressure a
+//! subscriber puts on it ([`load`]), and the retained messages ([`retained`]) with their one
+//! writer ([`retainer`]). Nothing here knows what a session is: deliveries go to any
+//! [`publish::Inbox`].
 
 pub mod load;
+pub mod publish;
 pub mod retained;
 pub mod retainer;
 pub mod router;

@@ -1,7 +1,7 @@
 //! The retained-message table: the last retained message of each topic.
 //!
 //! Mirrors the table of emqttd's `emqttd_retainer`. Owned by `router_sup` and written only by
-//! the `retainer` actor (DESIGN.md section 3); read by sessions when a subscription is made, to
+//! the `retainer` actor ([`RetainedStore::put`] is visible to the routing room only); read by sessions when a subscription is made, to
 //! send the retained messages its filter matches. The message type is generic so this module
 //! knows nothing of the broker's `Message`; the broker stores an `Arc<Message>`.
 //!
@@ -232,7 +232,7 @@ impl<M: Clone> RetainedStore<M> {
     /// [MQTT-3.3.1-10] [MQTT-3.3.1-11].
     ///
     /// `topic` is expected to be a validated topic name, but any string is stored safely.
-    pub fn put(&self, topic: &str, msg: Option<M>) {
+    pub(in crate::routing) fn put(&self, topic: &str, msg: Option<M>) {
         let mut inner = self.inner.write();
         match msg {
             Some(msg) => inner.insert(topic, msg),

@@ -5,11 +5,14 @@
 
 use std::sync::Arc;
 
-use arbor_supervisors::{ChildSpec, FaultHook};
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use arbor_supervisors::Worker;
+use ractor::{ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::broker::{Broker, Retained};
 use crate::message::Message;
+use crate::routing::retained::RetainedStore;
+
+/// The retained messages' store: topic → its last retained message.
+pub type Retained = RetainedStore<Arc<Message>>;
 
 /// Messages of the retainer.
 pub enum RetainerMsg {
@@ -21,37 +24,28 @@ pub enum RetainerMsg {
 /// The retainer worker.
 pub struct Retainer;
 
-/// Its state.
-pub struct RetainerState {
-    store: Arc<Retained>,
-    fault: FaultHook,
-}
-
-impl Actor for Retainer {
+impl Worker for Retainer {
     type Msg = RetainerMsg;
-    type State = RetainerState;
-    type Arguments = (Arc<Retained>, FaultHook);
+    type Args = Arc<Retained>;
+    type State = Arc<Retained>;
 
-    async fn pre_start(
-        &self,
+    async fn init(
         _myself: ActorRef<RetainerMsg>,
-        (store, fault): Self::Arguments,
-    ) -> Result<RetainerState, ActorProcessingErr> {
-        Ok(RetainerState { store, fault })
+        store: Arc<Retained>,
+    ) -> Result<Arc<Retained>, ActorProcessingErr> {
+        Ok(store)
     }
 
     async fn handle(
-        &self,
         _myself: ActorRef<RetainerMsg>,
         msg: RetainerMsg,
-        state: &mut RetainerState,
+        store: &mut Arc<Retained>,
     ) -> Result<(), ActorProcessingErr> {
-        state.fault.check().await?;
         match msg {
             RetainerMsg::Retain(msg, reply) => {
                 let topic = msg.topic.clone();
                 let value = (!msg.payload.is_empty()).then_some(msg);
-                state.store.put(&topic, value);
+                store.put(&topic, value);
                 if let Some(reply) = reply {
                     let _ = reply.send(());
                 }
@@ -59,15 +53,4 @@ impl Actor for Retainer {
         }
         Ok(())
     }
-}
-
-/// The `retainer` child of router_sup.
-pub fn spec(broker: Arc<Broker>) -> ChildSpec {
-    let slot = broker.retainer.clone();
-    crate::worker::spec(
-        "retainer",
-        || Retainer,
-        move |ctx| (broker.retained.clone(), ctx.fault.clone()),
-        move |r| *slot.write() = Some(r),
-    )
 }

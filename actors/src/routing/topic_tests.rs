@@ -1,4 +1,5 @@
 use super::*;
+use crate::codec::topic_rules::validate_subscription;
 use proptest::prelude::*;
 
 /// (filter, topic, expected). Rows marked with a section come from that section's examples in
@@ -122,90 +123,6 @@ fn parse_share_rejects_malformed_forms() {
     }
 }
 
-#[test]
-fn validate_filter_accepts_spec_examples() {
-    for ok in [
-        "#",
-        "sport/tennis/#",
-        "+",
-        "+/tennis/#",
-        "sport/+/player1",
-        "/",
-        "$SYS/#",
-        "$share/g/+/x/#",
-        "日本/+",
-    ] {
-        assert_eq!(validate_filter(ok), Ok(()), "{ok:?}");
-    }
-}
-
-#[test]
-fn validate_filter_rejects_misplaced_wildcards_mqtt_4_7_1_2_and_4_7_1_3() {
-    for bad in ["sport/tennis#", "sport/tennis/#/ranking", "sport+", "#/a", "a/++"] {
-        assert_eq!(
-            validate_filter(bad),
-            Err(TopicError::MisplacedWildcard(bad.to_owned()))
-        );
-    }
-    assert_eq!(
-        validate_filter("$share/g/a#"),
-        Err(TopicError::MisplacedWildcard("$share/g/a#".to_owned()))
-    );
-}
-
-#[test]
-fn validate_filter_rejects_empty_nul_long_and_bad_share_mqtt_4_7_3_1_and_4_7_3_2() {
-    assert_eq!(validate_filter(""), Err(TopicError::Empty));
-    assert_eq!(
-        validate_filter("a\0b"),
-        Err(TopicError::NulChar("a\0b".to_owned()))
-    );
-    let long = "a".repeat(MAX_LEN + 1);
-    assert_eq!(validate_filter(&long), Err(TopicError::TooLong(MAX_LEN + 1)));
-    assert_eq!(validate_filter(&long[1..]), Ok(()));
-    assert_eq!(
-        validate_filter("$share//a"),
-        Err(TopicError::BadShare("$share//a".to_owned()))
-    );
-    assert_eq!(
-        validate_filter("$share/g"),
-        Err(TopicError::BadShare("$share/g".to_owned()))
-    );
-}
-
-#[test]
-fn validate_topic_rejects_wildcards_mqtt_3_3_2_2() {
-    assert_eq!(validate_topic("a/b"), Ok(()));
-    assert_eq!(validate_topic("$SYS/x"), Ok(()));
-    assert_eq!(validate_topic("/"), Ok(()));
-    assert_eq!(
-        validate_topic("a/+"),
-        Err(TopicError::WildcardInTopic("a/+".to_owned()))
-    );
-    assert_eq!(
-        validate_topic("a#"),
-        Err(TopicError::WildcardInTopic("a#".to_owned()))
-    );
-    assert_eq!(validate_topic(""), Err(TopicError::Empty));
-}
-
-#[test]
-fn error_messages_are_lower_case_and_name_the_value() {
-    assert_eq!(TopicError::Empty.to_string(), "empty topic");
-    assert_eq!(
-        TopicError::MisplacedWildcard("a#".into()).to_string(),
-        "topic filter \"a#\" has a misplaced wildcard"
-    );
-    assert_eq!(
-        TopicError::BadShare("$share//a".into()).to_string(),
-        "malformed shared subscription \"$share//a\""
-    );
-    assert_eq!(
-        TopicError::TooLong(70000).to_string(),
-        "topic of 70000 bytes exceeds 65535"
-    );
-}
-
 /// A reference matcher written differently from [`matches`]: by level counts instead of a walk.
 fn reference(filter: &str, topic: &str) -> bool {
     let f: Vec<&str> = filter.split('/').collect();
@@ -245,8 +162,8 @@ proptest! {
         let _ = matches(&filter, &topic);
         let _ = is_wildcard(&filter);
         let _ = parse_share(&filter);
-        let _ = validate_filter(&filter);
-        let _ = validate_topic(&topic);
+        let _ = validate_subscription(&filter);
+        let _ = crate::codec::validate_topic_name(&topic);
     }
 
     #[test]
@@ -260,10 +177,10 @@ proptest! {
     #[test]
     fn validated_share_parses_to_a_valid_filter(group in "[a-z]{0,3}", filter in levels(FILTER_LEVELS)) {
         let shared = format!("$share/{group}/{filter}");
-        if validate_filter(&shared).is_ok() {
-            let (g, real) = parse_share(&shared).expect("validate_filter accepted it");
+        if validate_subscription(&shared).is_ok() {
+            let (g, real) = parse_share(&shared).expect("validate_subscription accepted it");
             prop_assert_eq!(g, group.as_str());
-            prop_assert_eq!(validate_filter(real), Ok(()));
+            prop_assert_eq!(validate_subscription(real), Ok(()));
         }
     }
 }

@@ -39,7 +39,12 @@
 //! - Filters starting with `+` or `#` do not match topics starting with `$` [MQTT-4.7.2-1].
 //!
 //! # Invariants
-//! - Stored filters passed [`topic::validate_filter`], so `#` is only ever last.
+//! - Stored filters passed [`validate_subscription`], so `#` is only ever last.
+//!
+//! # One writer
+//! Reading is public; writing ([`RouteTable::subscribe`], [`RouteTable::unsubscribe`],
+//! [`RouteTable::remove_all`], [`RouteTable::remove_dead`]) is visible to the routing room only,
+//! where the `router` actor is its one caller: a session subscribes by asking the router.
 //! - The trie holds no empty node: removing the last entry under a node prunes it and every
 //!   ancestor it leaves empty. Its nodes live in an arena (a `Vec` plus a free list), which keeps
 //!   every walk iterative: a filter of thirty thousand levels cannot overflow the stack.
@@ -53,7 +58,8 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use crate::routing::topic::{self, TopicError};
+use crate::codec::topic_rules::{validate_subscription, TopicError};
+use crate::routing::topic;
 
 mod subs;
 
@@ -68,6 +74,11 @@ pub trait Subscriber: Clone + Send + Sync + 'static {
     type Key: Eq + Hash + Clone + Send + Sync + fmt::Debug;
     /// This subscriber's key.
     fn key(&self) -> &Self::Key;
+    /// Whether it can still receive: a dead subscriber's entries are swept by
+    /// [`RouteTable::remove_dead`].
+    fn alive(&self) -> bool {
+        true
+    }
 }
 
 /// Index of the root node, which always exists and is never freed.
@@ -344,9 +355,9 @@ impl<S: Subscriber> RouteTable<S> {
     /// `<filter>`.
     ///
     /// `qos` is the QoS granted in SUBACK (0, 1 or 2), stored as given. Refuses a filter that
-    /// [`topic::validate_filter`] refuses and changes nothing then.
-    pub fn subscribe(&self, filter: &str, sub: S, qos: u8) -> Result<(), TopicError> {
-        topic::validate_filter(filter)?;
+    /// [`validate_subscription`] refuses and changes nothing then.
+    pub(in crate::routing) fn subscribe(&self, filter: &str, sub: S, qos: u8) -> Result<(), TopicError> {
+        validate_subscription(filter)?;
         let (group, real) = split_share(filter);
         let change = if topic::is_wildcard(real) {
             let mut trie = self.wild.write();
@@ -383,9 +394,9 @@ impl<S: Subscriber> RouteTable<S> {
     }
 
     /// Removes `key`'s subscription to `filter` (`$share/...` included); true if there was one.
-    /// A filter that [`topic::validate_filter`] refuses was never stored, so it removes nothing.
-    pub fn unsubscribe(&self, filter: &str, key: &S::Key) -> bool {
-        if topic::validate_filter(filter).is_err() {
+    /// A filter that [`validate_subscription`] refuses was never stored, so it removes nothing.
+    pub(in crate::routing) fn unsubscribe(&self, filter: &str, key: &S::Key) -> bool {
+        if validate_subscription(filter).is_err() {
             return false;
         }
         let (group, real) = split_share(filter);
@@ -418,10 +429,30 @@ impl<S: Subscriber> RouteTable<S> {
     }
 
     /// Removes `key` from each of `filters`, as when its session ends.
-    pub fn remove_all(&self, key: &S::Key, filters: &[String]) {
+    pub(in crate::routing) fn remove_all(&self, key: &S::Key, filters: &[String]) {
         for filter in filters {
             self.unsubscribe(filter, key);
         }
+    }
+
+    /// Removes every entry whose subscriber is no longer [`Subscriber::alive`]; returns how many.
+    /// The router runs it when it (re)starts: a session that ended while no router was there to
+    /// hear of it leaves nothing behind.
+    pub(in crate::routing) fn remove_dead(&self) -> usize {
+        let mut dead = Vec::new();
+        for shard in &self.shards {
+            for subs in shard.0.read().values() {
+                subs.dead(&mut dead);
+            }
+        }
+        for node in &self.wild.read().nodes {
+            for subs in node.here.iter().chain(node.hash.iter()) {
+                subs.dead(&mut dead);
+            }
+        }
+        dead.iter()
+            .filter(|(filter, key)| self.unsubscribe(filter, key))
+            .count()
     }
 
     /// Fills `out` (cleared first) with the subscribers `topic` goes to, each key once at the

@@ -18,6 +18,25 @@ impl Subscriber for Sub {
     fn key(&self) -> &u32 {
         &self.key
     }
+    /// Tag 666 plays a subscriber that has died.
+    fn alive(&self) -> bool {
+        self.tag != 666
+    }
+}
+
+#[test]
+fn remove_dead_sweeps_exact_wildcard_and_shared_entries() {
+    let table = table_with(&[("a/b", 1, 0), ("a/+", 1, 1), ("a/b", 2, 0)]);
+    let dead = Sub { key: 3, tag: 666 };
+    for filter in ["a/b", "a/#", "$share/g/a/b", "$share/g/+/b"] {
+        table.subscribe(filter, dead.clone(), 1).expect("valid filter");
+    }
+    assert_eq!(table.subscriptions_count(), 7);
+    assert_eq!(table.remove_dead(), 4);
+    assert_eq!(table.subscriptions_count(), 3);
+    assert_eq!(routed(&table, "a/b"), vec![(1, 1), (2, 0)]);
+    assert_eq!(table.remove_dead(), 0, "nothing left to sweep");
+    assert_eq!(table.topics_count(), 2);
 }
 
 fn sub(key: u32) -> Sub {

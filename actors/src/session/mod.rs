@@ -1,38 +1,75 @@
-//! `session_sup/session/<client-id>`: one client's session (emqttd_session).
+//! `session_sup/session/<client-id>`: one client's session (emqttd_session), the sm pool that
+//! opens sessions, and the registry that finds them.
 //!
-//! Holds what MQTT 3.1.1 §4.1 calls the session state: subscriptions, QoS 1/2 messages in flight
-//! to the client, messages queued while the client is away or the window is full, and QoS 2
-//! messages received from the client awaiting PUBREL. It lives apart from the connection: a
-//! persistent session (clean session 0) outlives its connection until `session.expiry_interval`,
-//! and a new connection with the same client id takes it over: inflight messages are resent with
-//! DUP, then the queue, in order [MQTT-4.4.0-1].
+//! A session holds what MQTT 3.1.1 §4.1 calls the session state: subscriptions, QoS 1/2 messages
+//! in flight to the client ([`inflight`]), messages queued while the client is away or the window
+//! is full ([`mqueue`]), and QoS 2 messages received from the client awaiting PUBREL. It also
+//! holds the client's will while connected, and the write half of the client's socket
+//! ([`outbox`]): the session is the one writer of its client's socket.
 //!
-//! The session monitors its connection and the connection its session: a connection's end
-//! detaches it (and ends a clean session); a session's crash closes the connection. Cleanup that
-//! must happen even on kill (routes, registry entry, gauge) sits in [`Registration`]'s `Drop`.
+//! It lives apart from the connection: a persistent session (clean session 0) outlives its
+//! connection until `session.expiry_interval`, and a new connection with the same client id takes
+//! it over: the old one is closed, CONNACK goes out, inflight messages are resent with DUP, then
+//! the queue, in order [MQTT-4.4.0-1].
+//!
+//! The session monitors its connection and the connection its session. When the connection ends
+//! without the client's DISCONNECT (a socket error, a keepalive timeout, a kick, a takeover, a
+//! kill) the session publishes the will [MQTT-3.1.2-8]; a clean session then ends, a persistent
+//! one waits. What must be released even when the session is killed (its routes, its load's
+//! waiters, the sessions gauge) is released by [`Registration`]'s `Drop`; its registry entry is
+//! removed by the sm worker that monitors it.
 
+mod delivery;
+pub mod inflight;
 pub mod mqueue;
+pub mod outbox;
+pub mod registry;
 pub mod sm;
+mod subscriptions;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use arbor_supervisors::{DynamicChild, FaultHook, StartCtx, StartError, Started};
-use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use arbor_supervisors::{ExitReason, Slot, Worker};
+use ractor::{ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use crate::broker::Broker;
-use crate::codec::{Packet, PacketId, Publish, QoS, SubackCode};
-use crate::connection::{ConnHandle, ConnectionMsg};
+use crate::auth::Access;
+use crate::codec::{ConnAck, ConnectReturnCode, Packet, PacketId, ProtocolLevel, QoS, SubackCode};
+use crate::config::SessionConfig;
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
 use crate::routing::load::Load;
+use crate::routing::publish::{Deliveries, Inbox, Publisher};
+use crate::routing::retainer::Retained;
 use crate::routing::router::RouterMsg;
-use crate::routing::trie::Subscriber;
-use crate::session::mqueue::{Inflight, MQueue, Outgoing, Stage};
+use crate::routing::trie::{RouteTable, Subscriber};
+use crate::session::inflight::Inflight;
+use crate::session::mqueue::MQueue;
+use crate::session::outbox::{FlushOutcome, Flushed, Outbox, Writer};
 
-/// How a session is addressed in the route table: by client id.
+/// The route table the broker runs: filters to sessions.
+pub type Routes = RouteTable<SessionHandle>;
+
+/// What sessions need of the rest of the broker: built once by the tree, shared by all.
+pub struct SessionDeps {
+    /// `[session]` configuration.
+    pub config: SessionConfig,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// The router (subscribe and unsubscribe are calls to it).
+    pub router: Slot<ActorRef<RouterMsg<SessionHandle>>>,
+    /// Retained messages, read on subscribe.
+    pub retained: Arc<Retained>,
+    /// The publish path, for wills.
+    pub publisher: Publisher<SessionHandle>,
+    /// The ACL, for SUBSCRIBE.
+    pub access: Access,
+}
+
+/// How the route table and the publish path address a session.
 #[derive(Clone)]
 pub struct SessionHandle {
     /// The client id (the route table's key).
@@ -48,6 +85,54 @@ impl Subscriber for SessionHandle {
     fn key(&self) -> &Arc<str> {
         &self.client_id
     }
+    fn alive(&self) -> bool {
+        arbor_supervisors::worker::alive(&self.session.get_cell())
+    }
+}
+
+impl Inbox for SessionHandle {
+    fn load(&self) -> &Arc<Load> {
+        &self.load
+    }
+    fn deliver(&self, deliveries: Deliveries) -> bool {
+        self.session.send_message(SessionMsg::Deliver(deliveries)).is_ok()
+    }
+    fn same_inbox(&self, other: &Self) -> bool {
+        self.session.get_id() == other.session.get_id()
+    }
+}
+
+/// Who the connected client is, for the ACL's `user:` and `ip:` rules.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// User name from CONNECT.
+    pub username: Option<Arc<str>>,
+    /// Peer address.
+    pub ip: IpAddr,
+}
+
+/// A connection taking a session: its actor, its socket's write half and what CONNACK says.
+pub struct Attach {
+    /// The connection actor (monitored; stopped to close the connection).
+    pub conn: ActorCell,
+    /// The socket's write half, from now on the session's to write.
+    pub writer: Writer,
+    /// The protocol level packets are encoded for.
+    pub level: ProtocolLevel,
+    /// Who the client is.
+    pub identity: Identity,
+    /// The will, published if the connection ends without DISCONNECT.
+    pub will: Option<Arc<Message>>,
+    /// CONNACK's session-present flag (set by the sm worker: a session was resumed).
+    pub session_present: bool,
+}
+
+/// What the connection's reader hands the session, in the order the client sent it.
+pub enum Inbound {
+    /// A packet from the client: PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, UNSUBSCRIBE, PINGREQ.
+    Client(Packet),
+    /// An acknowledgement the broker owes for a PUBLISH the reader routed (PUBACK, PUBREC).
+    Reply(Packet),
 }
 
 /// What the session says about an incoming QoS 2 PUBLISH.
@@ -63,36 +148,31 @@ pub enum Qos2 {
 
 /// Messages of a session.
 pub enum SessionMsg {
-    /// Deliver a routed message at this subscription QoS (`true`: as a retained message).
-    Deliver(Arc<Message>, QoS, bool),
-    /// Several routed messages from one publisher's burst, in order, at their subscription QoS.
-    DeliverMany(Vec<(Arc<Message>, QoS)>),
-    /// A (new) connection takes the session over.
-    Attach(ConnHandle, RpcReplyPort<()>),
-    /// Discard the session (a clean-session reconnect): close its connection and stop.
-    Discard(RpcReplyPort<()>),
-    /// PUBACKs from the client, in order (one read's worth at a time).
-    PubAcks(Vec<PacketId>),
-    /// PUBREC from the client (the connection has answered PUBREL).
-    PubRec(PacketId),
-    /// PUBCOMP from the client.
-    PubComp(PacketId),
+    /// Routed messages (counted in the load when they were cast).
+    Deliver(Deliveries),
+    /// Packets from the client, holding this many read credits of the reader's semaphore, which
+    /// are given back once handled (held while the client does not read what we write).
+    Inbound(Arc<Semaphore>, Vec<Inbound>),
     /// A QoS 2 PUBLISH from the client: new or a duplicate?
     Qos2Received(PacketId, RpcReplyPort<Qos2>),
-    /// PUBREL from the client.
-    PubRel(PacketId),
-    /// SUBSCRIBE: replies with the SUBACK codes, then sends matching retained messages.
+    /// The client sent DISCONNECT: its will is discarded [MQTT-3.1.2-10].
+    Disconnect(RpcReplyPort<()>),
+    /// A (new) connection takes the session over.
+    Attach(Box<Attach>, RpcReplyPort<()>),
+    /// Discard the session (a clean-session reconnect): close its connection and stop.
+    Discard(RpcReplyPort<()>),
+    /// Subscribe on the client's behalf (the admin API); replies with the SUBACK codes.
     Subscribe(Vec<(String, QoS)>, RpcReplyPort<Vec<SubackCode>>),
-    /// UNSUBSCRIBE.
+    /// Unsubscribe on the client's behalf (the admin API).
     Unsubscribe(Vec<String>, RpcReplyPort<()>),
+    /// A write that had to wait is done.
+    Flushed(Flushed),
     /// Retry and expiry pass: a timer armed only while something is inflight or awaiting PUBREL.
     Tick,
     /// The expiry timer of a detached persistent session, with its generation.
     Expire(u64),
     /// What the admin API shows about this session.
     Info(RpcReplyPort<SessionInfo>),
-    /// The connection's outbox has room again: send what was held back.
-    Drained,
 }
 
 /// A session as `ctl sessions show` reports it.
@@ -124,113 +204,85 @@ pub struct SessionInfo {
 
 /// What a session starts with.
 pub struct SessionArgs {
-    /// The broker.
-    pub broker: Arc<Broker>,
+    /// The broker's handles.
+    pub deps: Arc<SessionDeps>,
     /// Client id.
     pub client_id: Arc<str>,
     /// Clean session flag.
     pub clean: bool,
     /// The connection that created it.
-    pub conn: ConnHandle,
-    /// Fault hook.
-    pub fault: FaultHook,
+    pub attach: Box<Attach>,
 }
 
-/// The session actor.
-pub struct Session;
-
-/// Cleanup owed when the session ends, however it ends (kill included): its routes, its
-/// registry entry and the sessions gauge.
+/// Released when the session ends, however it ends (kill included): its routes (through the
+/// router, their one writer; a router that is down sweeps them when it starts), its load's
+/// waiting publishers and the sessions gauge.
 struct Registration {
-    broker: Arc<Broker>,
+    router: Slot<ActorRef<RouterMsg<SessionHandle>>>,
+    metrics: Arc<Metrics>,
     load: Arc<Load>,
     client_id: Arc<str>,
-    cell: ActorCell,
     subscriptions: HashMap<String, QoS>,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let filters: Vec<String> = self.subscriptions.keys().cloned().collect();
-        if !filters.is_empty() {
-            // The router is the one writer; if it is restarting, remove directly so no dead
-            // session stays routed.
-            match self.broker.router.read().as_ref() {
-                Some(router) => {
-                    if router
-                        .send_message(RouterMsg::RemoveAll(self.client_id.clone(), filters.clone()))
-                        .is_err()
-                    {
-                        self.broker.routes.remove_all(&self.client_id, &filters);
-                    }
-                }
-                None => self.broker.routes.remove_all(&self.client_id, &filters),
+        if !self.subscriptions.is_empty() {
+            if let Some(router) = self.router.get() {
+                let filters = self.subscriptions.keys().cloned().collect();
+                let _ = router.send_message(RouterMsg::RemoveAll(self.client_id.clone(), filters));
             }
         }
-        self.broker.registry.remove_if(&self.client_id, &self.cell);
         self.load.close();
-        Metrics::gauge_down(&self.broker.metrics.sessions);
+        Metrics::gauge_down(&self.metrics.sessions);
     }
 }
 
-/// The session's state.
+/// The attached connection.
+struct Connected {
+    cell: ActorCell,
+    identity: Identity,
+}
+
+/// The session worker.
+pub struct Session;
+
+/// Its state.
 pub struct SessionState {
     reg: Registration,
     handle: SessionHandle,
+    deps: Arc<SessionDeps>,
     clean: bool,
-    conn: Option<ConnHandle>,
+    conn: Option<Connected>,
+    outbox: Outbox,
+    will: Option<Arc<Message>>,
     inflight: Inflight,
     mqueue: MQueue,
     awaiting_rel: HashMap<PacketId, Instant>,
+    /// Read credits kept from the reader while the client does not read what we write.
+    held_credit: Option<(Arc<Semaphore>, usize)>,
     /// Whether a `Tick` is scheduled. An idle session has no timer (each costs a tokio task).
     tick_armed: bool,
     expiry_gen: u64,
     created_at: u64,
-    fault: FaultHook,
 }
 
-/// Starts a session under session_sup; the registry entry is the caller's (sm) to make.
-pub async fn start(broker: &Arc<Broker>, args: SessionArgs) -> Result<ActorRef<SessionMsg>, StartError> {
-    let sup = broker
-        .session_sup
-        .read()
-        .clone()
-        .ok_or_else(|| StartError::failed("session_sup is not running"))?;
-    let id = format!(
-        "session/{}",
-        arbor_supervisors::path::encode_segment(&args.client_id)
-    );
-    let child = DynamicChild::once(id, move |ctx: StartCtx| async move {
-        let args = SessionArgs {
-            fault: ctx.fault.clone(),
-            ..args
-        };
-        let (actor, _) = Actor::spawn_linked(None, Session, args, ctx.supervisor).await?;
-        Ok(Some(Started::from(actor)))
-    });
-    let cell = sup
-        .start_child(child)
-        .await?
-        .ok_or_else(|| StartError::failed("session ignored"))?;
-    Ok(cell.into())
-}
-
-impl Actor for Session {
+impl Worker for Session {
     type Msg = SessionMsg;
+    type Args = SessionArgs;
     type State = SessionState;
-    type Arguments = SessionArgs;
 
-    async fn pre_start(
-        &self,
+    async fn init(
         myself: ActorRef<SessionMsg>,
         args: SessionArgs,
     ) -> Result<SessionState, ActorProcessingErr> {
-        let cfg = &args.broker.config.session;
-        myself.get_cell().monitor(args.conn.get_cell());
-        let m = &args.broker.metrics;
+        let deps = args.deps;
+        let cfg = &deps.config;
+        let m = &deps.metrics;
         Metrics::gauge_up(&m.sessions, &m.sessions_max);
         let load = Arc::new(Load::new(cfg.max_mqueue_len));
-        Ok(SessionState {
+        let outbox = Outbox::new(deps.metrics.clone());
+        let mut state = SessionState {
             handle: SessionHandle {
                 client_id: args.client_id.clone(),
                 session: myself.clone(),
@@ -239,79 +291,74 @@ impl Actor for Session {
             inflight: Inflight::new(usize::from(cfg.max_inflight)),
             mqueue: MQueue::new(cfg.max_mqueue_len, cfg.mqueue_store_qos0),
             reg: Registration {
+                router: deps.router.clone(),
+                metrics: deps.metrics.clone(),
                 load,
-                broker: args.broker,
                 client_id: args.client_id,
-                cell: myself.get_cell(),
                 subscriptions: HashMap::new(),
             },
+            deps,
             clean: args.clean,
-            conn: Some(args.conn),
+            conn: None,
+            outbox,
+            will: None,
             awaiting_rel: HashMap::new(),
+            held_credit: None,
             tick_armed: false,
             expiry_gen: 0,
-            created_at: crate::connection::protocol::unix_now(),
-            fault: args.fault,
-        })
+            created_at: crate::message::unix_now(),
+        };
+        state.attach(&myself, *args.attach);
+        state.flush(&myself);
+        Ok(state)
     }
 
     async fn handle(
-        &self,
         myself: ActorRef<SessionMsg>,
         msg: SessionMsg,
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
-        state.fault.check().await?;
         match msg {
-            SessionMsg::Deliver(msg, sub_qos, retain) => state.routed(msg, sub_qos, retain),
-            SessionMsg::DeliverMany(msgs) => {
-                for (msg, sub_qos) in msgs {
-                    state.routed(msg, sub_qos, false);
-                }
-            }
-            SessionMsg::Attach(conn, reply) => {
-                state.attach(&myself, conn);
-                let _ = reply.send(());
-            }
-            SessionMsg::Discard(reply) => {
-                if let Some(conn) = state.conn.take() {
-                    let _ = conn.send_message(ConnectionMsg::Kick("discarded by a clean session".into()));
-                }
-                myself.stop(None);
-                let _ = reply.send(());
-            }
-            SessionMsg::PubAcks(pkids) => {
-                let done = pkids.into_iter().filter(|p| state.inflight.complete(*p)).count();
-                if done > 0 {
-                    state.drain();
-                }
-            }
-            SessionMsg::PubComp(pkid) => {
-                if state.inflight.complete(pkid) {
-                    state.drain();
-                }
-            }
-            SessionMsg::PubRec(pkid) => {
-                state.inflight.received(pkid, Instant::now());
-            }
+            SessionMsg::Deliver(deliveries) => state.routed(deliveries),
+            // Boxed: the largest future of `handle` is kept inline in every session's actor loop,
+            // idle or not, and subscribing (which waits on the router) is the large, rare one.
+            SessionMsg::Inbound(credit, packets) => Box::pin(state.inbound(credit, packets)).await,
             SessionMsg::Qos2Received(pkid, reply) => {
                 let _ = reply.send(state.qos2_received(pkid));
             }
-            SessionMsg::PubRel(pkid) => {
-                state.awaiting_rel.remove(&pkid);
+            SessionMsg::Disconnect(reply) => {
+                state.will = None;
+                let _ = reply.send(());
             }
-            // Boxed: ractor keeps the largest `handle` future inline (twice) in every actor's
-            // processing loop, idle or not.
-            SessionMsg::Subscribe(filters, reply) => Box::pin(state.subscribe(filters, reply)).await,
+            SessionMsg::Attach(attach, reply) => {
+                state.attach(&myself, *attach);
+                let _ = reply.send(());
+            }
+            SessionMsg::Discard(reply) => {
+                state.close_connection("discarded by a clean session");
+                myself.stop(None);
+                let _ = reply.send(());
+            }
+            SessionMsg::Subscribe(filters, reply) => {
+                let granted = Box::pin(state.subscribe(filters, false)).await;
+                let _ = reply.send(granted.codes);
+                state.send_retained(granted.filters);
+            }
             SessionMsg::Unsubscribe(filters, reply) => {
                 Box::pin(state.unsubscribe(filters)).await;
                 let _ = reply.send(());
+            }
+            SessionMsg::Flushed(flushed) => {
+                if let FlushOutcome::Failed(e) = state.outbox.flushed(flushed) {
+                    tracing::debug!(client_id = %state.handle.client_id, error = %e, "write failed");
+                }
+                state.drain();
+                state.release_credit();
             }
             SessionMsg::Tick => {
                 state.tick_armed = false;
                 state.tick();
             }
-            SessionMsg::Drained => state.drain(),
             SessionMsg::Info(reply) => {
                 let _ = reply.send(state.info());
             }
@@ -324,132 +371,171 @@ impl Actor for Session {
         }
         state.handle.load.set_queued(state.mqueue.len());
         state.arm_tick(&myself);
+        state.flush(&myself);
         Ok(())
     }
 
-    async fn handle_supervisor_evt(
-        &self,
+    async fn exited(
         myself: ActorRef<SessionMsg>,
-        evt: SupervisionEvent,
+        event: SupervisionEvent,
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
-        let ended = matches!(
-            evt,
-            SupervisionEvent::ActorTerminated(..) | SupervisionEvent::ActorFailed(..)
-        );
-        let is_conn = evt
-            .actor_cell()
-            .zip(state.conn.as_ref())
-            .is_some_and(|(c, conn)| c.get_id() == conn.get_id());
-        if ended && is_conn {
-            state.conn = None;
-            state.handle.load.set_offline(true);
-            if state.clean {
-                myself.stop(None);
-            } else {
-                state.expiry_gen += 1;
-                let generation = state.expiry_gen;
-                myself.send_after(state.reg.broker.config.session.expiry_interval, move || {
-                    SessionMsg::Expire(generation)
-                });
+        let ended = match &event {
+            SupervisionEvent::ActorTerminated(cell, ..) | SupervisionEvent::ActorFailed(cell, _) => {
+                cell.get_id()
             }
+            _ => return Ok(()),
+        };
+        if state.conn.as_ref().is_some_and(|c| c.cell.get_id() == ended) {
+            state.detach(&myself);
         }
         Ok(())
     }
-}
-
-fn tick_interval(retry: Duration) -> Duration {
-    (retry / 4).clamp(Duration::from_millis(100), Duration::from_secs(5))
 }
 
 impl SessionState {
-    /// Schedules the next retry/expiry pass if one is owed and none is scheduled.
-    fn arm_tick(&mut self, myself: &ActorRef<SessionMsg>) {
-        let owed = !self.inflight.is_empty() || !self.awaiting_rel.is_empty();
-        if owed && !self.tick_armed {
-            let every = tick_interval(self.reg.broker.config.session.retry_interval);
-            myself.send_after(every, || SessionMsg::Tick);
-            self.tick_armed = true;
+    /// A connection takes the session: the previous one (a takeover) is closed and its will
+    /// published; CONNACK goes first [MQTT-3.2.0-1], then inflight messages again with DUP
+    /// (PUBREL for those past PUBREC), then the queue [MQTT-4.4.0-1].
+    fn attach(&mut self, myself: &ActorRef<SessionMsg>, attach: Attach) {
+        if self
+            .conn
+            .as_ref()
+            .is_some_and(|old| old.cell.get_id() != attach.conn.get_id())
+        {
+            tracing::info!(client_id = %self.handle.client_id, "takeover: closing the previous connection");
+            self.close_connection("takeover by a new connection");
         }
-    }
-
-    /// A message from the publish path (counted in the load when it was cast).
-    fn routed(&mut self, msg: Arc<Message>, sub_qos: QoS, retain: bool) {
-        self.handle.load.handled();
-        let qos = msg.qos.min(sub_qos);
-        self.deliver(Outgoing { msg, qos, retain });
-    }
-
-    /// Sends now when connected, the connection's outbox has room, nothing is queued ahead and
-    /// (for QoS 1/2) the window has room; queues otherwise, so order per publisher is kept and a
-    /// subscriber that stops reading holds at most the outbox and the bounded queue.
-    fn deliver(&mut self, out: Outgoing) {
-        let ready = self.conn.as_ref().is_some_and(|c| !c.outbox.full())
-            && self.mqueue.is_empty()
-            && (out.qos == QoS::AtMostOnce || self.inflight.has_room());
-        if ready {
-            self.send_now(out);
-        } else {
-            for _ in 0..self.mqueue.push(out, !self.handle.load.is_stalled()) {
-                self.reg.broker.metrics.mqueue_drop();
-            }
-            self.drain();
-        }
-    }
-
-    /// Sends queued messages, oldest first, while the outbox and (for QoS 1/2) the window allow.
-    fn drain(&mut self) {
-        while self.conn.as_ref().is_some_and(|c| !c.outbox.full()) {
-            match self.mqueue.front() {
-                Some(next) if next.qos == QoS::AtMostOnce || self.inflight.has_room() => {}
-                _ => break,
-            }
-            if let Some(out) = self.mqueue.pop() {
-                self.send_now(out);
-            }
-        }
-    }
-
-    fn send_now(&mut self, out: Outgoing) {
-        let Some(conn) = &self.conn else { return };
-        let packet = publish_packet(&out, None, false);
-        let packet = if out.qos == QoS::AtMostOnce {
-            packet
-        } else {
-            let pkid = self.inflight.push(out, Instant::now());
-            Publish {
-                pkid: Some(pkid),
-                ..packet
-            }
-        };
-        send(&self.reg.broker, conn, packet);
-    }
-
-    /// A new connection takes over: the old one is kicked, inflight is resent with DUP in order
-    /// (PUBREL for those past PUBREC), then the queue drains [MQTT-4.4.0-1].
-    fn attach(&mut self, myself: &ActorRef<SessionMsg>, conn: ConnHandle) {
-        if let Some(old) = self.conn.take() {
-            if old.get_id() != conn.get_id() {
-                tracing::info!(client_id = %self.handle.client_id, "takeover: closing the previous connection");
-                let _ = old.send_message(ConnectionMsg::Kick("takeover by a new connection".into()));
-            }
-        }
-        myself.get_cell().monitor(conn.get_cell());
+        myself.get_cell().monitor(attach.conn.clone());
         self.expiry_gen += 1;
-        let now = Instant::now();
-        for entry in self.inflight.due(now, now) {
-            resend(&self.reg.broker, &conn, &entry);
-        }
-        self.conn = Some(conn);
+        self.outbox.attach(attach.writer, attach.level);
+        self.will = attach.will;
+        self.conn = Some(Connected {
+            cell: attach.conn,
+            identity: attach.identity,
+        });
+        // MQTT 3.1 has no session-present flag.
+        let session_present = attach.session_present && attach.level == ProtocolLevel::V311;
+        self.write(&Packet::ConnAck(ConnAck {
+            session_present,
+            code: ConnectReturnCode::Accepted,
+        }));
+        self.resend_inflight();
         self.handle.load.set_offline(false);
         self.drain();
+    }
+
+    /// Closes the attached connection from this side (takeover, discard): it did not send
+    /// DISCONNECT, so its will is published [MQTT-3.1.2-8].
+    fn close_connection(&mut self, why: &str) {
+        if let Some(old) = self.conn.take() {
+            old.cell
+                .stop(Some(ExitReason::Shutdown(Some(why.to_string())).to_reason()));
+            self.outbox.detach();
+            self.publish_will();
+        }
+    }
+
+    /// The connection ended: its will goes out unless it sent DISCONNECT; a clean session ends,
+    /// a persistent one waits `session.expiry_interval` for the client to come back.
+    fn detach(&mut self, myself: &ActorRef<SessionMsg>) {
+        self.conn = None;
+        self.outbox.detach();
+        self.publish_will();
+        self.release_credit();
+        self.handle.load.set_offline(true);
+        if self.clean {
+            myself.stop(None);
+        } else {
+            self.expiry_gen += 1;
+            let generation = self.expiry_gen;
+            myself.send_after(self.deps.config.expiry_interval, move || {
+                SessionMsg::Expire(generation)
+            });
+        }
+    }
+
+    fn publish_will(&mut self) {
+        let Some(will) = self.will.take() else { return };
+        tracing::debug!(topic = %will.topic, client_id = %will.from, "publishing will");
+        if will.retain {
+            self.deps.publisher.retain(&will);
+        }
+        self.deps.publisher.publish(will);
+    }
+
+    /// Packets from the client's reader, in order; its read credits go back once they are
+    /// handled, unless the client is not reading what we write.
+    async fn inbound(&mut self, credit: Arc<Semaphore>, packets: Vec<Inbound>) {
+        let n = packets.len();
+        for packet in packets {
+            match packet {
+                Inbound::Reply(reply) => self.write(&reply),
+                Inbound::Client(packet) => self.client_packet(packet).await,
+            }
+        }
+        if let Some((held, count)) = self.held_credit.take() {
+            if Arc::ptr_eq(&held, &credit) {
+                self.held_credit = Some((held, count + n));
+            } else {
+                held.add_permits(count);
+                self.held_credit = Some((credit, n));
+            }
+        } else {
+            self.held_credit = Some((credit, n));
+        }
+        self.release_credit();
+    }
+
+    /// Gives the reader its credits back (the client reads again, or is gone).
+    fn release_credit(&mut self) {
+        if self.outbox.has_room() || !self.outbox.attached() {
+            if let Some((credit, n)) = self.held_credit.take() {
+                credit.add_permits(n);
+            }
+        }
+    }
+
+    async fn client_packet(&mut self, packet: Packet) {
+        match packet {
+            Packet::PubAck(pkid) | Packet::PubComp(pkid) => {
+                if self.inflight.complete(pkid) {
+                    self.drain();
+                }
+            }
+            Packet::PubRec(pkid) => {
+                self.inflight.received(pkid, Instant::now());
+                self.write(&Packet::PubRel(pkid));
+            }
+            Packet::PubRel(pkid) => {
+                self.awaiting_rel.remove(&pkid);
+                self.write(&Packet::PubComp(pkid));
+            }
+            Packet::Subscribe(subscribe) => {
+                let granted = self.subscribe(subscribe.filters, true).await;
+                self.write(&Packet::SubAck(crate::codec::SubAck {
+                    pkid: subscribe.pkid,
+                    return_codes: granted.codes,
+                }));
+                // Retained messages follow the SUBACK [MQTT-3.3.1-6].
+                self.send_retained(granted.filters);
+            }
+            Packet::Unsubscribe(unsubscribe) => {
+                self.unsubscribe(unsubscribe.filters).await;
+                self.write(&Packet::UnsubAck(unsubscribe.pkid));
+            }
+            Packet::PingReq => self.write(&Packet::PingResp),
+            other => {
+                tracing::debug!(client_id = %self.handle.client_id, packet = ?other.packet_type(), "not a packet for the session");
+            }
+        }
     }
 
     fn qos2_received(&mut self, pkid: PacketId) -> Qos2 {
         if self.awaiting_rel.contains_key(&pkid) {
             return Qos2::Duplicate;
         }
-        let max = usize::from(self.reg.broker.config.session.max_awaiting_rel);
+        let max = usize::from(self.deps.config.max_awaiting_rel);
         if max > 0 && self.awaiting_rel.len() >= max {
             tracing::warn!(client_id = %self.handle.client_id, %max, "too many QoS 2 messages awaiting PUBREL, dropping");
             return Qos2::Full;
@@ -458,99 +544,15 @@ impl SessionState {
         Qos2::New
     }
 
-    async fn subscribe(&mut self, filters: Vec<(String, QoS)>, reply: RpcReplyPort<Vec<SubackCode>>) {
-        let broker = self.reg.broker.clone();
-        let mut codes = Vec::with_capacity(filters.len());
-        let mut granted = Vec::new();
-        for (filter, qos) in filters {
-            if self.route(&filter, qos).await {
-                self.reg.subscriptions.insert(filter.clone(), qos);
-                codes.push(SubackCode::Success(qos));
-                granted.push((filter, qos));
-            } else {
-                codes.push(SubackCode::Failure);
-            }
-        }
-        let _ = reply.send(codes);
-        // Retained messages follow the SUBACK [MQTT-3.3.1-6]; shared subscriptions get none.
-        let mut retained = Vec::new();
-        for (filter, qos) in granted
-            .iter()
-            .filter(|(f, _)| crate::routing::topic::parse_share(f).is_none())
-        {
-            retained.clear();
-            broker.retained.matching(filter, &mut retained);
-            for (_, msg) in retained.drain(..) {
-                let qos = msg.qos.min(*qos);
-                self.deliver(Outgoing {
-                    msg,
-                    qos,
-                    retain: true,
-                });
-            }
+    /// Writes what this message produced, without waiting (see [`outbox`]).
+    fn flush(&mut self, myself: &ActorRef<SessionMsg>) {
+        if let FlushOutcome::Failed(e) = self.outbox.flush(myself, SessionMsg::Flushed) {
+            tracing::debug!(client_id = %self.handle.client_id, error = %e, "write failed");
         }
     }
 
-    async fn route(&self, filter: &str, qos: QoS) -> bool {
-        let Some(router) = self.reg.broker.router.read().clone() else {
-            return false;
-        };
-        let session = self.handle.clone();
-        let filter = filter.to_string();
-        let call = router.call(
-            |reply| RouterMsg::Subscribe {
-                filter,
-                session,
-                qos: qos.as_u8(),
-                reply,
-            },
-            Some(Duration::from_secs(5)),
-        );
-        matches!(call.await, Ok(ractor::rpc::CallResult::Success(Ok(()))))
-    }
-
-    async fn unsubscribe(&mut self, filters: Vec<String>) {
-        let router = self.reg.broker.router.read().clone();
-        for filter in filters {
-            self.reg.subscriptions.remove(&filter);
-            let key = self.handle.client_id.clone();
-            match &router {
-                Some(router) => {
-                    let _ = router
-                        .call(
-                            |reply| RouterMsg::Unsubscribe(filter, key, reply),
-                            Some(Duration::from_secs(5)),
-                        )
-                        .await;
-                }
-                None => {
-                    self.reg.broker.routes.unsubscribe(&filter, &key);
-                }
-            }
-        }
-    }
-
-    /// Resends what waited longer than `retry_interval`, and drops QoS 2 receipts whose PUBREL
-    /// never came within `await_rel_timeout`.
-    fn tick(&mut self) {
-        let cfg = &self.reg.broker.config.session;
-        let now = Instant::now();
-        if let Some(conn) = &self.conn {
-            if let Some(deadline) = now.checked_sub(cfg.retry_interval) {
-                for entry in self.inflight.due(deadline, now) {
-                    resend(&self.reg.broker, conn, &entry);
-                }
-            }
-        }
-        let timeout = cfg.await_rel_timeout;
-        self.awaiting_rel
-            .retain(|_, at| now.saturating_duration_since(*at) < timeout);
-    }
-}
-
-impl SessionState {
     fn info(&self) -> SessionInfo {
-        let cfg = &self.reg.broker.config.session;
+        let cfg = &self.deps.config;
         let mut subscriptions: Vec<(String, u8)> = self
             .reg
             .subscriptions
@@ -572,34 +574,4 @@ impl SessionState {
             expiry_interval: cfg.expiry_interval.as_secs(),
         }
     }
-}
-
-fn publish_packet(out: &Outgoing, pkid: Option<PacketId>, dup: bool) -> Publish {
-    Publish {
-        dup,
-        qos: out.qos,
-        retain: out.retain,
-        topic: out.msg.topic.clone(),
-        pkid,
-        payload: out.msg.payload.clone(),
-    }
-}
-
-fn resend(broker: &Broker, conn: &ConnHandle, entry: &crate::session::mqueue::InflightEntry) {
-    match entry.stage {
-        Stage::Published => send(broker, conn, publish_packet(&entry.out, Some(entry.pkid), true)),
-        Stage::Released => write(broker, conn, &Packet::PubRel(entry.pkid)),
-    }
-}
-
-/// Writes a PUBLISH into the connection's outbox, counted as a message sent.
-fn send(broker: &Broker, conn: &ConnHandle, publish: Publish) {
-    write(broker, conn, &Packet::Publish(publish));
-    Metrics::add(&broker.metrics.messages_sent, 1);
-}
-
-/// Writes a packet into the connection's outbox, counted as a packet sent.
-fn write(broker: &Broker, conn: &ConnHandle, packet: &Packet) {
-    conn.send(packet);
-    broker.metrics.packet_sent(packet.packet_type());
 }

@@ -1,88 +1,73 @@
-//! The session manager pool, `sm_sup/sm/0..N-1` (emqttd_sm), and the session registry that
-//! sm_sup owns.
+//! The session manager pool, `sm_sup/sm/0..N-1` (emqttd_sm with emqttd_cm's client table).
 //!
-//! A client id is hashed to one `sm/i`, which serialises opening, resuming and discarding
-//! sessions for the ids it owns. The registry (client id → session) is not in the workers: it is
-//! handed to each of them at start, so when one crashes and sm_sup restarts the pool
-//! (one_for_all) no session is forgotten.
+//! A client id is hashed to one `sm/i`, which serialises opening, resuming and discarding the
+//! sessions of the ids it owns, and is the one writer of their [`Registry`] entries: it registers
+//! a session and its connected client when it opens it, monitors both, and removes each entry
+//! when its actor ends, however it ends (emqttd_sm monitors its sessions the same way). It also
+//! publishes the `$SYS/brokers/<node>/clients/<id>/connected|disconnected` notices, since it sees
+//! every connect and every connection's end, kills included.
+//!
+//! The registry is not in the workers: the tree creates it for sm_sup and hands it to each of
+//! them at start, so when one crashes and sm_sup restarts the pool (one_for_all) no session is
+//! forgotten; each new worker monitors its share of the registry again and drops the entries
+//! whose actor ended while it was down.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
 
-use arbor_supervisors::{ChildSpec, FaultHook, Strategy, SupFlags, SupervisorSpec};
-use parking_lot::RwLock;
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use arbor_supervisors::{DynamicChild, ExitReason, Slot, Started, SupervisorSlot, Worker};
+use ractor::{ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
-use crate::broker::Broker;
-use crate::connection::ConnHandle;
-use crate::session::{SessionArgs, SessionMsg};
+use crate::observability::notices;
+use crate::routing::publish::Publisher;
+use crate::session::registry::{ClientInfo, Entry, Registry};
+use crate::session::{Attach, Session, SessionArgs, SessionDeps, SessionHandle, SessionMsg};
+use crate::timeouts;
 
-/// One registered session.
+/// What the sm workers need: built once by the tree for sm_sup.
+pub struct SmDeps {
+    /// The registry, which the pool writes.
+    pub registry: Arc<Registry>,
+    /// Where new sessions are started.
+    pub session_sup: SupervisorSlot,
+    /// What every session is started with.
+    pub sessions: Arc<SessionDeps>,
+    /// The node name, for `$SYS` topics.
+    pub node: String,
+    /// Number of workers.
+    pub pool_size: usize,
+}
+
+/// The pool: slot `i` holds the live `sm/i`.
 #[derive(Clone)]
-pub struct SessionEntry {
-    /// The session actor.
-    pub session: ActorRef<SessionMsg>,
-    /// Whether it was opened with clean session.
-    pub clean: bool,
-}
+pub struct SmPool(Arc<[Slot<ActorRef<SmMsg>>]>);
 
-impl SessionEntry {
-    fn alive(&self) -> bool {
-        matches!(
-            self.session.get_status(),
-            ractor::ActorStatus::Running | ractor::ActorStatus::Starting
-        )
-    }
-}
-
-/// client id → session, shared by the pool, owned by sm_sup.
-#[derive(Default)]
-pub struct Registry {
-    sessions: RwLock<HashMap<Arc<str>, SessionEntry>>,
-}
-
-impl Registry {
-    /// The session of `client_id`.
-    pub fn get(&self, client_id: &str) -> Option<SessionEntry> {
-        self.sessions.read().get(client_id).cloned()
+impl SmPool {
+    /// A pool of `size` workers (at least one).
+    pub fn new(size: usize) -> Self {
+        Self((0..size.max(1)).map(|_| Slot::default()).collect())
     }
 
-    /// Registers (or replaces) the session of `client_id`.
-    pub fn insert(&self, client_id: Arc<str>, entry: SessionEntry) -> Option<SessionEntry> {
-        self.sessions.write().insert(client_id, entry)
+    /// The slot of `sm/i`.
+    pub fn slot(&self, i: usize) -> Slot<ActorRef<SmMsg>> {
+        self.0.get(i).cloned().unwrap_or_default()
     }
 
-    /// Removes `client_id` if it still maps to `session`.
-    pub fn remove_if(&self, client_id: &str, session: &ractor::ActorCell) -> bool {
-        let mut sessions = self.sessions.write();
-        if sessions
-            .get(client_id)
-            .is_some_and(|e| e.session.get_id() == session.get_id())
-        {
-            sessions.remove(client_id);
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Registered sessions.
+    /// Number of workers.
     pub fn len(&self) -> usize {
-        self.sessions.read().len()
+        self.0.len()
     }
 
-    /// Whether no session is registered.
+    /// Whether the pool is empty (never: it has at least one worker).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0.is_empty()
     }
-}
 
-/// The live sm worker owning `client_id`.
-pub fn worker_for(broker: &Broker, client_id: &str) -> Option<ActorRef<SmMsg>> {
-    let pool = broker.sm_pool.read();
-    pool.get(pool_index(client_id, pool.len())).cloned().flatten()
+    /// The live worker owning `client_id`, if it is running.
+    pub fn worker_for(&self, client_id: &str) -> Option<ActorRef<SmMsg>> {
+        self.0.get(pool_index(client_id, self.0.len()))?.get()
+    }
 }
 
 /// The pool index that owns `client_id`.
@@ -92,8 +77,20 @@ pub fn pool_index(client_id: &str, pool: usize) -> usize {
     (h.finish() % pool.max(1) as u64) as usize
 }
 
+/// A connecting client asking for its session.
+pub struct Open {
+    /// Client id.
+    pub client_id: Arc<str>,
+    /// Clean session flag.
+    pub clean: bool,
+    /// The connection, its write half and its will.
+    pub attach: Box<Attach>,
+    /// What the admin API lists about the client.
+    pub client: ClientInfo,
+}
+
 /// What opening a session answers: the session and whether it was resumed (CONNACK's
-/// session-present flag).
+/// session-present flag), or why it could not be opened.
 pub type Opened = Result<(ActorRef<SessionMsg>, bool), String>;
 
 /// Messages of an sm worker.
@@ -101,16 +98,21 @@ pub enum SmMsg {
     /// Answers with the registry size (a liveness probe for admin and tests).
     Ping(RpcReplyPort<usize>),
     /// Open the session of a connecting client (emqttd_sm:start_session).
-    Open {
-        /// Client id.
-        client_id: Arc<str>,
-        /// Clean session flag.
-        clean: bool,
-        /// The connecting connection.
-        conn: ConnHandle,
-        /// The session and session-present.
-        reply: RpcReplyPort<Opened>,
-    },
+    Open(Box<Open>, RpcReplyPort<Opened>),
+}
+
+/// What `sm/i` starts with.
+pub struct SmArgs {
+    /// Its index in the pool.
+    pub index: usize,
+    /// The pool's handles.
+    pub deps: Arc<SmDeps>,
+}
+
+/// What an sm worker watches: the actor of a session or of a connected client, by client id.
+enum Watch {
+    Session(Arc<str>),
+    Conn(Arc<str>),
 }
 
 /// An sm worker.
@@ -118,120 +120,200 @@ pub struct Sm;
 
 /// Its state.
 pub struct SmState {
-    broker: Arc<Broker>,
-    registry: Arc<Registry>,
-    fault: FaultHook,
+    deps: Arc<SmDeps>,
+    watching: HashMap<ActorId, Watch>,
 }
 
-impl Actor for Sm {
+impl Worker for Sm {
     type Msg = SmMsg;
+    type Args = SmArgs;
     type State = SmState;
-    type Arguments = (Arc<Broker>, FaultHook);
 
-    async fn pre_start(
-        &self,
-        _myself: ActorRef<SmMsg>,
-        (broker, fault): Self::Arguments,
-    ) -> Result<SmState, ActorProcessingErr> {
-        Ok(SmState {
-            registry: broker.registry.clone(),
-            broker,
-            fault,
-        })
+    async fn init(myself: ActorRef<SmMsg>, args: SmArgs) -> Result<SmState, ActorProcessingErr> {
+        let mut state = SmState {
+            deps: args.deps,
+            watching: HashMap::new(),
+        };
+        state.watch_my_share(&myself, args.index);
+        Ok(state)
     }
 
     async fn handle(
-        &self,
-        _myself: ActorRef<SmMsg>,
+        myself: ActorRef<SmMsg>,
         msg: SmMsg,
         state: &mut SmState,
     ) -> Result<(), ActorProcessingErr> {
-        state.fault.check().await?;
         match msg {
             SmMsg::Ping(reply) => {
-                let _ = reply.send(state.registry.len());
+                let _ = reply.send(state.deps.registry.len());
             }
-            SmMsg::Open {
-                client_id,
-                clean,
-                conn,
-                reply,
-            } => {
-                let opened = state.open(client_id, clean, conn).await;
+            SmMsg::Open(open, reply) => {
+                let opened = Box::pin(state.open(&myself, *open)).await;
                 let _ = reply.send(opened);
             }
         }
         Ok(())
     }
-}
 
-/// How long sm waits for an old session to be discarded or taken over.
-const SESSION_CALL: Duration = Duration::from_secs(5);
-
-impl SmState {
-    /// Clean session: discard any old session and start a new one [MQTT-3.1.2-6]. Persistent:
-    /// resume the old one, which kicks its previous connection (takeover) [MQTT-3.1.2-4], or
-    /// start one.
-    async fn open(&mut self, client_id: Arc<str>, clean: bool, conn: ConnHandle) -> Opened {
-        if let Some(old) = self.registry.get(&client_id).filter(SessionEntry::alive) {
-            if !clean && !old.clean {
-                let resumed = old
-                    .session
-                    .call(|r| SessionMsg::Attach(conn.clone(), r), Some(SESSION_CALL))
-                    .await;
-                if matches!(resumed, Ok(ractor::rpc::CallResult::Success(()))) {
-                    return Ok((old.session, true));
-                }
+    async fn exited(
+        _myself: ActorRef<SmMsg>,
+        event: SupervisionEvent,
+        state: &mut SmState,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, reason) = match &event {
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, ExitReason::from_reason(reason.as_deref()))
             }
-            tracing::info!(%client_id, "conflict: discarding the previous session");
-            let _ = old.session.call(SessionMsg::Discard, Some(SESSION_CALL)).await;
-            let _ = old.session.get_cell().wait(Some(SESSION_CALL)).await;
-        }
-        let args = SessionArgs {
-            broker: self.broker.clone(),
-            client_id: client_id.clone(),
-            clean,
-            conn,
-            fault: FaultHook::none(),
+            SupervisionEvent::ActorFailed(cell, err) => (cell, ExitReason::Failed(err.to_string())),
+            _ => return Ok(()),
         };
-        let session = crate::session::start(&self.broker, args)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.registry.insert(
-            client_id,
-            SessionEntry {
-                session: session.clone(),
-                clean,
-            },
-        );
-        Ok((session, false))
+        state.ended(cell, &reason);
+        Ok(())
     }
 }
 
-/// `sm_sup`: one_for_all over the pool.
-pub fn sm_sup_spec(broker: Arc<Broker>) -> ChildSpec {
-    ChildSpec::supervisor("sm_sup", move || {
-        let size = broker.sm_pool.read().len();
-        let children = (0..size)
-            .map(|i| {
-                let args_broker = broker.clone();
-                let publish_broker = broker.clone();
-                crate::worker::spec(
-                    format!("sm/{i}"),
-                    || Sm,
-                    move |ctx| (args_broker.clone(), ctx.fault.clone()),
-                    move |sm| {
-                        if let Some(slot) = publish_broker.sm_pool.write().get_mut(i) {
-                            *slot = Some(sm);
-                        }
-                    },
-                )
-            })
-            .collect();
-        let i = &broker.config.supervisors.sm_sup;
-        SupervisorSpec::new(
-            SupFlags::new(Strategy::OneForAll, i.max_restarts, i.max_seconds),
-            children,
-        )
-    })
+impl SmState {
+    /// After a (re)start: monitors the sessions and connections of the client ids this worker
+    /// owns, and forgets those that ended while no worker watched them.
+    fn watch_my_share(&mut self, myself: &ActorRef<SmMsg>, index: usize) {
+        let pool = self.deps.pool_size;
+        for (client_id, entry) in self.deps.registry.select(|id| pool_index(id, pool) == index) {
+            // Monitor first, then look: an actor that ends after the look is reported.
+            self.watch(
+                myself,
+                entry.session.get_cell(),
+                Watch::Session(client_id.clone()),
+            );
+            if !entry.alive() {
+                self.ended(&entry.session.get_cell(), &ExitReason::Normal);
+            }
+            if let Some(client) = entry.client {
+                self.watch(myself, client.conn.clone(), Watch::Conn(client_id));
+                if !arbor_supervisors::worker::alive(&client.conn) {
+                    self.ended(&client.conn, &ExitReason::Killed);
+                }
+            }
+        }
+    }
+
+    fn watch(&mut self, myself: &ActorRef<SmMsg>, cell: ActorCell, what: Watch) {
+        myself.get_cell().monitor(cell.clone());
+        self.watching.insert(cell.get_id(), what);
+    }
+
+    /// A watched actor ended: its registry entry goes, and a connection's end is announced.
+    fn ended(&mut self, cell: &ActorCell, reason: &ExitReason) {
+        match self.watching.remove(&cell.get_id()) {
+            Some(Watch::Session(client_id)) => {
+                self.deps.registry.remove_session(&client_id, cell);
+            }
+            Some(Watch::Conn(client_id)) => {
+                self.deps.registry.remove_client(&client_id, cell);
+                let reason = match reason {
+                    ExitReason::Shutdown(Some(detail)) => detail.clone(),
+                    other => other.to_string(),
+                };
+                let notice = serde_json::json!({
+                    "clientid": &*client_id,
+                    "reason": reason,
+                    "ts": crate::message::unix_now(),
+                });
+                self.notice(&client_id, "disconnected", notice);
+            }
+            None => {}
+        }
+    }
+
+    fn notice(&self, client_id: &str, event: &str, payload: serde_json::Value) {
+        let publisher: &Publisher<SessionHandle> = &self.deps.sessions.publisher;
+        notices::client_event(publisher, &self.deps.node, client_id, event, payload);
+    }
+
+    /// Clean session: discard any old session and start a new one [MQTT-3.1.2-6]. Persistent:
+    /// resume the old one, which closes its previous connection (takeover) [MQTT-3.1.2-4], or
+    /// start one. Either way the session gets the connection's write half and writes CONNACK.
+    async fn open(&mut self, myself: &ActorRef<SmMsg>, open: Open) -> Opened {
+        let Open {
+            client_id,
+            clean,
+            mut attach,
+            client,
+        } = open;
+        let conn = attach.conn.clone();
+        let (session, present) = match self.deps.registry.get(&client_id).filter(Entry::alive) {
+            Some(old) if !clean && !old.clean => {
+                attach.session_present = true;
+                let call = old
+                    .session
+                    .call(|r| SessionMsg::Attach(attach, r), Some(timeouts::SESSION_CALL));
+                match call.await {
+                    Ok(ractor::rpc::CallResult::Success(())) => (old.session, true),
+                    _ => return Err("the session to resume ended while resuming it".into()),
+                }
+            }
+            old => {
+                if let Some(old) = old {
+                    tracing::info!(%client_id, "conflict: discarding the previous session");
+                    let _ = old
+                        .session
+                        .call(SessionMsg::Discard, Some(timeouts::SESSION_CALL))
+                        .await;
+                    let _ = old.session.get_cell().wait(Some(timeouts::SESSION_CALL)).await;
+                }
+                attach.session_present = false;
+                (self.start_session(client_id.clone(), clean, attach).await?, false)
+            }
+        };
+        self.watch(myself, session.get_cell(), Watch::Session(client_id.clone()));
+        self.watch(myself, conn, Watch::Conn(client_id.clone()));
+        let notice = serde_json::json!({
+            "clientid": &*client_id,
+            "username": client.username,
+            "ipaddress": client.peer.ip().to_string(),
+            "clean_session": clean,
+            "protocol": client.protocol_level,
+            "connack": 0,
+            "ts": crate::message::unix_now(),
+        });
+        self.deps.registry.insert(
+            client_id.clone(),
+            Entry {
+                session: session.clone(),
+                clean,
+                client: Some(Arc::new(client)),
+            },
+        );
+        self.notice(&client_id, "connected", notice);
+        Ok((session, present))
+    }
+
+    async fn start_session(
+        &self,
+        client_id: Arc<str>,
+        clean: bool,
+        attach: Box<Attach>,
+    ) -> Result<ActorRef<SessionMsg>, String> {
+        let sup = self
+            .deps
+            .session_sup
+            .get()
+            .ok_or_else(|| "session_sup is not running".to_string())?;
+        let id = format!("session/{}", arbor_supervisors::path::encode_segment(&client_id));
+        let args = SessionArgs {
+            deps: self.deps.sessions.clone(),
+            client_id,
+            clean,
+            attach,
+        };
+        let child = DynamicChild::once(id, move |ctx| async move {
+            let session = arbor_supervisors::worker::spawn::<Session>(&ctx, args).await?;
+            Ok(Some(Started::from(session)))
+        });
+        let cell = sup
+            .start_child(child)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "session ignored".to_string())?;
+        Ok(cell.into())
+    }
 }

@@ -141,6 +141,18 @@ impl<S: Subscriber> Subs<S> {
         removed
     }
 
+    /// Appends `(filter as subscribed, key)` for each entry whose subscriber is not alive.
+    pub(super) fn dead(&self, out: &mut Vec<(String, S::Key)>) {
+        for (s, _) in self.plain.list.iter().filter(|(s, _)| !s.alive()) {
+            out.push((self.filter.to_string(), s.key().clone()));
+        }
+        for group in &self.groups {
+            for (s, _) in group.members.list.iter().filter(|(s, _)| !s.alive()) {
+                out.push((format!("$share/{}/{}", group.name, self.filter), s.key().clone()));
+            }
+        }
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.plain.list.is_empty() && self.groups.is_empty()
     }

@@ -1,0 +1,167 @@
+//! CONNECT (emqttd_protocol's `process(CONNECT)`): the client id rules, authentication, the will,
+//! and opening the session through the sm worker that owns the client id.
+//!
+//! A refusal is a CONNACK with its return code [MQTT-3.2.2-5], written by the connection itself
+//! (it still owns the socket), then the close. An accepted CONNECT hands the socket's write half
+//! to the session, which writes the CONNACK; the connection then monitors the session.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use ractor::rpc::CallResult;
+use ractor::{ActorRef, MessagingErr};
+use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
+
+use crate::codec::{self, ConnAck, Connect, ConnectReturnCode, Packet};
+use crate::connection::{Attached, Client, Close, ConnectionMsg, ConnectionState};
+use crate::message::Message;
+use crate::observability::metrics::Metrics;
+use crate::session::registry::ClientInfo;
+use crate::session::sm::{Open, SmMsg};
+use crate::session::{Attach, Identity};
+use crate::timeouts;
+
+/// Server-assigned client ids are `arbor-<n>`.
+static CLIENT_SEQ: AtomicU64 = AtomicU64::new(1);
+
+impl ConnectionState {
+    /// Handles CONNECT; `Err` is the reason to close (a refusal has been written).
+    pub(super) async fn connect(
+        &mut self,
+        myself: &ActorRef<ConnectionMsg>,
+        connect: Box<Connect>,
+    ) -> Result<Box<Attached>, Close> {
+        let client_id = self.client_id(&connect).await?;
+        let access = self.deps.access.current();
+        if let Err(code) = access.authenticate(connect.username.as_deref(), connect.password.as_deref()) {
+            Metrics::add(&self.deps.metrics.auth_failures, 1);
+            self.refuse(code).await;
+            return Err(Close::Refused("authentication failed".into()));
+        }
+        let will = connect.will.as_ref().map(|w| {
+            Arc::new(Message::new(
+                w.topic.clone(),
+                w.payload.clone(),
+                w.qos,
+                w.retain,
+                client_id.clone(),
+            ))
+        });
+        let username: Option<Arc<str>> = connect.username.as_deref().map(Arc::from);
+        let Some(writer) = self.writer.take() else {
+            return Err(Close::Protocol("second CONNECT [MQTT-3.1.0-2]".into()));
+        };
+        let open = Open {
+            client_id: client_id.clone(),
+            clean: connect.clean_session,
+            attach: Box::new(Attach {
+                conn: myself.get_cell(),
+                writer,
+                level: connect.level,
+                identity: Identity {
+                    username: username.clone(),
+                    ip: self.peer.ip(),
+                },
+                will: will.clone(),
+                session_present: false,
+            }),
+            client: ClientInfo {
+                conn: myself.get_cell(),
+                path: self.path.clone(),
+                peer: self.peer,
+                connected_at: SystemTime::now(),
+                clean: connect.clean_session,
+                keepalive: connect.keep_alive,
+                protocol_level: connect.level as u8,
+                username: connect.username.clone(),
+            },
+        };
+        let (session, present) = self.open_session(Box::new(open)).await?;
+        myself.get_cell().monitor(session.get_cell());
+        tracing::debug!(peer = %self.peer, %client_id, clean = connect.clean_session, present, "client connected");
+        self.client = Some(Client {
+            id: client_id.clone(),
+            session: session.clone(),
+            will,
+        });
+        Ok(Box::new(Attached {
+            client_id,
+            session,
+            username,
+        }))
+    }
+
+    /// The client id to use: the one given, or one assigned for an empty id with clean session
+    /// [MQTT-3.1.3-6]; an empty id without clean session [MQTT-3.1.3-8] or one longer than
+    /// `mqtt.max_clientid_len` is refused with 0x02.
+    async fn client_id(&mut self, connect: &Connect) -> Result<Arc<str>, Close> {
+        let rejected = if connect.client_id.is_empty() && !connect.clean_session {
+            Some("empty client id without clean session")
+        } else if connect.client_id.len() > usize::from(self.deps.mqtt.max_clientid_len) {
+            Some("client id too long")
+        } else {
+            None
+        };
+        if let Some(why) = rejected {
+            self.refuse(ConnectReturnCode::IdentifierRejected).await;
+            return Err(Close::Refused(why.into()));
+        }
+        if connect.client_id.is_empty() {
+            return Ok(Arc::from(format!(
+                "arbor-{}",
+                CLIENT_SEQ.fetch_add(1, Ordering::Relaxed)
+            )));
+        }
+        Ok(Arc::from(connect.client_id.as_str()))
+    }
+
+    /// Asks `sm/hash(id)` to open the session, waiting (up to [`timeouts::SM_CALL`]) while the
+    /// pool restarts. While the request has not reached a worker the write half comes back with
+    /// it, so a pool that stays down is answered with CONNACK 0x03.
+    async fn open_session(
+        &mut self,
+        mut open: Box<Open>,
+    ) -> Result<(ActorRef<crate::session::SessionMsg>, bool), Close> {
+        let deadline = Instant::now() + timeouts::SM_CALL;
+        loop {
+            if let Some(sm) = self.deps.sm.worker_for(&open.client_id) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match sm.call(|reply| SmMsg::Open(open, reply), Some(left)).await {
+                    Ok(CallResult::Success(Ok(opened))) => return Ok(opened),
+                    Ok(CallResult::Success(Err(why))) => return Err(Close::SessionGone(why)),
+                    Ok(CallResult::Timeout) => {
+                        return Err(Close::SessionGone("sm did not answer in time".into()))
+                    }
+                    Ok(CallResult::SenderError) => {
+                        return Err(Close::SessionGone("sm ended while opening".into()))
+                    }
+                    Err(MessagingErr::SendErr(SmMsg::Open(back, _))) => open = back,
+                    Err(e) => return Err(Close::SessionGone(format!("sm unavailable: {e}"))),
+                }
+            }
+            if Instant::now() >= deadline {
+                self.writer = Some(open.attach.writer);
+                self.refuse(ConnectReturnCode::ServerUnavailable).await;
+                return Err(Close::Refused("the sm pool is not running".into()));
+            }
+            tokio::time::sleep(timeouts::RESTART_POLL).await;
+        }
+    }
+
+    /// Writes a refusing CONNACK while the connection still owns the socket.
+    pub(super) async fn refuse(&mut self, code: ConnectReturnCode) {
+        let Some(writer) = &mut self.writer else { return };
+        let mut buf = bytes::BytesMut::new();
+        let connack = Packet::ConnAck(ConnAck {
+            session_present: false,
+            code,
+        });
+        codec::encode(&connack, &mut buf);
+        if writer.write_all(&buf).await.is_ok() {
+            self.deps.metrics.packet_sent(connack.packet_type());
+            Metrics::add(&self.deps.metrics.bytes_sent, buf.len() as u64);
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The reader task: reads a connection's socket, frames packets with [`crate::codec`], keeps the
+//! connection's deadlines, and runs the client's side of the protocol ([`super::inbound`]).
+//!
+//! Deadlines, kept here rather than in timer tasks (an idle connection costs no extra task):
+//! CONNECT within `mqtt.connect_timeout`; then, with keepalive on, a packet within 1.5 ×
+//! keepalive [MQTT-3.1.2-24]; and a packet that has begun must be finished within
+//! `mqtt.frame_timeout`, keepalive or not, so a peer that trickles or stalls mid-packet is closed.
+//!
+//! Reading stops (TCP pushes back on the client) while the rate limit's bucket is in debt, while
+//! the session has not handed back the read credits of what it was given ([`READ_CREDIT`]), and
+//! while a subscriber this client published to is over its high water ([`crate::routing::load`]).
+//! Whatever ends the loop, the connection actor hears why in one `Closed` message, a panic
+//! included.
+
+use std::net::IpAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures_util::FutureExt;
+use ractor::ActorRef;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::codec::{self, Packet};
+use crate::connection::inbound::Inbound;
+use crate::connection::{Close, ConnectionDeps, ConnectionMsg, READ_CREDIT};
+use crate::esockd::rate_limit::TokenBucket;
+use crate::observability::metrics::Metrics;
+
+/// What the reader starts with.
+pub(super) struct ReaderArgs {
+    pub read: OwnedReadHalf,
+    pub conn: ActorRef<ConnectionMsg>,
+    pub deps: Arc<ConnectionDeps>,
+    pub bucket: Option<TokenBucket>,
+    pub ip: IpAddr,
+}
+
+/// Spawns the reader; its end, however it comes, is one `Closed` to the connection.
+pub(super) fn spawn(args: ReaderArgs) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let conn = args.conn.clone();
+        let close = AssertUnwindSafe(read_loop(args))
+            .catch_unwind()
+            .await
+            .unwrap_or(Close::ReaderPanicked);
+        let _ = conn.send_message(ConnectionMsg::Closed(close));
+    })
+}
+
+/// How much room a read makes in the buffer.
+const READ_CHUNK: usize = 4096;
+
+/// Reads what the socket has into `buf`. A busy connection reads on into the buffer it has
+/// (reclaimed in place once its frames are gone); one with nothing to read and nothing buffered
+/// drops the buffer before it waits, so an idle connection holds no [`READ_CHUNK`].
+async fn read_some(read: &OwnedReadHalf, buf: &mut BytesMut) -> std::io::Result<usize> {
+    loop {
+        if buf.capacity() - buf.len() >= READ_CHUNK / 4 {
+            match read.try_read_buf(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                done => return done,
+            }
+        }
+        if buf.is_empty() {
+            *buf = BytesMut::new();
+        }
+        read.readable().await?;
+        buf.reserve(READ_CHUNK);
+        match read.try_read_buf(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            done => return done,
+        }
+    }
+}
+
+/// The connection's deadlines (see the module docs).
+struct Deadlines {
+    /// Whether CONNECT was decoded: `idle` is then the keepalive deadline.
+    connected: bool,
+    /// Connect timeout, then the keepalive deadline (none with keepalive 0).
+    idle: Option<Instant>,
+    keepalive: Option<Duration>,
+    frame_timeout: Duration,
+    /// When the packet now partly in the buffer began to arrive.
+    frame_started: Option<Instant>,
+}
+
+impl Deadlines {
+    /// The next deadline and what it means.
+    fn next(&self) -> Option<(Instant, Close)> {
+        let frame = self
+            .frame_started
+            .map(|t| (t + self.frame_timeout, Close::FrameTimeout));
+        let idle = self.idle.map(|t| {
+            let close = if self.connected {
+                Close::KeepaliveExpired
+            } else {
+                Close::ConnectTimeout
+            };
+            (t, close)
+        });
+        match (frame, idle) {
+            (Some(f), Some(i)) => Some(if f.0 <= i.0 { f } else { i }),
+            (f, i) => f.or(i),
+        }
+    }
+}
+
+/// The read loop; returns why the connection ends.
+async fn read_loop(args: ReaderArgs) -> Close {
+    let ReaderArgs {
+        read,
+        conn,
+        deps,
+        mut bucket,
+        ip,
+    } = args;
+    let max = deps.mqtt.max_packet_size as usize;
+    let mut buf = BytesMut::new();
+    let mut level = None;
+    // The client's side of the protocol, once CONNECT is accepted (boxed: an idle connection
+    // holds it for its whole life).
+    let mut client: Option<Box<Inbound>> = None;
+    let mut deadlines = Deadlines {
+        connected: false,
+        idle: Some(Instant::now() + deps.mqtt.connect_timeout),
+        keepalive: None,
+        frame_timeout: deps.mqtt.frame_timeout,
+        frame_started: None,
+    };
+    loop {
+        let mut decoded = 0;
+        while decoded < READ_CREDIT {
+            let packet = match codec::decode(&mut buf, max, level) {
+                Ok(Some(packet)) => packet,
+                Ok(None) => break,
+                Err(err) => {
+                    if let Some(client) = &mut client {
+                        let _ = client.end_batch().await;
+                    }
+                    return match (level, err.connack_code()) {
+                        (None, Some(code)) => Close::Unsupported(code, err.to_string()),
+                        _ => Close::from(err),
+                    };
+                }
+            };
+            decoded += 1;
+            deps.metrics.packet_received(packet.packet_type());
+            let handled = match (&mut client, packet) {
+                (Some(client), packet) => client.packet(packet).await,
+                (None, Packet::Connect(connect)) => {
+                    level = Some(connect.level);
+                    deadlines.connected = true;
+                    let secs = u64::from(connect.keep_alive);
+                    deadlines.keepalive = (secs > 0).then(|| Duration::from_millis(secs * 1500));
+                    match accepted(&conn, connect).await {
+                        Some(attached) => {
+                            client = Some(Box::new(Inbound::new(*attached, deps.clone(), ip)));
+                            Ok(())
+                        }
+                        None => return Close::Refused("see the connection's log".into()),
+                    }
+                }
+                (None, other) => Err(Close::Protocol(format!(
+                    "first packet is {:?}, not CONNECT [MQTT-3.1.0-1]",
+                    other.packet_type()
+                ))),
+            };
+            if let Err(close) = handled {
+                if let Some(client) = &mut client {
+                    let _ = client.end_batch().await;
+                }
+                return close;
+            }
+        }
+        if decoded > 0 {
+            if let Some(client) = &mut client {
+                if let Err(close) = client.end_batch().await {
+                    return close;
+                }
+            }
+            if level.is_some() {
+                deadlines.idle = deadlines.keepalive.map(|k| Instant::now() + k);
+            }
+        }
+        if decoded == READ_CREDIT {
+            continue;
+        }
+        deadlines.frame_started = match (buf.is_empty(), deadlines.frame_started) {
+            (true, _) => None,
+            (false, None) => Some(Instant::now()),
+            (false, started) => started,
+        };
+        let got = match deadlines.next() {
+            Some((at, close)) => match tokio::time::timeout_at(at, read_some(&read, &mut buf)).await {
+                Ok(got) => got,
+                Err(_) => return close,
+            },
+            None => read_some(&read, &mut buf).await,
+        };
+        match got {
+            Ok(0) if buf.is_empty() => return Close::PeerClosed,
+            Ok(0) => return Close::Socket("closed inside a packet".into()),
+            Ok(n) => {
+                Metrics::add(&deps.metrics.bytes_received, n as u64);
+                if let Some(pause) = bucket.as_mut().and_then(|b| b.take(n)) {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+            Err(e) => return Close::Socket(e.to_string()),
+        }
+    }
+}
+
+/// Hands CONNECT to the connection actor and waits for its answer: how to go on, or `None`
+/// when it was refused (the actor has written the CONNACK and is closing).
+async fn accepted(
+    conn: &ActorRef<ConnectionMsg>,
+    connect: Box<codec::Connect>,
+) -> Option<Box<super::Attached>> {
+    let (tx, rx) = oneshot::channel();
+    conn.send_message(ConnectionMsg::Connect(connect, tx)).ok()?;
+    rx.await.ok().flatten()
+}

@@ -1,0 +1,148 @@
+//! How a session sends: routed messages to the outbox, through the inflight window and the
+//! queue, and the retry pass.
+//!
+//! A message is written at once when a connection is attached, its outbox has room, nothing is
+//! queued ahead of it and (for QoS 1/2) the window has room; otherwise it is queued, so order per
+//! publisher is kept across QoS levels and a subscriber that stops reading holds at most the
+//! outbox and the bounded queue.
+
+use std::sync::Arc;
+
+use ractor::ActorRef;
+use tokio::time::Instant;
+
+use crate::codec::{Packet, PacketId, Publish, QoS};
+use crate::message::Message;
+use crate::observability::metrics::Metrics;
+use crate::routing::publish::Deliveries;
+use crate::session::inflight::{InflightEntry, Stage};
+use crate::session::mqueue::Outgoing;
+use crate::session::{SessionMsg, SessionState};
+use crate::timeouts;
+
+impl SessionState {
+    /// Messages from the publish path (each counted in the load when it was cast).
+    pub(super) fn routed(&mut self, deliveries: Deliveries) {
+        match deliveries {
+            Deliveries::One(msg, qos) => self.routed_one(msg, qos),
+            Deliveries::Many(msgs) => {
+                for (msg, qos) in msgs {
+                    self.routed_one(msg, qos);
+                }
+            }
+        }
+    }
+
+    fn routed_one(&mut self, msg: Arc<Message>, sub_qos: QoS) {
+        self.handle.load.handled();
+        let qos = msg.qos.min(sub_qos);
+        self.deliver(Outgoing {
+            msg,
+            qos,
+            retain: false,
+        });
+    }
+
+    /// Sends now if it may (see the module docs), or queues.
+    pub(super) fn deliver(&mut self, out: Outgoing) {
+        let ready = !self.outbox.full()
+            && self.mqueue.is_empty()
+            && (out.qos == QoS::AtMostOnce || self.inflight.has_room());
+        if ready {
+            self.send_now(out);
+        } else {
+            for _ in 0..self.mqueue.push(out, !self.handle.load.is_stalled()) {
+                self.deps.metrics.mqueue_drop();
+            }
+            self.drain();
+        }
+    }
+
+    /// Sends queued messages, oldest first, while the outbox and (for QoS 1/2) the window allow.
+    pub(super) fn drain(&mut self) {
+        while !self.outbox.full() {
+            match self.mqueue.front() {
+                Some(next) if next.qos == QoS::AtMostOnce || self.inflight.has_room() => {}
+                _ => break,
+            }
+            if let Some(out) = self.mqueue.pop() {
+                self.send_now(out);
+            }
+        }
+    }
+
+    fn send_now(&mut self, out: Outgoing) {
+        let mut packet = publish_packet(&out, None, false);
+        if out.qos != QoS::AtMostOnce {
+            packet.pkid = Some(self.inflight.push(out, Instant::now()));
+        }
+        self.send(packet);
+    }
+
+    /// Everything inflight again, in order: PUBLISH with DUP, or PUBREL past PUBREC (a takeover).
+    pub(super) fn resend_inflight(&mut self) {
+        let now = Instant::now();
+        for entry in self.inflight.due(now, now) {
+            self.resend(&entry);
+        }
+    }
+
+    fn resend(&mut self, entry: &InflightEntry) {
+        match entry.stage {
+            Stage::Published => self.send(publish_packet(&entry.out, Some(entry.pkid), true)),
+            Stage::Released => self.write(&Packet::PubRel(entry.pkid)),
+        }
+    }
+
+    /// Resends what waited longer than `retry_interval`, and drops QoS 2 receipts whose PUBREL
+    /// never came within `await_rel_timeout`.
+    pub(super) fn tick(&mut self) {
+        let cfg = &self.deps.config;
+        let (retry, await_rel) = (cfg.retry_interval, cfg.await_rel_timeout);
+        let now = Instant::now();
+        if self.outbox.attached() {
+            if let Some(deadline) = now.checked_sub(retry) {
+                for entry in self.inflight.due(deadline, now) {
+                    self.resend(&entry);
+                }
+            }
+        }
+        self.awaiting_rel
+            .retain(|_, at| now.saturating_duration_since(*at) < await_rel);
+    }
+
+    /// Schedules the next retry/expiry pass if one is owed and none is scheduled.
+    pub(super) fn arm_tick(&mut self, myself: &ActorRef<SessionMsg>) {
+        let owed = !self.inflight.is_empty() || !self.awaiting_rel.is_empty();
+        if owed && !self.tick_armed {
+            let every = timeouts::session_tick(self.deps.config.retry_interval);
+            myself.send_after(every, || SessionMsg::Tick);
+            self.tick_armed = true;
+        }
+    }
+
+    /// Writes a PUBLISH, counted as a message sent.
+    fn send(&mut self, publish: Publish) {
+        self.write(&Packet::Publish(publish));
+        Metrics::add(&self.deps.metrics.messages_sent, 1);
+    }
+
+    /// Writes a packet to the client, counted as a packet sent.
+    pub(super) fn write(&mut self, packet: &Packet) {
+        if self.outbox.attached() {
+            self.outbox.push(packet);
+            self.deps.metrics.packet_sent(packet.packet_type());
+        }
+    }
+}
+
+fn publish_packet(out: &Outgoing, pkid: Option<PacketId>, dup: bool) -> Publish {
+    Publish {
+        dup,
+        qos: out.qos,
+        retain: out.retain,
+        topic: out.msg.topic.clone(),
+        pkid,
+        payload: out.msg.payload.clone(),
+    }
+}
