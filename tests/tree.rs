@@ -1,5 +1,5 @@
 //! The foundation's tree, end to end: its shape and strategies through the admin API, and how it
-//! heals when parts of it are killed (OTP semantics, DESIGN.md §1–2).
+//! heals when parts of it are killed (OTP semantics, docs/architecture.md §2 and §7).
 
 mod common;
 

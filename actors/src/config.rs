@@ -75,7 +75,7 @@ pub struct AclConfig {
     pub rules: Vec<crate::auth::acl::RuleConfig>,
 }
 
-/// `[fault]`: a fault-injection plan (DESIGN.md §6), joined with the `--fault` flags.
+/// `[fault]`: a fault-injection plan (docs/architecture.md §7), joined with the `--fault` flags.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultConfig {

@@ -1,4 +1,4 @@
-//! The internal message: protocol-neutral, shared by reference (DESIGN.md §5).
+//! The internal message: protocol-neutral, shared by reference (docs/architecture.md §6).
 //!
 //! One `Arc<Message>` is routed to every subscriber; the topic is an `Arc<str>` and the payload a
 //! `Bytes` slice of the frame it arrived in, so fan-out copies neither.

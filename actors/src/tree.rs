@@ -34,7 +34,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arbor_supervisors::worker::{self, Slot};
+use arbor_supervisors::{worker, Slot};
 use arbor_supervisors::{
     ChildKind, ChildSpec, ExitReason, FaultHook, Restart, RootHandle, Shutdown, StartError, Strategy,
     SupFlags, SupervisorRef, SupervisorSlot, SupervisorSpec, Template, TreeNode, TreeOpts,

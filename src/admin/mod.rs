@@ -29,31 +29,20 @@ mod sessions;
 use std::time::Duration;
 
 use arbor_actors::api::BrokerApi;
-use arbor_supervisors::{start_fn, ChildSpec, FaultHook, StartCtx, StartError, Started};
+use arbor_supervisors::{ChildSpec, Slot, StartError, Worker};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor::{ActorProcessingErr, ActorRef};
 use serde_json::json;
 use tokio::task::JoinHandle;
 
 /// The `admin` child of broker_sup.
 pub fn spec(broker: BrokerApi) -> ChildSpec {
-    ChildSpec::worker(
-        "admin",
-        start_fn(move |ctx: StartCtx| {
-            let args = (broker.clone(), ctx.fault.clone());
-            async move {
-                let (actor, _) = Actor::spawn_linked(None, Admin, args, ctx.supervisor)
-                    .await
-                    .map_err(StartError::from)?;
-                Ok(Some(Started::from(actor)))
-            }
-        }),
-    )
+    arbor_supervisors::worker::spec::<Admin, _>("admin", move || broker.clone(), Slot::default())
 }
 
 /// Messages of the admin worker.
@@ -68,7 +57,6 @@ pub struct Admin;
 /// Its state: the server task, aborted on drop.
 pub struct AdminState {
     server: JoinHandle<()>,
-    fault: FaultHook,
 }
 
 impl Drop for AdminState {
@@ -77,16 +65,12 @@ impl Drop for AdminState {
     }
 }
 
-impl Actor for Admin {
+impl Worker for Admin {
     type Msg = AdminMsg;
+    type Args = BrokerApi;
     type State = AdminState;
-    type Arguments = (BrokerApi, FaultHook);
 
-    async fn pre_start(
-        &self,
-        myself: ActorRef<AdminMsg>,
-        (broker, fault): Self::Arguments,
-    ) -> Result<AdminState, ActorProcessingErr> {
+    async fn init(myself: ActorRef<AdminMsg>, broker: BrokerApi) -> Result<AdminState, ActorProcessingErr> {
         let addr = broker.config().admin.bind;
         let socket = tokio::net::TcpListener::bind(addr)
             .await
@@ -103,16 +87,14 @@ impl Actor for Admin {
             let _ = myself.send_message(AdminMsg::ServerExited(reason));
         });
         tracing::info!(addr = %local, "admin API listening");
-        Ok(AdminState { server, fault })
+        Ok(AdminState { server })
     }
 
     async fn handle(
-        &self,
         _myself: ActorRef<AdminMsg>,
         msg: AdminMsg,
-        state: &mut AdminState,
+        _state: &mut AdminState,
     ) -> Result<(), ActorProcessingErr> {
-        state.fault.check().await?;
         match msg {
             AdminMsg::ServerExited(reason) => Err(format!("admin server exited: {reason}").into()),
         }

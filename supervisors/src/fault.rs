@@ -1,4 +1,4 @@
-//! Fault injection, one mechanism for every supervised actor (DESIGN.md §6).
+//! Fault injection, one mechanism for every supervised actor (docs/architecture.md §7).
 //!
 //! A plan is a list of rules `<action>@<path-glob>[:<trigger>]`:
 //! - actions: `panic` (a panic inside the actor's handler), `kill` (like `exit(Pid, kill)`: no

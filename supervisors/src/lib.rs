@@ -1,6 +1,6 @@
 //! arbor-supervisors: OTP's supervisor on ractor, with no MQTT in it.
 //!
-//! The broker is a tree of these supervisors (see DESIGN.md §1–2). What OTP gives an Erlang
+//! The broker is a tree of these supervisors (see docs/architecture.md §1–2). What OTP gives an Erlang
 //! programmer and ractor does not, this crate adds:
 //!
 //! - child specs as data ([`ChildSpec`]: id, start, restart, shutdown, kind), checked once;
@@ -25,6 +25,7 @@ pub mod path;
 mod restart;
 mod root;
 mod shutdown;
+pub mod slot;
 pub mod spec;
 mod supervisor;
 pub mod tree;
@@ -36,10 +37,11 @@ pub use exit::ExitReason;
 pub use fault::{FaultHook, FaultPlan};
 pub use restart::REACHED_MAX_RESTART_INTENSITY;
 pub use root::RootHandle;
+pub use slot::Slot;
 pub use spec::{
     start_fn, ChildKind, ChildSpec, DynStart, DynamicChild, Restart, Shutdown, StartCtx, StartFn,
     StartFuture, Started, Strategy, SupFlags, SupervisorSlot, SupervisorSpec, Template,
 };
 pub use supervisor::{Supervisor, SupervisorMsg, SupervisorRef};
 pub use tree::{ChildCounts, ChildInfo, Found, TreeNode, TreeOpts};
-pub use worker::{Slot, Worker};
+pub use worker::Worker;

@@ -132,7 +132,7 @@ impl From<SupervisorRef> for Started {
 /// The future a start function returns: the child, `None` for OTP's `ignore`, or an error.
 pub type StartFuture = Pin<Box<dyn Future<Output = Result<Option<Started>, StartError>> + Send>>;
 /// Where a supervisor child publishes its live handle (see [`ChildSpec::supervisor_in`]).
-pub type SupervisorSlot = crate::worker::Slot<SupervisorRef>;
+pub type SupervisorSlot = crate::slot::Slot<SupervisorRef>;
 /// A start function that can run again on every restart.
 pub type StartFn = Arc<dyn Fn(StartCtx) -> StartFuture + Send + Sync>;
 /// A start function that runs once (a temporary dynamic child, whose start arguments such as a

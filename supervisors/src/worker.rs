@@ -12,40 +12,11 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use parking_lot::RwLock;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 
+use crate::slot::Slot;
 use crate::spec::{start_fn, ChildSpec, StartCtx, Started};
 use crate::{FaultHook, StartError};
-
-/// Where a restartable child publishes its live reference on every (re)start, so that callers
-/// reach the current incarnation (`None` while it is down). ractor's global names would do this
-/// too, but they are process-wide, and tests run many trees in one process.
-pub struct Slot<T>(Arc<RwLock<Option<T>>>);
-
-impl<T> Clone for Slot<T> {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
-
-impl<T> Default for Slot<T> {
-    fn default() -> Self {
-        Self(Arc::default())
-    }
-}
-
-impl<T: Clone> Slot<T> {
-    /// The live reference, if the child is running.
-    pub fn get(&self) -> Option<T> {
-        self.0.read().clone()
-    }
-
-    /// Records a new incarnation.
-    pub fn set(&self, value: T) {
-        *self.0.write() = Some(value);
-    }
-}
 
 /// A supervised worker: its state, messages and reactions. See the module docs.
 pub trait Worker: Send + Sync + Sized + 'static {
@@ -154,6 +125,12 @@ pub async fn spawn<W: Worker>(ctx: &StartCtx, args: W::Args) -> Result<ActorRef<
     )
     .await?;
     Ok(actor)
+}
+
+/// Spawns worker `W` under the supervisor of `ctx`, as a start function returns it.
+pub async fn start<W: Worker>(ctx: StartCtx, args: W::Args) -> Result<Option<Started>, StartError> {
+    let actor = spawn::<W>(&ctx, args).await?;
+    Ok(Some(Started::from(actor)))
 }
 
 /// A permanent worker child `id` running `W`: `args` makes its arguments afresh for every

@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arbor_supervisors::{ExitReason, StartCtx, StartError, Started, Worker};
+use arbor_supervisors::{ExitReason, Worker};
 use ractor::{ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -36,7 +36,7 @@ use tokio::task::JoinHandle;
 use crate::auth::Access;
 use crate::codec::{CodecError, Connect, ConnectReturnCode};
 use crate::config::MqttConfig;
-use crate::esockd::admission::ConnectionPermit;
+use crate::esockd::table::ConnectionPermit;
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
 use crate::routing::publish::Publisher;
@@ -193,12 +193,6 @@ impl Drop for ConnectionState {
     fn drop(&mut self) {
         self.reader.abort();
     }
-}
-
-/// Starts the connection actor for an admitted socket.
-pub async fn start(ctx: StartCtx, args: ConnectionArgs) -> Result<Option<Started>, StartError> {
-    let conn = arbor_supervisors::worker::spawn::<Connection>(&ctx, args).await?;
-    Ok(Some(Started::from(conn)))
 }
 
 impl Worker for Connection {

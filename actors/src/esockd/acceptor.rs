@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use arbor_supervisors::{start_fn, StartCtx, StartFn, Started, Worker};
+use arbor_supervisors::{start_fn, StartCtx, StartFn, Worker};
 use ractor::{ActorProcessingErr, ActorRef};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -52,10 +52,7 @@ pub struct AcceptorState {
 pub fn start(args: AcceptorArgs) -> StartFn {
     start_fn(move |ctx: StartCtx| {
         let args = args.clone();
-        async move {
-            let acceptor = arbor_supervisors::worker::spawn::<Acceptor>(&ctx, args).await?;
-            Ok(Some(Started::from(acceptor)))
-        }
+        arbor_supervisors::worker::start::<Acceptor>(ctx, args)
     })
 }
 

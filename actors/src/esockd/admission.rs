@@ -15,45 +15,8 @@ use arbor_supervisors::path::encode_segment;
 use arbor_supervisors::DynamicChild;
 use tokio::net::TcpStream;
 
-use crate::connection::{self, ConnectionArgs, ConnectionDeps};
-use crate::esockd::table::ListenerTable;
-use crate::observability::metrics::Metrics;
-
-/// A slot under `max_connections`, held by a connection for its whole life.
-pub struct ConnectionPermit {
-    table: Arc<ListenerTable>,
-    metrics: Arc<Metrics>,
-}
-
-impl ConnectionPermit {
-    /// Takes a slot if the listener is under its limit.
-    fn acquire(table: &Arc<ListenerTable>, metrics: &Arc<Metrics>) -> Option<Self> {
-        let max = table.max_connections();
-        table
-            .current
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .ok()?;
-        Metrics::gauge_up(&metrics.connections, &metrics.connections_max);
-        Some(Self {
-            table: table.clone(),
-            metrics: metrics.clone(),
-        })
-    }
-
-    /// The listener this connection came through.
-    pub fn listener(&self) -> &Arc<ListenerTable> {
-        &self.table
-    }
-}
-
-impl Drop for ConnectionPermit {
-    fn drop(&mut self) {
-        self.table.current.fetch_sub(1, Ordering::AcqRel);
-        Metrics::gauge_down(&self.metrics.connections);
-    }
-}
+use crate::connection::{Connection, ConnectionArgs, ConnectionDeps};
+use crate::esockd::table::{ConnectionPermit, ListenerTable};
 
 /// Admits `socket` from `peer` and starts its `connection/<peer>` actor, or closes it.
 pub async fn admit(
@@ -79,7 +42,7 @@ pub async fn admit(
     let deps = deps.clone();
     let child = DynamicChild::once(id, move |ctx| {
         let path = ctx.path.clone();
-        connection::start(
+        arbor_supervisors::worker::start::<Connection>(
             ctx,
             ConnectionArgs {
                 deps,

@@ -4,6 +4,7 @@
 //! listener's subtree: the listener records its bound address, admission counts what it admits
 //! and refuses, and the admin API changes the access rules at run time (esockd's `allow`/`deny`).
 //! It outlives every worker of the subtree, so a listener restart keeps its rules and counts.
+//! Each admitted connection holds a [`ConnectionPermit`], its slot under `max_connections`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use tokio::sync::watch;
 use crate::config::ListenerConfig;
 use crate::esockd::access::AccessRule;
 use crate::esockd::rate_limit::TokenBucket;
+use crate::observability::metrics::Metrics;
 
 /// The admission table of one listener; see the module docs.
 pub struct ListenerTable {
@@ -28,7 +30,7 @@ pub struct ListenerTable {
     access: RwLock<Vec<AccessRule>>,
     max_connections: AtomicUsize,
     /// Live connections (exact: decremented by the permit each connection owns).
-    pub(super) current: AtomicUsize,
+    current: AtomicUsize,
     shutdown_counts: Mutex<BTreeMap<String, u64>>,
     accepted: AtomicU64,
     local_addr: RwLock<Option<SocketAddr>>,
@@ -172,6 +174,42 @@ pub struct ListenerInfo {
     pub access: Vec<String>,
     /// Refusals and closes by reason.
     pub shutdown_counts: BTreeMap<String, u64>,
+}
+
+/// A slot under `max_connections`, held by a connection for its whole life.
+pub struct ConnectionPermit {
+    table: Arc<ListenerTable>,
+    metrics: Arc<Metrics>,
+}
+
+impl ConnectionPermit {
+    /// Takes a slot if the listener is under its limit.
+    pub(super) fn acquire(table: &Arc<ListenerTable>, metrics: &Arc<Metrics>) -> Option<Self> {
+        let max = table.max_connections();
+        table
+            .current
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Metrics::gauge_up(&metrics.connections, &metrics.connections_max);
+        Some(Self {
+            table: table.clone(),
+            metrics: metrics.clone(),
+        })
+    }
+
+    /// The listener this connection came through.
+    pub fn listener(&self) -> &Arc<ListenerTable> {
+        &self.table
+    }
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        self.table.current.fetch_sub(1, Ordering::AcqRel);
+        Metrics::gauge_down(&self.metrics.connections);
+    }
 }
 
 /// Every listener's table, by listener id; fixed when the tree is built.

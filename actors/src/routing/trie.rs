@@ -3,7 +3,7 @@
 //! Mirrors emqttd's `emqttd_trie` (the wildcard trie) together with the route table of
 //! `emqttd_router` (exact topics and who subscribed to what). Owned by `router_sup` and written
 //! only by the `router` actor, which serialises SUBSCRIBE and UNSUBSCRIBE; read by every
-//! connection that publishes, directly, with no actor hop (DESIGN.md sections 3 and 5), just as
+//! connection that publishes, directly, with no actor hop (docs/architecture.md §4 and §6), just as
 //! emqttd reads its ETS tables from the publisher's process.
 //!
 //! # Concurrency

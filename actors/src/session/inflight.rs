@@ -127,24 +127,7 @@ impl Inflight {
 mod tests {
     use super::*;
     use crate::codec::QoS;
-    use crate::codec::TopicName;
-    use crate::message::Message;
-    use std::sync::Arc;
-
-    fn out(n: u8, qos: QoS) -> Outgoing {
-        let msg = Message::new(
-            TopicName::new("t").unwrap(),
-            vec![n].into(),
-            qos,
-            false,
-            Arc::from("c"),
-        );
-        Outgoing {
-            msg: Arc::new(msg),
-            qos,
-            retain: false,
-        }
-    }
+    use crate::session::mqueue::test_outgoing as out;
 
     #[test]
     fn inflight_window_ids_acks_and_retries() {

@@ -92,25 +92,27 @@ impl MQueue {
     }
 }
 
+/// A one-byte message `n` to topic `t` at `qos`, for the session's tests.
+#[cfg(test)]
+pub(crate) fn test_outgoing(n: u8, qos: QoS) -> Outgoing {
+    let msg = Message::new(
+        crate::codec::TopicName::new("t").expect("a valid topic"),
+        vec![n].into(),
+        qos,
+        false,
+        Arc::from("c"),
+    );
+    Outgoing {
+        msg: Arc::new(msg),
+        qos,
+        retain: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_outgoing as out;
     use super::*;
-    use crate::codec::TopicName;
-
-    fn out(n: u8, qos: QoS) -> Outgoing {
-        let msg = Message::new(
-            TopicName::new("t").unwrap(),
-            vec![n].into(),
-            qos,
-            false,
-            Arc::from("c"),
-        );
-        Outgoing {
-            msg: Arc::new(msg),
-            qos,
-            retain: false,
-        }
-    }
 
     #[test]
     fn mqueue_drops_the_oldest_when_full() {

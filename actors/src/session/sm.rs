@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use arbor_supervisors::{DynamicChild, ExitReason, Slot, Started, SupervisorSlot, Worker};
+use arbor_supervisors::{DynamicChild, ExitReason, Slot, SupervisorSlot, Worker};
 use ractor::{ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
 use crate::observability::notices;
@@ -305,9 +305,8 @@ impl SmState {
             clean,
             attach,
         };
-        let child = DynamicChild::once(id, move |ctx| async move {
-            let session = arbor_supervisors::worker::spawn::<Session>(&ctx, args).await?;
-            Ok(Some(Started::from(session)))
+        let child = DynamicChild::once(id, move |ctx| {
+            arbor_supervisors::worker::start::<Session>(ctx, args)
         });
         let cell = sup
             .start_child(child)
