@@ -11,12 +11,15 @@
 //!   without their `post_stop`);
 //! - OTP exit reasons on top of ractor's strings ([`ExitReason`]);
 //! - a live view of the tree ([`TreeNode`]) readable while supervisors are busy;
-//! - stable paths ([`path`]) and fault injection ([`fault`]) for every supervised actor.
+//! - stable paths ([`path`]) and fault injection ([`fault`]) for every supervised actor;
+//! - an event stream of what every supervisor does ([`events`]): a ring of recent events and a
+//!   live broadcast, reachable from the root ([`RootHandle::events`], [`SupervisorRef::events`]).
 //!
 //! Start a tree with [`RootHandle::start`]; supervisors below are [`ChildSpec::supervisor`]s.
 
 mod children;
 pub mod error;
+pub mod events;
 pub mod exit;
 pub mod fault;
 pub mod intensity;
@@ -30,6 +33,7 @@ pub mod tree;
 
 pub use children::{ChildStatus, SupStatus};
 pub use error::{StartError, SupervisorError};
+pub use events::{Event, EventKind, Events, Subscription};
 pub use exit::ExitReason;
 pub use fault::{FaultHook, FaultPlan};
 pub use restart::REACHED_MAX_RESTART_INTENSITY;
