@@ -51,7 +51,7 @@ pub fn main(args: RunArgs) -> ExitCode {
     let loader: ConfigLoader = Arc::new(move || {
         crate::config::load_from_env(file.as_deref()).map_err(|e| format!("{:#}", anyhow::Error::from(e)))
     });
-    runtime.block_on(run(config, FaultHook::from_plan(plan), loader))
+    runtime.block_on(run(config, FaultHook::from_plan(plan), loader, args.events_kept))
 }
 
 fn init_logging(config: &BrokerConfig) {
@@ -68,7 +68,7 @@ fn init_logging(config: &BrokerConfig) {
     }
 }
 
-async fn run(config: BrokerConfig, fault: FaultHook, loader: ConfigLoader) -> ExitCode {
+async fn run(config: BrokerConfig, fault: FaultHook, loader: ConfigLoader, events_kept: usize) -> ExitCode {
     let handle = match start(config, fault).await {
         Ok(handle) => handle,
         Err(err) => {
@@ -77,6 +77,7 @@ async fn run(config: BrokerConfig, fault: FaultHook, loader: ConfigLoader) -> Ex
             return ExitCode::FAILURE;
         }
     };
+    handle.root.events().set_capacity(events_kept);
     *handle.broker.config_loader.write() = Some(loader);
     reload_on_sighup(handle.broker.clone());
     tracing::info!(node = %handle.broker.config.node.name, version = env!("CARGO_PKG_VERSION"), "arbor started");

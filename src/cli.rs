@@ -55,6 +55,10 @@ pub struct RunArgs {
     /// Seed for probabilistic fault triggers (`p=`), so a run can be repeated.
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
+    /// How many of the supervisors' latest events to keep for `GET /api/v1/events`, the
+    /// dashboard's timeline and `arbor ctl events`.
+    #[arg(long, value_name = "N", default_value_t = arbor_supervisors::events::DEFAULT_CAPACITY)]
+    pub events_kept: usize,
 }
 
 /// Options of `arbor ctl`.
@@ -302,6 +306,7 @@ mod tests {
             config: config.map(PathBuf::from),
             faults: Vec::new(),
             fault_seed: None,
+            events_kept: 1000,
         })
     }
 
@@ -327,12 +332,15 @@ mod tests {
             "kill@**/session/*:p=0.001",
             "--fault-seed",
             "7",
+            "--events-kept",
+            "50",
         ]);
         let Command::Run(args) = parsed else {
             panic!("expected run, got {parsed:?}");
         };
         assert_eq!(args.faults.len(), 2);
         assert_eq!(args.fault_seed, Some(7));
+        assert_eq!(args.events_kept, 50);
     }
 
     #[test]

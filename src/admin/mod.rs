@@ -14,6 +14,7 @@
 //! | endpoint | what |
 //! |---|---|
 //! | `GET status`, `GET tree`, `POST actors/<path>/kill\|crash`, `GET faults` | the tree ([`handlers`]) |
+//! | `GET events`, `GET events/stream` (Server-Sent Events) | what the supervisors did ([`events`]) |
 //! | `GET stats`, `GET metrics`, `GET routes`, `GET listeners` | figures and tables ([`handlers`]) |
 //! | `GET clients`, `GET\|DELETE clients/<id>` | connected clients ([`clients`]) |
 //! | `GET sessions`, `GET sessions/<id>` | sessions ([`sessions`]) |
@@ -22,6 +23,7 @@
 
 mod access;
 mod clients;
+mod events;
 mod handlers;
 mod prometheus;
 mod sessions;
@@ -130,6 +132,8 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route("/api/v1/tree", get(handlers::tree))
         .route("/api/v1/actors/{*rest}", post(handlers::actor_action))
         .route("/api/v1/faults", get(handlers::faults))
+        .route("/api/v1/events", get(events::list))
+        .route("/api/v1/events/stream", get(events::stream))
         .route("/api/v1/stats", get(handlers::stats))
         .route("/api/v1/metrics", get(handlers::metrics))
         .route("/api/v1/routes", get(handlers::routes))
