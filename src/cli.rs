@@ -145,6 +145,23 @@ pub enum CtlCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show what the supervisors did: starts, exits, restarts, failed restarts, shutdowns, giving
+    /// up, and fault firings, oldest first.
+    Events {
+        /// Keep printing new events as they happen, until interrupted.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only events at or below this path, e.g. `broker_sup/sm_sup`.
+        #[arg(long, value_name = "P")]
+        path: Option<String>,
+        /// Show at most this many past events, the newest (default: all kept; with `--follow`,
+        /// 10).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Print JSON: the API's, or with `--follow` one object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Kill the actor at a path (no cleanup, as OTP's `kill`).
     Kill {
         /// The actor's path, e.g. `broker_sup/sm_sup/sm/3`.
@@ -432,6 +449,15 @@ mod tests {
             })
         );
         assert_eq!(ctl(&["routes", "--json"]), CtlCommand::Routes { json: true });
+        assert_eq!(
+            ctl(&["events", "-f", "--path", "broker_sup/sm_sup", "--json"]),
+            CtlCommand::Events {
+                follow: true,
+                path: Some("broker_sup/sm_sup".into()),
+                limit: None,
+                json: true
+            }
+        );
         assert_eq!(ctl(&["stats"]), CtlCommand::Stats { json: false });
     }
 

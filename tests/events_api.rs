@@ -1,11 +1,12 @@
 //! The supervisors' events over the admin API: `GET /api/v1/events` (recent, JSON) and
 //! `GET /api/v1/events/stream` (Server-Sent Events), their filters and resumption, the bearer
-//! token on both.
+//! token on both, and `arbor ctl events`.
 
 mod common;
 
 use std::time::Duration;
 
+use arbor::cli::CtlCommand;
 use arbor_actors::config::Secret;
 use common::{test_config, TestBroker};
 use serde_json::Value;
@@ -212,5 +213,108 @@ async fn events_and_their_stream_take_the_token_in_the_header_only() {
     assert_eq!(status, 200, "{body}");
     let mut live = SseReader::open(&format!("{stream}?since=0"), Some("s3cret"), None).await;
     assert!(live.until("started broker_sup").await.len() > 1);
+    broker.handle.shutdown().await;
+}
+
+/// Waits (on the tree's own event broadcast) for `event path`, relative to broker_sup.
+async fn recorded(
+    live: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<arbor_supervisors::Event>>,
+    want: &str,
+) {
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match live.recv().await {
+                Ok(event) => {
+                    let path = event.path.strip_prefix("broker_sup/").unwrap_or(&event.path);
+                    if format!("{} {path}", event.kind.name()) == want {
+                        return;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("event log closed: {e}"),
+            }
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "timed out waiting for event `{want}`");
+}
+
+#[tokio::test]
+async fn ctl_events_prints_a_table_or_the_json() {
+    let broker = TestBroker::start().await;
+    let log = broker.handle.root.events().clone();
+    let mut live = log.subscribe(log.last_seq()).live;
+    broker.kill("sm_sup/sm/1").await;
+    recorded(&mut live, "restarted sm_sup/sm/3").await;
+    let table = broker
+        .ctl(CtlCommand::Events {
+            follow: false,
+            json: false,
+            path: Some("broker_sup/sm_sup".into()),
+            limit: None,
+        })
+        .await
+        .expect("ctl events");
+    let header = table.lines().next().unwrap_or_default();
+    assert!(header.starts_with("SEQ") && header.contains("EVENT"), "{table}");
+    assert!(
+        table.lines().any(|l| l.contains("terminated")
+            && l.contains("broker_sup/sm_sup/sm/1")
+            && l.contains("killed")),
+        "{table}"
+    );
+    assert!(!table.contains("listeners_sup"), "filtered by path: {table}");
+    let json: Value = serde_json::from_str(
+        &broker
+            .ctl(CtlCommand::Events {
+                follow: false,
+                json: true,
+                path: None,
+                limit: Some(2),
+            })
+            .await
+            .expect("ctl events --json"),
+    )
+    .expect("JSON");
+    assert_eq!(json["events"].as_array().map(Vec::len), Some(2), "{json}");
+    broker.handle.shutdown().await;
+}
+
+/// The next line `ctl events --follow --json` printed, as JSON.
+async fn next(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> Value {
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.recv())
+        .await
+        .expect("a line within 10 s")
+        .expect("follow still running");
+    serde_json::from_str(&line).expect("one JSON object per line")
+}
+
+#[tokio::test]
+async fn ctl_events_follow_prints_new_events_as_they_happen() {
+    let broker = TestBroker::start().await;
+    let args = arbor::cli::CtlArgs {
+        admin: broker.admin.clone(),
+        command: CtlCommand::Events {
+            follow: true,
+            json: true,
+            path: Some("broker_sup/sm_sup".into()),
+            limit: Some(1),
+        },
+    };
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    let follower = tokio::spawn(async move {
+        let mut out = move |line: String| lines_tx.send(line).is_ok();
+        arbor::ctl::follow(&args, &mut out).await
+    });
+    // The one past event asked for (sm_sup's own start), then the kill's, live.
+    assert_eq!(brief(&next(&mut lines).await), "started sm_sup");
+    broker.kill("sm_sup/sm/2").await;
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("restarted sm_sup/sm/3") {
+        seen.push(brief(&next(&mut lines).await));
+    }
+    assert_eq!(seen[0], "terminated sm_sup/sm/2");
+    assert_eq!(seen.len(), 8, "{seen:?}");
+    follower.abort();
     broker.handle.shutdown().await;
 }
