@@ -20,9 +20,11 @@
 //! | `GET sessions`, `GET sessions/<id>` | sessions ([`sessions`]) |
 //! | `GET subscriptions`, `GET\|POST subscriptions/<client>`, `DELETE subscriptions/<client>/<filter>` | subscriptions ([`sessions`]) |
 //! | `GET /metrics` | Prometheus text ([`prometheus`]) |
+//! | `GET /`, `GET /dashboard/<file>` | the dashboard page, served without the token ([`dashboard`]) |
 
 mod access;
 mod clients;
+mod dashboard;
 mod events;
 mod handlers;
 mod prometheus;
@@ -165,6 +167,8 @@ pub fn router(broker: Arc<Broker>) -> Router {
             broker.clone(),
             require_token,
         ))
+        // After the token layer: the page's files hold no data; the API it calls needs the token.
+        .merge(dashboard::routes())
         .with_state(broker)
 }
 
