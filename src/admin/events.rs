@@ -8,9 +8,12 @@
 //!   [`MAX_LIMIT`]), oldest first: `{ "events": [...], "last_seq": N, "capacity": C }`.
 //!   `last_seq` is the newest event's number whether or not it matched, so a client can resume
 //!   from it.
-//! - `GET /api/v1/events/stream[?since=<seq>&path=<prefix>]`: `text/event-stream`. First the
-//!   kept events after `since` (or after the standard `Last-Event-ID` header a reconnecting
-//!   client sends; with neither, none), then every new one as it happens. Each is one SSE
+//! - `GET /api/v1/events/stream[?since=<seq>&path=<prefix>]`: `text/event-stream`. First an
+//!   `event: ready` message with `{"last_seq": N, "capacity": C}`, then the kept events after
+//!   `since` (or after the standard `Last-Event-ID` header a reconnecting client sends; with
+//!   neither, none), then every new one as it happens. A `since` past `last_seq` comes from an
+//!   earlier run of the broker (numbering starts again at 1 with each run): it gets every kept
+//!   event, and `ready` tells it to expect smaller numbers. Each event is one SSE
 //!   message whose `id` is its sequence number and whose `data` is the event's JSON. A client
 //!   too slow to keep up loses the oldest events and gets an `event: lagged` message with
 //!   `{"missed": n}`, then the stream goes on: it can fetch what it missed from
@@ -108,14 +111,22 @@ pub async fn stream(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let log = events(&broker)?;
-    let after = q.since.or(last_event_id).unwrap_or_else(|| log.last_seq());
+    let last_seq = log.last_seq();
+    let after = q.since.or(last_event_id).unwrap_or(last_seq);
+    let after = if after > last_seq { 0 } else { after };
     let subscription = log.subscribe(after);
     let q = Arc::new(q);
-    let backlog: Vec<sse::Event> = subscription
-        .backlog
-        .iter()
-        .filter(|e| q.wants(e))
-        .filter_map(|e| message(e))
+    let ready = sse::Event::default()
+        .event("ready")
+        .data(json!({ "last_seq": last_seq, "capacity": log.capacity() }).to_string());
+    let backlog: Vec<sse::Event> = std::iter::once(ready)
+        .chain(
+            subscription
+                .backlog
+                .iter()
+                .filter(|e| q.wants(e))
+                .filter_map(|e| message(e)),
+        )
         .collect();
     let live = stream::unfold((subscription.live, q), |(mut live, q)| async move {
         loop {

@@ -132,6 +132,14 @@ async fn stream(
                 continue;
             };
             let printed = match message.kind.as_str() {
+                "ready" => {
+                    // A broker started again numbers its events from 1 (and sends them all).
+                    let ready = serde_json::from_str::<Value>(&message.data).unwrap_or_default();
+                    if ready["last_seq"].as_u64().is_some_and(|seq| seq < *last) {
+                        *last = 0;
+                    }
+                    true
+                }
                 "lagged" => {
                     let missed = serde_json::from_str::<Value>(&message.data).unwrap_or_default();
                     out(format!(

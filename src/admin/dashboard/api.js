@@ -168,7 +168,10 @@ export function followEvents({ since, onEvent, onLagged, onState }) {
     }
     if (data === null) return; // a keep-alive comment
     const payload = JSON.parse(data);
-    if (kind === "lagged") onLagged(payload.missed);
+    // A broker that was started again numbers its events from 1: take them all.
+    if (kind === "ready" && payload.last_seq < last) last = 0;
+    else if (kind === "ready") return;
+    else if (kind === "lagged") onLagged(payload.missed);
     else if (payload.seq > last) {
       last = payload.seq;
       onEvent(payload);
