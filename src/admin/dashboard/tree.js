@@ -154,7 +154,10 @@ export class TreeView {
     if (exit) {
       parts.push(el("span", { class: "exit", title: node.last_failure || node.last_exit }, `last exit: ${exit}`));
     }
-    if (node.actor_id) {
+    // Last: `row` puts the actions beside the rest (an actor that is not running has none).
+    if (!node.actor_id) {
+      parts.push(null);
+    } else {
       parts.push(
         el(
           "span",
@@ -175,7 +178,13 @@ export class TreeView {
         ),
       );
     }
-    return el("div", { class: "node", dataset: { path: node.path, restarts: String(restarts) } }, parts);
+    const actions = parts.pop();
+    return el(
+      "div",
+      { class: "node", dataset: { path: node.path, restarts: String(restarts) } },
+      el("span", { class: "info" }, parts),
+      actions,
+    );
   }
 
   pager(node, source) {
