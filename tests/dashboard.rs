@@ -13,10 +13,14 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use arbor_actors::config::Secret;
+use arbor_supervisors::{FaultHook, FaultPlan};
 use common::client::{closed, connect};
 use common::interop::{find_program, require_program};
 use common::{test_config, TestBroker};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -228,7 +232,12 @@ async fn the_page_shows_the_tree_kills_an_sm_worker_and_kicks_a_client() {
     if !have_browser() {
         return;
     }
-    let broker = TestBroker::start().await;
+    // A rule that never fires during the test, for the faults panel to show.
+    let plan = FaultPlan::parse(&["delay=1@broker_sup/sys:every=60m".into()], 0).expect("plan");
+    let handle = arbor::boot::start(test_config(), FaultHook::from_plan(Arc::new(plan)))
+        .await
+        .expect("broker starts");
+    let broker = TestBroker::from_handle(handle);
     let mut watcher = connect(&broker, "dash-watcher", true, None).await;
     let _other = connect(&broker, "dash-other", true, None).await;
     let driver = Driver::start("kill").await;
@@ -257,7 +266,57 @@ async fn drive_kill_and_kick(
             .as_deref(),
         Some("0")
     );
+    // Charts sample the figures: two clients are connected.
+    element(browser, "#chart-connections[data-now=\"2\"]").await;
+    element(browser, "#chart-sessions[data-now=\"2\"]").await;
+    // The faults panel lists the rule in force and its count.
+    let faults = element(browser, "#faults tbody").await.text().await?;
+    assert!(
+        faults.contains("delay=1@broker_sup/sys:every=60m") && faults.contains('0'),
+        "{faults}"
+    );
+    // A dynamic supervisor is collapsed with its count; expanded, it lists a page of children.
+    let sessions = ".node[data-path=\"broker_sup/session_sup\"]";
+    assert!(element(browser, sessions)
+        .await
+        .text()
+        .await?
+        .contains("2 children"));
+    assert!(browser
+        .find_all(Locator::Css("[data-path^=\"broker_sup/session_sup/\"]"))
+        .await?
+        .is_empty());
+    element(browser, &format!("{sessions} [data-role=toggle]"))
+        .await
+        .click()
+        .await?;
+    let pager = element(browser, ".pager[data-path=\"broker_sup/session_sup\"]").await;
+    assert!(pager.text().await?.contains("1–2 of 2"));
+    element(
+        browser,
+        ".node[data-path=\"broker_sup/session_sup/session/dash-watcher\"]",
+    )
+    .await;
     screenshot(browser, "1-loaded").await;
+
+    // From the keyboard: Enter on crash opens the confirmation, Escape cancels it, nothing dies.
+    let router = ".node[data-path=\"broker_sup/router_sup/router\"]";
+    let crash = element(browser, &format!("{router} button[data-action=crash]")).await;
+    crash.send_keys(&char::from(Key::Enter).to_string()).await?;
+    element(browser, "dialog#confirm[open]").await;
+    let cancel = element(browser, "#confirm-cancel").await;
+    assert_eq!(
+        browser.active_element().await?.element_id(),
+        cancel.element_id(),
+        "Cancel has the focus"
+    );
+    cancel.send_keys(&char::from(Key::Escape).to_string()).await?;
+    element(browser, "dialog#confirm:not([open])").await;
+    assert_eq!(
+        broker.node("router_sup/router").restarts,
+        0,
+        "cancelled: not crashed"
+    );
 
     // Kill sm/0 from its button, after the confirmation.
     element(browser, &format!("{sm0} button[data-action=kill]"))
@@ -323,6 +382,11 @@ async fn drive_kill_and_kick(
     .await;
     element(browser, "#table-clients tr[data-key=\"dash-other\"]").await;
     screenshot(browser, "4-kicked").await;
+
+    // The listeners table shows each listener with its access rules.
+    element(browser, "#tab-listeners").await.click().await?;
+    let listener = element(browser, "#table-listeners tr[data-key^=\"mqtt:tcp:\"]").await;
+    assert!(listener.text().await?.contains("allow all"));
     Ok(())
 }
 

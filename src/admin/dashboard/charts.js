@@ -51,7 +51,7 @@ export class Charts {
         el("div", { class: "legend" }, legend, peak),
       );
       container.append(card);
-      this.cards.set(chart.id, { chart, now, plot, peak });
+      this.cards.set(chart.id, { chart, now, plot, peak, card });
     }
   }
 
@@ -99,7 +99,7 @@ export class Charts {
   }
 
   draw(second) {
-    for (const { chart, now, plot, peak } of this.cards.values()) {
+    for (const { chart, now, plot, peak, card } of this.cards.values()) {
       const series = chart.keys.map((key) => this.series(key, second));
       const max = Math.max(1, ...series.flat().filter((p) => p !== null).map((p) => p[1]));
       const top = max * 1.15;
@@ -119,6 +119,7 @@ export class Charts {
         return last ? compact(last[1]) : "–";
       });
       now.textContent = latest.join(" / ");
+      card.dataset.now = now.textContent;
       peak.textContent = `max ${compact(max)}`;
     }
   }
