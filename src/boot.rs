@@ -80,9 +80,10 @@ async fn run(config: BrokerConfig, fault: FaultHook, loader: ConfigLoader, event
     handle.root.events().set_capacity(events_kept);
     *handle.broker.config_loader.write() = Some(loader);
     reload_on_sighup(handle.broker.clone());
+    let stop = shutdown_signal();
     tracing::info!(node = %handle.broker.config.node.name, version = env!("CARGO_PKG_VERSION"), "arbor started");
     tokio::select! {
-        () = shutdown_signal() => {
+        () = stop => {
             tracing::info!("signal received, stopping the tree");
             match tokio::time::timeout(SHUTDOWN_LIMIT, handle.shutdown()).await {
                 Ok(_) => {
@@ -128,24 +129,31 @@ fn reload_on_sighup(broker: Arc<arbor_actors::broker::Broker>) {
     });
 }
 
-async fn shutdown_signal() {
+/// SIGINT or SIGTERM. The handlers are installed when this is called, not when the future is
+/// first polled, so a signal sent as soon as "arbor started" is logged stops the tree instead of
+/// killing the process with the signal's default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (term, interrupt) {
+                (Ok(mut term), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
-    {
+    async {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
