@@ -12,10 +12,10 @@
 //!
 //! What is recorded ([`EventKind`]):
 //! - `started`: a static child started (OTP's progress report). A dynamic child's start is not
-//!   recorded, as OTP reports none for `simple_one_for_one` children: a broker starts one per
-//!   connection and per session.
+//!   recorded, as OTP reports none for `simple_one_for_one` children: a server may start one
+//!   for every peer it serves.
 //! - `terminated`: a child ended on its own: every end of a static child, and an abnormal end
-//!   of a dynamic one (a client that disconnects is routine; a connection that crashed is not).
+//!   of a dynamic one (a peer's child ending normally is routine; one that crashed is not).
 //! - `restarted`: the strategy started a child again (each child of a one_for_all group is one).
 //! - `restart_failed`: a restart's start failed; the supervisor tries again by a message to
 //!   itself, and each attempt that fails is another event.

@@ -181,7 +181,7 @@ impl SupervisorState {
         } else {
             tracing::debug!(supervisor = %self.shared.path, child = %path, %reason, "child exited");
         }
-        // A dynamic child's normal end is routine (a client left) and may come thousands of
+        // A dynamic child's normal end is routine (its peer left) and may come thousands of
         // times a second: only its abnormal end is an event (see `events`).
         if matches!(key, Key::Static(_)) || reason.is_abnormal() {
             let kind = EventKind::Terminated {
