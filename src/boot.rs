@@ -51,7 +51,7 @@ pub fn main(args: RunArgs) -> ExitCode {
     let loader: ConfigLoader = Arc::new(move || {
         crate::config::load_from_env(file.as_deref()).map_err(|e| format!("{:#}", anyhow::Error::from(e)))
     });
-    runtime.block_on(run(config, FaultHook::from_plan(plan), loader))
+    runtime.block_on(run(config, FaultHook::from_plan(plan), loader, args.events_kept))
 }
 
 fn init_logging(config: &BrokerConfig) {
@@ -68,7 +68,7 @@ fn init_logging(config: &BrokerConfig) {
     }
 }
 
-async fn run(config: BrokerConfig, fault: FaultHook, loader: ConfigLoader) -> ExitCode {
+async fn run(config: BrokerConfig, fault: FaultHook, loader: ConfigLoader, events_kept: usize) -> ExitCode {
     let handle = match start(config, fault).await {
         Ok(handle) => handle,
         Err(err) => {
@@ -77,11 +77,13 @@ async fn run(config: BrokerConfig, fault: FaultHook, loader: ConfigLoader) -> Ex
             return ExitCode::FAILURE;
         }
     };
+    handle.root.events().set_capacity(events_kept);
     handle.api.set_config_loader(loader);
     reload_on_sighup(handle.api.clone());
+    let stop = shutdown_signal();
     tracing::info!(node = %handle.api.config().node.name, version = env!("CARGO_PKG_VERSION"), "arbor started");
     tokio::select! {
-        () = shutdown_signal() => {
+        () = stop => {
             tracing::info!("signal received, stopping the tree");
             match tokio::time::timeout(SHUTDOWN_LIMIT, handle.shutdown()).await {
                 Ok(_) => {
@@ -127,24 +129,31 @@ fn reload_on_sighup(broker: BrokerApi) {
     });
 }
 
-async fn shutdown_signal() {
+/// SIGINT or SIGTERM. The handlers are installed when this is called, not when the future is
+/// first polled, so a signal sent as soon as "arbor started" is logged stops the tree instead of
+/// killing the process with the signal's default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (term, interrupt) {
+                (Ok(mut term), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = interrupt.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
-    {
+    async {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

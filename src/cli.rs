@@ -55,6 +55,10 @@ pub struct RunArgs {
     /// Seed for probabilistic fault triggers (`p=`), so a run can be repeated.
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
+    /// How many of the supervisors' latest events to keep for `GET /api/v1/events`, the
+    /// dashboard's timeline and `arbor ctl events`.
+    #[arg(long, value_name = "N", default_value_t = arbor_supervisors::events::DEFAULT_CAPACITY)]
+    pub events_kept: usize,
 }
 
 /// Options of `arbor ctl`.
@@ -138,6 +142,23 @@ pub enum CtlCommand {
     /// List the active fault-injection rules and how often each fired.
     Faults {
         /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what the supervisors did: starts, exits, restarts, failed restarts, shutdowns, giving
+    /// up, and fault firings, oldest first.
+    Events {
+        /// Keep printing new events as they happen, until interrupted.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only events at or below this path, e.g. `broker_sup/sm_sup`.
+        #[arg(long, value_name = "P")]
+        path: Option<String>,
+        /// Show at most this many past events, the newest (default: all kept; with `--follow`,
+        /// 10).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Print JSON: the API's, or with `--follow` one object per line.
         #[arg(long)]
         json: bool,
     },
@@ -302,6 +323,7 @@ mod tests {
             config: config.map(PathBuf::from),
             faults: Vec::new(),
             fault_seed: None,
+            events_kept: 1000,
         })
     }
 
@@ -327,12 +349,15 @@ mod tests {
             "kill@**/session/*:p=0.001",
             "--fault-seed",
             "7",
+            "--events-kept",
+            "50",
         ]);
         let Command::Run(args) = parsed else {
             panic!("expected run, got {parsed:?}");
         };
         assert_eq!(args.faults.len(), 2);
         assert_eq!(args.fault_seed, Some(7));
+        assert_eq!(args.events_kept, 50);
     }
 
     #[test]
@@ -424,6 +449,15 @@ mod tests {
             })
         );
         assert_eq!(ctl(&["routes", "--json"]), CtlCommand::Routes { json: true });
+        assert_eq!(
+            ctl(&["events", "-f", "--path", "broker_sup/sm_sup", "--json"]),
+            CtlCommand::Events {
+                follow: true,
+                path: Some("broker_sup/sm_sup".into()),
+                limit: None,
+                json: true
+            }
+        );
         assert_eq!(ctl(&["stats"]), CtlCommand::Stats { json: false });
     }
 

@@ -5,6 +5,7 @@
 //! with an error (the API's `error` text and the HTTP status). Path segments (client ids, topic
 //! filters) are percent-encoded here, so ids with `/`, `#` or spaces reach the API intact.
 
+mod events;
 mod render;
 
 use std::fmt::Write as _;
@@ -15,6 +16,7 @@ use serde_json::{json, Value};
 
 use render::{fields, items, listeners, listing, object_rows, pretty, text, time};
 
+pub use events::{EventsArgs, FOLLOW_BACKLOG, RECONNECT_FOR};
 pub use render::{draw, table};
 
 use crate::cli::{
@@ -31,7 +33,20 @@ pub fn main(args: CtlArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(&args)) {
+    let outcome = match &args.command {
+        CtlCommand::Events { follow: true, .. } => {
+            let mut print = |line: String| {
+                use std::io::Write as _;
+                // A closed stdout (`| head`) ends the command.
+                writeln!(std::io::stdout(), "{line}").is_ok()
+            };
+            runtime
+                .block_on(follow(&args, &mut print))
+                .map(|()| String::new())
+        }
+        _ => runtime.block_on(run(&args)),
+    };
+    match outcome {
         Ok(out) => {
             print!("{out}");
             ExitCode::SUCCESS
@@ -43,7 +58,26 @@ pub fn main(args: CtlArgs) -> ExitCode {
     }
 }
 
-/// Runs one ctl command and returns what it prints.
+/// `ctl events --follow`: hands each line to `out` (which returns `false` to stop) until the
+/// stream breaks for good. Any other command is an error here.
+pub async fn follow(args: &CtlArgs, out: &mut (dyn FnMut(String) -> bool + Send)) -> anyhow::Result<()> {
+    match &args.command {
+        CtlCommand::Events {
+            path, limit, json, ..
+        } => {
+            let events = EventsArgs {
+                path: path.clone(),
+                limit: *limit,
+                json: *json,
+            };
+            events::follow(&Client::new(&args.admin), &events, out).await
+        }
+        other => Err(anyhow!("{other:?} does not stream")),
+    }
+}
+
+/// Runs one ctl command and returns what it prints (`events --follow` prints through
+/// [`follow`]: here it lists the kept events only).
 pub async fn run(args: &CtlArgs) -> anyhow::Result<String> {
     let client = Client::new(&args.admin);
     match &args.command {
@@ -164,6 +198,16 @@ pub async fn run(args: &CtlArgs) -> anyhow::Result<String> {
                 return Ok("no fault rules\n".into());
             }
             Ok(table(&["RULE", "FIRED"], &rows))
+        }
+        CtlCommand::Events {
+            path, limit, json, ..
+        } => {
+            let events = EventsArgs {
+                path: path.clone(),
+                limit: *limit,
+                json: *json,
+            };
+            events::list(&client, &events).await
         }
         CtlCommand::Kill { path } => action(&client, path, "kill").await,
         CtlCommand::Crash { path } => action(&client, path, "crash").await,

@@ -14,14 +14,18 @@
 //! | endpoint | what |
 //! |---|---|
 //! | `GET status`, `GET tree`, `POST actors/<path>/kill\|crash`, `GET faults` | the tree ([`handlers`]) |
+//! | `GET events`, `GET events/stream` (Server-Sent Events) | what the supervisors did ([`events`]) |
 //! | `GET stats`, `GET metrics`, `GET routes`, `GET listeners` | figures and tables ([`handlers`]) |
 //! | `GET clients`, `GET\|DELETE clients/<id>` | connected clients ([`clients`]) |
 //! | `GET sessions`, `GET sessions/<id>` | sessions ([`sessions`]) |
 //! | `GET subscriptions`, `GET\|POST subscriptions/<client>`, `DELETE subscriptions/<client>/<filter>` | subscriptions ([`sessions`]) |
 //! | `GET /metrics` | Prometheus text ([`prometheus`]) |
+//! | `GET /`, `GET /dashboard/<file>` | the dashboard page, served without the token ([`dashboard`]) |
 
 mod access;
 mod clients;
+mod dashboard;
+mod events;
 mod handlers;
 mod prometheus;
 mod sessions;
@@ -111,6 +115,8 @@ pub fn router(broker: BrokerApi) -> Router {
         .route("/api/v1/tree", get(handlers::tree))
         .route("/api/v1/actors/{*rest}", post(handlers::actor_action))
         .route("/api/v1/faults", get(handlers::faults))
+        .route("/api/v1/events", get(events::list))
+        .route("/api/v1/events/stream", get(events::stream))
         .route("/api/v1/stats", get(handlers::stats))
         .route("/api/v1/metrics", get(handlers::metrics))
         .route("/api/v1/routes", get(handlers::routes))
@@ -142,6 +148,8 @@ pub fn router(broker: BrokerApi) -> Router {
             broker.clone(),
             require_token,
         ))
+        // After the token layer: the page's files hold no data; the API it calls needs the token.
+        .merge(dashboard::routes())
         .with_state(broker)
 }
 

@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 use ractor::{ActorCell, ActorId};
 use serde::Serialize;
 
+use crate::events::Events;
 use crate::exit::ExitReason;
 use crate::spec::{ChildKind, Restart, Shutdown, StartFn, StartOnce, SupFlags};
 use crate::supervisor::SupervisorRef;
@@ -167,14 +168,17 @@ impl Inner {
 pub(crate) struct Shared {
     pub path: String,
     pub flags: SupFlags,
+    /// The tree's event log, where this supervisor records what it does.
+    pub events: Events,
     pub inner: Mutex<Inner>,
 }
 
 impl Shared {
-    pub fn new(path: String, flags: SupFlags) -> Arc<Self> {
+    pub fn new(path: String, flags: SupFlags, events: Events) -> Arc<Self> {
         Arc::new(Self {
             path,
             flags,
+            events,
             inner: Mutex::new(Inner {
                 status: SupStatus::Starting,
                 child_restarts: 0,

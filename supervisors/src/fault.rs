@@ -14,18 +14,20 @@
 //! [`FaultHook::check`] at the top of its handlers: that is the one call per actor. `kill` with
 //! `every=` needs no message: the engine registers each started child's cell and a timer kills it,
 //! so idle actors (a router with no subscriptions) can be killed too. Every injected fault is
-//! logged with path, action and trigger, and counted per rule.
+//! logged with path, action and trigger, counted per rule, and recorded as a `fault` event in
+//! the tree's [`crate::events`].
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use ractor::{ActorCell, ActorProcessingErr};
 use serde::Serialize;
 
+use crate::events::{EventKind, Events};
 use crate::path::{glob_matches, validate_glob};
 
 /// What a rule does to the actor.
@@ -183,6 +185,8 @@ pub struct FaultPlan {
     fired: Vec<AtomicU64>,
     paths: Mutex<HashMap<String, PathState>>,
     rng: Mutex<u64>,
+    /// Where firings are recorded as `fault` events (the tree the plan was started with).
+    events: OnceLock<Events>,
 }
 
 impl fmt::Debug for FaultPlan {
@@ -204,6 +208,7 @@ impl FaultPlan {
             paths: Mutex::new(HashMap::new()),
             // splitmix64 needs a non-zero state to start well; any seed maps to one.
             rng: Mutex::new(seed ^ 0x9E37_79B9_7F4A_7C15),
+            events: OnceLock::new(),
         })
     }
 
@@ -247,7 +252,16 @@ impl FaultPlan {
         let rule = &self.rules[index];
         self.fired[index].fetch_add(1, Ordering::Relaxed);
         tracing::warn!(%path, action = %rule.action, rule = %rule.spec, "injected fault");
+        if let Some(events) = self.events.get() {
+            let (action, rule) = (rule.action.to_string(), rule.spec.clone());
+            events.record(None, path.to_string(), EventKind::Fault { action, rule });
+        }
         rule.action
+    }
+
+    /// Records every later firing in `events` (the first tree started with this plan keeps it).
+    pub(crate) fn report_to(&self, events: &Events) {
+        let _ = self.events.set(events.clone());
     }
 }
 

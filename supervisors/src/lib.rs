@@ -11,13 +11,16 @@
 //!   without their `post_stop`);
 //! - OTP exit reasons on top of ractor's strings ([`ExitReason`]);
 //! - a live view of the tree ([`TreeNode`]) readable while supervisors are busy;
-//! - stable paths ([`path`]) and fault injection ([`fault`]) for every supervised actor.
+//! - stable paths ([`path`]) and fault injection ([`fault`]) for every supervised actor;
+//! - an event stream of what every supervisor does ([`events`]): a ring of recent events and a
+//!   live broadcast, reachable from the root ([`RootHandle::events`], [`SupervisorRef::events`]).
 //!
 //! Start a tree with [`RootHandle::start`]; supervisors below are [`ChildSpec::supervisor`]s and
 //! workers implement [`Worker`], the one skeleton that runs the fault plan's check for them.
 
 mod children;
 pub mod error;
+pub mod events;
 pub mod exit;
 pub mod fault;
 pub mod intensity;
@@ -33,6 +36,7 @@ pub mod worker;
 
 pub use children::{ChildStatus, SupStatus};
 pub use error::{StartError, SupervisorError};
+pub use events::{Event, EventKind, Events, Subscription};
 pub use exit::ExitReason;
 pub use fault::{FaultHook, FaultPlan};
 pub use restart::REACHED_MAX_RESTART_INTENSITY;

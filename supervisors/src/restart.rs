@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use crate::children::{Child, ChildStart, ChildStatus, Inner, Key, SupStatus};
 use crate::error::{StartError, SupervisorError};
+use crate::events::EventKind;
 use crate::exit::ExitReason;
 use crate::shutdown::{terminate, terminate_all};
 use crate::spec::{ChildSpec, DynStart, DynamicChild, Restart, StartCtx, Strategy};
@@ -46,6 +47,7 @@ impl SupervisorState {
             let ctx = StartCtx {
                 supervisor: self.myself.get_cell(),
                 fault: self.fault.for_path(&path),
+                events: self.shared.events.clone(),
                 path,
             };
             let start = match &mut child.start {
@@ -179,6 +181,15 @@ impl SupervisorState {
         } else {
             tracing::debug!(supervisor = %self.shared.path, child = %path, %reason, "child exited");
         }
+        // A dynamic child's normal end is routine (its peer left) and may come thousands of
+        // times a second: only its abnormal end is an event (see `events`).
+        if matches!(key, Key::Static(_)) || reason.is_abnormal() {
+            let kind = EventKind::Terminated {
+                reason: reason.to_string(),
+                abnormal: reason.is_abnormal(),
+            };
+            self.record(path.clone(), kind);
+        }
         let restart_it = match restart {
             Restart::Permanent => true,
             Restart::Transient => reason.is_abnormal(),
@@ -253,6 +264,7 @@ impl SupervisorState {
                     if let Some(child) = self.shared.inner.lock().get_mut(key) {
                         child.restarts += 1;
                     }
+                    self.record_started(key, true);
                 }
                 Err(err) => {
                     let mut inner = self.shared.inner.lock();
@@ -270,6 +282,8 @@ impl SupervisorState {
                     inner.last_failure = Some(format!("{path}: {err}"));
                     drop(inner);
                     tracing::error!(supervisor = %self.shared.path, child = %path, reason = %err, "restart failed, trying again");
+                    let reason = err.to_string();
+                    self.record(path, EventKind::RestartFailed { reason });
                     let _ = self
                         .myself
                         .send_message(SupervisorMsg::TryAgainRestart(KeyMsg(key)));
@@ -313,6 +327,13 @@ impl SupervisorState {
             max_seconds = self.shared.flags.max_seconds,
             "{REACHED_MAX_RESTART_INTENSITY}"
         );
+        let kind = EventKind::GaveUp {
+            child: path.to_string(),
+            reason: reason.to_string(),
+            max_restarts: self.shared.flags.max_restarts,
+            max_seconds: self.shared.flags.max_seconds,
+        };
+        self.record(self.shared.path.clone(), kind);
         self.shutdown_children().await;
         let detail = format!("{REACHED_MAX_RESTART_INTENSITY}, last failure {path}: {reason}");
         self.shared.inner.lock().status = SupStatus::Stopped;
@@ -334,12 +355,18 @@ impl SupervisorState {
         terminate(&cell, shutdown).await;
         let mut inner = self.shared.inner.lock();
         let temporary = inner.get(key).is_some_and(|c| c.restart == Restart::Temporary);
+        let mut path = None;
         if let Some(child) = inner.get_mut(key) {
             child.status = ChildStatus::Stopped;
             child.last_exit = Some(ExitReason::Shutdown(None));
+            path = Some(child.path(&self.shared.path));
         }
         if temporary || matches!(key, Key::Dynamic(_)) {
             inner.forget(key);
+        }
+        drop(inner);
+        if let Some(path) = path {
+            self.record(path, EventKind::ShutDown { count: None });
         }
     }
 
@@ -362,6 +389,10 @@ impl SupervisorState {
         };
         if let Some(shutdown) = shutdown {
             terminate_all(&dynamic, shutdown).await;
+            if !dynamic.is_empty() {
+                let count = Some(dynamic.len());
+                self.record(self.shared.path.clone(), EventKind::ShutDown { count });
+            }
         }
         let count = self.static_count();
         self.terminate_group((0..count).collect()).await;
@@ -418,7 +449,34 @@ impl SupervisorState {
                 None => return Err(StartError::Invalid(format!("no child `{id}`"))),
             }
         };
-        self.start_key(key).await
+        self.start_key(key).await?;
+        self.record_started(key, false);
+        Ok(())
+    }
+
+    /// Records an event of this supervisor about `path`.
+    pub(crate) fn record(&self, path: String, kind: EventKind) {
+        self.shared.events.record(Some(&self.shared.path), path, kind);
+    }
+
+    /// Records that the child at `key` is running: `restarted` by the strategy, or `started`.
+    /// Nothing for a child that is not running (its start returned `ignore`).
+    pub(crate) fn record_started(&self, key: Key, restarted: bool) {
+        let found = {
+            let inner = self.shared.inner.lock();
+            inner.get(key).and_then(|child| {
+                let actor_id = child.cell.as_ref()?.get_id().to_string();
+                Some((child.path(&self.shared.path), actor_id, child.restarts))
+            })
+        };
+        if let Some((path, actor_id, restarts)) = found {
+            let kind = if restarted {
+                EventKind::Restarted { actor_id, restarts }
+            } else {
+                EventKind::Started { actor_id }
+            };
+            self.record(path, kind);
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::{oneshot, watch};
 
 use crate::error::StartError;
+use crate::events::{EventKind, Events};
 use crate::exit::ExitReason;
 use crate::fault::FaultHook;
 use crate::spec::{StartCtx, SupervisorSpec};
@@ -17,6 +18,7 @@ use crate::supervisor::{Supervisor, SupervisorRef};
 /// A running root supervisor and the means to wait for its end.
 pub struct RootHandle {
     supervisor: SupervisorRef,
+    events: Events,
     exited: watch::Receiver<Option<ExitReason>>,
 }
 
@@ -26,6 +28,7 @@ struct WatcherArgs {
     path: String,
     spec: SupervisorSpec,
     fault: FaultHook,
+    events: Events,
     started: oneshot::Sender<Result<SupervisorRef, StartError>>,
     exited: watch::Sender<Option<ExitReason>>,
 }
@@ -43,12 +46,16 @@ impl Actor for Watcher {
         let fault = args.fault.for_path(&args.path);
         let ctx = StartCtx {
             supervisor: myself.get_cell(),
-            path: args.path,
+            path: args.path.clone(),
             fault: fault.clone(),
+            events: args.events.clone(),
         };
         match Supervisor::start_linked(ctx, args.spec).await {
             Ok(sup) => {
                 fault.started(&sup.cell());
+                let actor_id = sup.cell().get_id().to_string();
+                args.events
+                    .record(None, args.path, EventKind::Started { actor_id });
                 let _ = args.started.send(Ok(sup));
                 Ok(args.exited)
             }
@@ -74,8 +81,10 @@ impl Actor for Watcher {
 }
 
 impl RootHandle {
-    /// Starts `spec` as the root supervisor at `path`. Fails with the start error (naming the
-    /// chain of children down to the one that failed) if any static child fails to start.
+    /// Starts `spec` as the root supervisor at `path`, with an event log keeping the last
+    /// [`crate::events::DEFAULT_CAPACITY`] events (see [`Events::set_capacity`]). Fails with the
+    /// start error (naming the chain of children down to the one that failed) if any static
+    /// child fails to start.
     pub async fn start(
         path: impl Into<String>,
         spec: SupervisorSpec,
@@ -83,10 +92,15 @@ impl RootHandle {
     ) -> Result<Self, StartError> {
         let (started_tx, started_rx) = oneshot::channel();
         let (exited_tx, exited) = watch::channel(None);
+        let events = Events::default();
+        if let Some(plan) = fault.plan() {
+            plan.report_to(&events);
+        }
         let args = WatcherArgs {
             path: path.into(),
             spec,
             fault,
+            events: events.clone(),
             started: started_tx,
             exited: exited_tx,
         };
@@ -100,12 +114,21 @@ impl RootHandle {
                     .unwrap_or_else(|| StartError::failed("root did not start")))
             }
         };
-        Ok(Self { supervisor, exited })
+        Ok(Self {
+            supervisor,
+            events,
+            exited,
+        })
     }
 
     /// The root supervisor.
     pub fn supervisor(&self) -> &SupervisorRef {
         &self.supervisor
+    }
+
+    /// The tree's event log: what every supervisor in it did, and fault firings.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// Waits until the root supervisor has ended and returns why.

@@ -18,6 +18,7 @@ use ractor::{ActorCell, ActorRef};
 use serde::Serialize;
 
 use crate::error::StartError;
+use crate::events::Events;
 use crate::fault::FaultHook;
 use crate::supervisor::SupervisorRef;
 
@@ -101,6 +102,8 @@ pub struct StartCtx {
     pub path: String,
     /// The fault plan's hook for this path; the child calls `fault.check()` in its handlers.
     pub fault: FaultHook,
+    /// The tree's event log (a supervisor child records its own children's events there).
+    pub events: Events,
 }
 
 /// A started child: its cell and, for a supervisor, its handle (so the tree can descend).

@@ -20,6 +20,7 @@ use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPo
 
 use crate::children::{ChildStatus, Key, Shared, SupStatus};
 use crate::error::{StartError, SupervisorError};
+use crate::events::Events;
 use crate::exit::ExitReason;
 use crate::fault::FaultHook;
 use crate::intensity::Intensity;
@@ -97,6 +98,7 @@ impl Actor for Supervisor {
                     reason: Box::new(reason),
                 }));
             }
+            state.record_started(Key::Static(index), false);
         }
         state.shared.inner.lock().status = SupStatus::Running;
         Ok(state)
@@ -161,7 +163,7 @@ impl Actor for Supervisor {
 impl Supervisor {
     /// Starts a supervisor linked to `ctx.supervisor` (the start function of a supervisor child).
     pub async fn start_linked(ctx: StartCtx, spec: SupervisorSpec) -> Result<SupervisorRef, StartError> {
-        let shared = Shared::new(ctx.path.clone(), spec.flags);
+        let shared = Shared::new(ctx.path.clone(), spec.flags, ctx.events.clone());
         let args = SupervisorArgs {
             spec,
             shared: shared.clone(),
@@ -171,13 +173,18 @@ impl Supervisor {
         Ok(SupervisorRef { actor, shared })
     }
 
-    /// Starts a supervisor with no parent (tests; the broker uses [`crate::RootHandle`]).
+    /// Starts a supervisor with no parent (tests; the broker uses [`crate::RootHandle`]), with
+    /// an event log of its own.
     pub async fn start_unlinked(
         path: impl Into<String>,
         spec: SupervisorSpec,
         fault: FaultHook,
     ) -> Result<SupervisorRef, StartError> {
-        let shared = Shared::new(path.into(), spec.flags);
+        let events = Events::default();
+        if let Some(plan) = fault.plan() {
+            plan.report_to(&events);
+        }
+        let shared = Shared::new(path.into(), spec.flags, events);
         let args = SupervisorArgs {
             spec,
             shared: shared.clone(),
@@ -209,6 +216,11 @@ impl SupervisorRef {
     /// Its status.
     pub fn status(&self) -> SupStatus {
         self.shared.inner.lock().status
+    }
+
+    /// The event log of its tree (the root's, shared by every supervisor below it).
+    pub fn events(&self) -> &Events {
+        &self.shared.events
     }
 
     /// Restarts this supervisor has performed so far.
