@@ -104,24 +104,41 @@ async fn connect_level_5_gets_connack_0x01_then_close_mqtt_3_1_2_2() {
     }
 }
 
-/// A protocol name other than `MQTT` (3.1.1) or `MQIsdp` (3.1), or a name that does not fit its
-/// level, closes the connection, with at most a CONNACK 0x01 [MQTT-3.1.2-1].
+/// A protocol name other than `MQTT` (3.1.1) or `MQIsdp` (3.1) is not an MQTT client: the
+/// connection is closed with no CONNACK at all [MQTT-3.1.2-1], whatever the level.
 #[tokio::test]
-async fn bad_protocol_name_closes_mqtt_3_1_2_1() {
+async fn unknown_protocol_name_closes_without_connack_mqtt_3_1_2_1() {
     let broker = TestBroker::start().await;
     for (name, level) in [
-        (&b"MQTX"[..], 4u8),
+        (&b"MQTU"[..], 4u8),
+        (&b"MQTX"[..], 4),
         (&b"mqtt"[..], 4),
         (&b""[..], 4),
-        (&b"MQIsdp"[..], 4),
-        (&b"MQTT"[..], 3),
+        (&b"MQIsdpX"[..], 3),
         (&b"HTTP/1.1"[..], 4),
     ] {
         let mut raw = Raw::open(broker.mqtt).await;
         raw.send_bytes(&connect_frame(name, level, "badname")).await;
         let seen = raw.closed().await;
         assert!(
-            refused_or_silent(&seen, ConnectReturnCode::UnacceptableProtocolVersion),
+            seen.is_empty(),
+            "{:?} level {level}: closed without CONNACK, got {seen:?}",
+            String::from_utf8_lossy(name)
+        );
+    }
+}
+
+/// MQTT's protocol name with a level that does not go with it gets CONNACK 0x01, then the
+/// close [MQTT-3.1.2-2].
+#[tokio::test]
+async fn known_protocol_name_with_wrong_level_gets_connack_0x01_mqtt_3_1_2_2() {
+    let broker = TestBroker::start().await;
+    for (name, level) in [(&b"MQIsdp"[..], 4u8), (&b"MQTT"[..], 3), (&b"MQIsdp"[..], 5)] {
+        let mut raw = Raw::open(broker.mqtt).await;
+        raw.send_bytes(&connect_frame(name, level, "badlevel")).await;
+        let seen = raw.closed().await;
+        assert!(
+            matches!(seen.as_slice(), [Packet::ConnAck(ack)] if ack.code == ConnectReturnCode::UnacceptableProtocolVersion && !ack.session_present),
             "{:?} level {level}: {seen:?}",
             String::from_utf8_lossy(name)
         );
