@@ -231,6 +231,36 @@ async fn mqtt_3_1_mqisdp_connect_publish_and_subscribe_work() {
     );
 }
 
+/// MQTT 3.1 has no server-assigned client ids and allows 1 to 23 characters: an empty id (with
+/// or without clean session) or one of 24 characters gets CONNACK 0x02 and the close; 23
+/// characters are fine. (3.1.1 assigns an id instead: see `mqtt_session.rs`.)
+#[tokio::test]
+async fn mqtt_3_1_client_id_empty_or_over_23_characters_gets_0x02() {
+    let broker = TestBroker::start().await;
+    let v31 = |id: &str, clean: bool| {
+        let mut connect = connect_packet(id, clean, 30, None);
+        connect.level = ProtocolLevel::V31;
+        connect
+    };
+    for (id, clean) in [("", true), ("", false), (&"x".repeat(24)[..], true)] {
+        let (mut raw, ack) = Raw::connected(broker.mqtt, v31(id, clean)).await;
+        assert_eq!(
+            (ack.code, ack.session_present),
+            (ConnectReturnCode::IdentifierRejected, false),
+            "3.1 id {id:?} (clean {clean})"
+        );
+        assert!(raw.closed().await.is_empty(), "closed after the refusal");
+    }
+    let (_raw, ack) = Raw::connected(broker.mqtt, v31(&"y".repeat(23), true)).await;
+    assert_eq!(ack.code, ConnectReturnCode::Accepted, "23 characters are allowed");
+    let (_raw, ack) = Raw::connected(broker.mqtt, connect_packet("", true, 30, None)).await;
+    assert_eq!(
+        ack.code,
+        ConnectReturnCode::Accepted,
+        "3.1.1 assigns one [MQTT-3.1.3-6]"
+    );
+}
+
 /// A client that sends a server-only packet (CONNACK, SUBACK, PINGRESP) after CONNECT is
 /// closed: a protocol violation [MQTT-4.8.0-1].
 #[tokio::test]

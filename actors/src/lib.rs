@@ -11,6 +11,7 @@ pub mod access;
 pub mod acl;
 pub mod auth;
 pub mod broker;
+pub mod client_id;
 pub mod codec;
 pub mod config;
 pub mod connection;

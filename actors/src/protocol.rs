@@ -4,7 +4,6 @@
 //! CONNECT [MQTT-3.1.0-1] and a second CONNECT is a violation [MQTT-3.1.0-2]; a server-only packet
 //! from a client is a violation. An `Err` is the reason to close, logged once by the caller.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,8 +28,6 @@ pub type Close = String;
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Attempts to reach the sm worker for an id (a pool restart replaces the workers).
 const OPEN_ATTEMPTS: usize = 20;
-
-static CLIENT_SEQ: AtomicU64 = AtomicU64::new(1);
 
 impl ConnectionState {
     /// Handles one packet from the client.
@@ -99,27 +96,13 @@ impl ConnectionState {
         myself: &ActorRef<ConnectionMsg>,
         connect: Box<Connect>,
     ) -> Result<(), Close> {
-        let config = &self.broker.config;
-        let client_id: Arc<str> = if connect.client_id.is_empty() {
-            if !connect.clean_session {
-                // [MQTT-3.1.3-8]: a zero-byte client id needs clean session.
-                return Err(self.refuse(
-                    myself,
-                    ConnectReturnCode::IdentifierRejected,
-                    "empty client id without clean session",
-                ));
-            }
-            Arc::from(format!("arbor-{}", CLIENT_SEQ.fetch_add(1, Ordering::Relaxed)))
-        } else {
-            Arc::from(connect.client_id.as_str())
-        };
-        if client_id.len() > usize::from(config.mqtt.max_clientid_len) {
-            return Err(self.refuse(
-                myself,
-                ConnectReturnCode::IdentifierRejected,
-                "client id too long",
-            ));
-        }
+        let max_len = usize::from(self.broker.config.mqtt.max_clientid_len);
+        let client_id =
+            match crate::client_id::choose(connect.level, &connect.client_id, connect.clean_session, max_len)
+            {
+                Ok(id) => id,
+                Err(why) => return Err(self.refuse(myself, ConnectReturnCode::IdentifierRejected, why)),
+            };
         let access = self.broker.access.read().clone();
         if let Err(code) = access.authenticate(connect.username.as_deref(), connect.password.as_deref()) {
             Metrics::add(&self.broker.metrics.auth_failures, 1);
