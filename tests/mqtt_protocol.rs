@@ -172,6 +172,73 @@ async fn no_connect_within_connect_timeout_closes() {
     );
 }
 
+/// A packet that has started must finish: with keepalive 0 (no other deadline), a client that
+/// sends part of a PUBLISH and stalls is closed once `mqtt.frame_timeout` has passed, neither
+/// early nor much later; while nothing is started, it may stay silent for longer.
+#[tokio::test]
+async fn a_started_packet_that_stalls_is_closed_after_frame_timeout_with_keepalive_0() {
+    let mut config = test_config();
+    config.mqtt.frame_timeout = Duration::from_millis(500);
+    let broker = TestBroker::with_config(config).await;
+    let (mut raw, ack) = Raw::connected(broker.mqtt, connect_packet("stall", true, 0, None)).await;
+    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    assert!(
+        raw.next_within(Duration::from_millis(1200)).await.is_err(),
+        "an idle connection with keepalive 0 stays open past the frame timeout"
+    );
+    let started = Instant::now();
+    // PUBLISH QoS 0, remaining length 10: the topic length and one byte of it, then nothing.
+    raw.send_bytes(&[0x30, 10, 0, 3, b'a']).await;
+    assert!(raw.closed().await.is_empty());
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "closed after {took:?}, want about 500 ms"
+    );
+}
+
+/// A packet trickled a byte every 50 ms (it would take 10 s) is closed after
+/// `mqtt.frame_timeout` although bytes keep coming: the timeout runs from the frame's first
+/// byte, not from the last one.
+#[tokio::test]
+async fn a_trickled_packet_is_closed_after_frame_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = test_config();
+    config.mqtt.frame_timeout = Duration::from_millis(500);
+    let broker = TestBroker::with_config(config).await;
+    let (raw, _) = Raw::connected(broker.mqtt, connect_packet("trickle", true, 0, None)).await;
+    let (mut read, mut write) = raw.stream.into_split();
+    let mut frame = bytes::BytesMut::new();
+    let payload = "x".repeat(200);
+    arbor_actors::codec::encode(
+        &publish_packet("t", QoS::AtMostOnce, 0, false, &payload),
+        &mut frame,
+    );
+    let started = Instant::now();
+    let trickle = tokio::spawn(async move {
+        // Pacing, not synchronisation: the slow sender is the behaviour under test.
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        for byte in frame {
+            tick.tick().await;
+            if write.write_all(&[byte]).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut sink = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while matches!(read.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
+    trickle.abort();
+    let took = started.elapsed();
+    assert!(closed.is_ok(), "still open after 5 s of trickling");
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "closed after {took:?}, want about 500 ms"
+    );
+}
+
 /// MQTT 3.1 (`MQIsdp`, level 3): CONNECT accepted with 0x00 and no session-present flag;
 /// SUBSCRIBE, PUBLISH at QoS 1 and 2 work, and messages cross between 3.1 and 3.1.1 clients.
 #[tokio::test]

@@ -130,6 +130,10 @@ pub struct MqttConfig {
     /// Time a new connection has to send CONNECT.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
+    /// Time a packet has to arrive whole once its first byte has, keepalive or not (see
+    /// [`crate::frame_clock`]).
+    #[serde(with = "humantime_serde")]
+    pub frame_timeout: Duration,
     /// Longest client id accepted, in bytes.
     pub max_clientid_len: u16,
 }
@@ -360,6 +364,7 @@ impl BrokerConfig {
         }
         let non_zero = [
             ("mqtt.connect_timeout", self.mqtt.connect_timeout),
+            ("mqtt.frame_timeout", self.mqtt.frame_timeout),
             ("session.retry_interval", self.session.retry_interval),
             ("session.await_rel_timeout", self.session.await_rel_timeout),
             ("sys.interval", self.sys.interval),

@@ -22,6 +22,7 @@ fn embedded_defaults_parse_and_validate() {
     assert_eq!(tcp.rate_limit, None);
     assert_eq!(config.admin.token, None);
     assert_eq!(config.mqtt.connect_timeout, Duration::from_secs(15));
+    assert_eq!(config.mqtt.frame_timeout, Duration::from_secs(30));
     assert_eq!(config.session.expiry_interval, Duration::from_secs(7200));
     assert_eq!(config.session.publisher_wait, Duration::from_secs(1));
     assert_eq!(config.log.format, LogFormat::Text);
@@ -104,6 +105,8 @@ fn validate_names_the_offending_key() {
     assert_eq!(invalid_key(open_admin), "admin.token");
     let frame = |c: &mut BrokerConfig| c.mqtt.max_packet_size = MAX_MQTT_FRAME + 1;
     assert_eq!(invalid_key(frame), "mqtt.max_packet_size");
+    let frame_timeout = |c: &mut BrokerConfig| c.mqtt.frame_timeout = Duration::ZERO;
+    assert_eq!(invalid_key(frame_timeout), "mqtt.frame_timeout");
     let interval = |c: &mut BrokerConfig| c.sys.interval = Duration::ZERO;
     assert_eq!(invalid_key(interval), "sys.interval");
     let window = |c: &mut BrokerConfig| c.supervisors.sm_sup.max_seconds = 0;

@@ -87,6 +87,9 @@ pub enum ConnectionMsg {
     ReaderClosed(Option<String>),
     /// No CONNECT within `mqtt.connect_timeout` (the reader's deadline).
     ConnectTimeout,
+    /// A frame started and did not finish within `mqtt.frame_timeout` (see
+    /// [`crate::frame_clock`]).
+    FrameTimeout,
     /// No packet within 1.5 × keepalive [MQTT-3.1.2-24] (the reader's deadline).
     KeepaliveExpired,
     /// A session this connection published to has room again: read on.
@@ -219,6 +222,7 @@ impl Actor for Connection {
             broker.metrics.clone(),
             bucket,
             broker.config.mqtt.connect_timeout,
+            broker.config.mqtt.frame_timeout,
         ));
         Ok(ConnectionState {
             will: WillGuard {
@@ -280,6 +284,11 @@ impl Actor for Connection {
             }
             ConnectionMsg::ConnectTimeout => {
                 state.close(&myself, "no CONNECT within connect_timeout").await;
+            }
+            ConnectionMsg::FrameTimeout => {
+                state
+                    .close(&myself, "packet not finished within frame_timeout")
+                    .await;
             }
             ConnectionMsg::KeepaliveExpired => state.close(&myself, "keepalive timeout").await,
             ConnectionMsg::Kick(reason) => state.close(&myself, &reason).await,
@@ -488,6 +497,7 @@ async fn read_some(read: &OwnedReadHalf, buf: &mut BytesMut) -> std::io::Result<
 /// The reader task. An `async move` block rather than an `async fn`, which would keep a second
 /// copy of every argument: this future lives as long as the connection.
 #[allow(clippy::manual_async_fn)] // on purpose, see above
+#[allow(clippy::too_many_arguments)] // the task's whole state, each held once (see above)
 fn read_loop(
     read: OwnedReadHalf,
     me: ActorRef<ConnectionMsg>,
@@ -496,6 +506,7 @@ fn read_loop(
     metrics: Arc<Metrics>,
     mut bucket: Option<TokenBucket>,
     connect_timeout: Duration,
+    frame_timeout: Duration,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     async move {
         let mut buf = BytesMut::new();
@@ -505,6 +516,7 @@ fn read_loop(
         // not in timer tasks: an idle connection costs no extra task.
         let mut deadline = Some(Instant::now() + connect_timeout);
         let mut keepalive = None;
+        let mut frame = crate::frame_clock::FrameClock::new(frame_timeout);
         loop {
             // A block, so that `failed` is not kept across the read below.
             let full = {
@@ -514,6 +526,7 @@ fn read_loop(
                     }
                     match codec::decode(&mut buf, max_packet_size, level) {
                         Ok(Some(packet)) => {
+                            frame.completed();
                             if let Packet::Connect(connect) = &packet {
                                 if level.is_none() {
                                     let secs = u64::from(connect.keep_alive);
@@ -553,14 +566,19 @@ fn read_loop(
             if full {
                 continue;
             }
-            let got = match deadline {
-                Some(at) => tokio::time::timeout_at(at, read_some(&read, &mut buf)).await,
+            let partial = !buf.is_empty();
+            let now = Instant::now();
+            let limit = frame.deadline(partial, now, deadline);
+            let got = match limit {
+                Some(limit) => tokio::time::timeout_at(limit.at, read_some(&read, &mut buf)).await,
                 None => Ok(read_some(&read, &mut buf).await),
             };
+            frame.waited(partial, now.elapsed());
             let Ok(got) = got else {
-                let _ = me.send_message(match level {
-                    None => ConnectionMsg::ConnectTimeout,
-                    Some(_) => ConnectionMsg::KeepaliveExpired,
+                let _ = me.send_message(match (limit.is_some_and(|l| l.frame), level) {
+                    (true, _) => ConnectionMsg::FrameTimeout,
+                    (false, None) => ConnectionMsg::ConnectTimeout,
+                    (false, Some(_)) => ConnectionMsg::KeepaliveExpired,
                 });
                 return;
             };

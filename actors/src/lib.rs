@@ -16,6 +16,7 @@ pub mod codec;
 pub mod config;
 pub mod connection;
 pub mod connection_sup;
+pub mod frame_clock;
 pub mod listener;
 pub mod load;
 pub mod message;
