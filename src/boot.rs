@@ -79,9 +79,12 @@ async fn run(config: BrokerConfig, fault: FaultHook, loader: ConfigLoader) -> Ex
     };
     *handle.broker.config_loader.write() = Some(loader);
     reload_on_sighup(handle.broker.clone());
+    // Listening before "arbor started" is logged: a SIGTERM sent on seeing that line must stop
+    // the tree, not kill the process with the signal's default action.
+    let stop = shutdown_signal();
     tracing::info!(node = %handle.broker.config.node.name, version = env!("CARGO_PKG_VERSION"), "arbor started");
     tokio::select! {
-        () = shutdown_signal() => {
+        () = stop => {
             tracing::info!("signal received, stopping the tree");
             match tokio::time::timeout(SHUTDOWN_LIMIT, handle.shutdown()).await {
                 Ok(_) => {
@@ -127,24 +130,32 @@ fn reload_on_sighup(broker: Arc<arbor_actors::broker::Broker>) {
     });
 }
 
-async fn shutdown_signal() {
+/// SIGINT or SIGTERM, whichever comes first. The handlers are installed when this is called,
+/// not when the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
