@@ -40,6 +40,7 @@ pub fn main(args: RunArgs) -> ExitCode {
         }
     };
     init_logging(&config);
+    crate::panic_hook::install();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {

@@ -7,4 +7,5 @@ pub mod boot;
 pub mod cli;
 pub mod config;
 pub mod ctl;
+pub mod panic_hook;
 pub mod passwd;

@@ -140,3 +140,113 @@ fn bad_fault_spec_is_refused() {
         "{err}"
     );
 }
+
+/// Starts `arbor` with `args`, every line of stdout and stderr arriving on one channel.
+fn spawn_with_lines(cmd: &mut Command) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn arbor");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let out = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// Waits (up to 20 s) for a line matching `want`, keeping every line seen in `seen`.
+fn wait_for_line(
+    rx: &std::sync::mpsc::Receiver<String>,
+    seen: &mut Vec<String>,
+    what: &str,
+    want: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        let Ok(line) = rx.recv_timeout(left) else { break };
+        seen.push(line.clone());
+        if want(&line) {
+            return line;
+        }
+    }
+    panic!("no line for: {what}; saw:\n{}", seen.join("\n"));
+}
+
+/// The value of `key=` in a log line.
+fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split_whitespace()
+        .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {key}= in {line}"))
+}
+
+/// An injected panic (`--fault panic@…`) logs one line with its path and rule and a `ctl crash`
+/// one line with its path (beside the supervisor's own `child_terminated` report); neither
+/// prints a panic message or a backtrace, even with `RUST_BACKTRACE=1` (real panics keep
+/// theirs: see `tests/panic_hook.rs`).
+#[test]
+fn injected_faults_log_one_line_and_no_backtrace() {
+    let (mut child, rx) = spawn_with_lines(
+        arbor()
+            .args(["run", "--fault", "panic@broker_sup/sys:after=1"])
+            .env("RUST_BACKTRACE", "1")
+            .env("ARBOR__SYS__INTERVAL", "100ms")
+            // broker_sup restarts everything once instead of giving up.
+            .env("ARBOR__SUPERVISORS__BROKER_SUP__MAX_RESTARTS", "10")
+            .env("ARBOR__SUPERVISORS__BROKER_SUP__MAX_SECONDS", "60"),
+    );
+    let mut seen = Vec::new();
+    wait_for_line(&rx, &mut seen, "broker_sup reacting to the panic of sys", |l| {
+        l.contains("child_terminated") && l.contains("child=broker_sup/sys ")
+    });
+    // After the restart, the admin API (on port 0) has a new address.
+    let admin = wait_for_line(&rx, &mut seen, "the admin API listening again", |l| {
+        l.contains("admin API listening")
+    });
+    let admin = format!("http://{}", field(&admin, "addr"));
+    let crashed = arbor()
+        .args(["ctl", "--admin", &admin, "crash", "broker_sup/sm_sup/sm/0"])
+        .output()
+        .expect("run arbor ctl");
+    assert!(crashed.status.success(), "{crashed:?}");
+    wait_for_line(&rx, &mut seen, "sm_sup reacting to the crash", |l| {
+        l.contains("child_terminated") && l.contains("child=broker_sup/sm_sup/sm/0 ")
+    });
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill")
+        .success());
+    assert_eq!(
+        wait_with_timeout(&mut child, Duration::from_secs(12)).code(),
+        Some(0)
+    );
+    seen.extend(rx.try_iter());
+    let all = seen.join("\n");
+    for noise in ["panicked at", "stack backtrace", "RUST_BACKTRACE"] {
+        assert!(!all.contains(noise), "`{noise}` printed:\n{all}");
+    }
+    let fault: Vec<&String> = seen.iter().filter(|l| l.contains("injected fault ")).collect();
+    assert_eq!(fault.len(), 1, "{all}");
+    assert!(
+        fault[0].contains("path=broker_sup/sys ") && fault[0].contains("rule=panic@broker_sup/sys:after=1"),
+        "{}",
+        fault[0]
+    );
+    let crash: Vec<&String> = seen
+        .iter()
+        .filter(|l| l.contains(" crashed through the admin API path="))
+        .collect();
+    assert_eq!(crash.len(), 1, "{all}");
+    assert!(crash[0].contains("path=broker_sup/sm_sup/sm/0"), "{}", crash[0]);
+}

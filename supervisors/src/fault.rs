@@ -15,7 +15,13 @@
 //! `every=` needs no message: the engine registers each started child's cell and a timer kills it,
 //! so idle actors (a router with no subscriptions) can be killed too. Every injected fault is
 //! logged with path, action and trigger, and counted per rule.
+//!
+//! That log line is the whole report of an injected panic: its payload starts with
+//! [`INJECTED_PANIC`], so a process's panic hook can tell it from a real panic with
+//! [`is_injected_panic`] and print nothing (no second message, no backtrace), while real
+//! panics keep theirs.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +33,18 @@ use ractor::{ActorCell, ActorProcessingErr};
 use serde::Serialize;
 
 use crate::path::{glob_matches, validate_glob};
+
+/// How the payload of an injected panic starts (then the path). It is a `String`, which ractor
+/// turns into the failure's reason, so `last_exit` reads `injected fault: panic at <path>`.
+pub const INJECTED_PANIC: &str = "injected fault: panic at ";
+
+/// Whether a panic's payload is an injected `panic` fault's (already logged, with its path and
+/// rule, when it fired) rather than a real panic.
+pub fn is_injected_panic(payload: &(dyn Any + Send)) -> bool {
+    payload
+        .downcast_ref::<String>()
+        .is_some_and(|message| message.starts_with(INJECTED_PANIC))
+}
 
 /// What a rule does to the actor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -341,7 +359,8 @@ impl FaultHook {
             return Ok(());
         };
         match action {
-            Action::Panic => panic!("injected fault: panic at {}", self.path),
+            // A `String` payload always (`panic!` with arguments may not box one for the hook).
+            Action::Panic => std::panic::panic_any(format!("{INJECTED_PANIC}{}", self.path)),
             Action::Stop => Err(format!("injected fault: stop at {}", self.path).into()),
             Action::Delay(d) => {
                 // Boxed: this future sits in every actor's `handle` future, kept inline by ractor.
@@ -452,6 +471,26 @@ mod tests {
         assert!(again.check().await.is_ok());
         assert_eq!(plan.report()[0].fired, 1);
         assert_eq!(plan.unmatched(&["c".into()]), ["stop@a/*:after=3"]);
+    }
+
+    #[tokio::test]
+    async fn an_injected_panic_is_recognisable_from_its_payload() {
+        use futures::FutureExt;
+        let plan = Arc::new(FaultPlan::parse(&["panic@a".into()], 1).unwrap());
+        let hook = FaultHook::from_plan(plan).for_path("a");
+        let payload = std::panic::AssertUnwindSafe(hook.check())
+            .catch_unwind()
+            .await
+            .expect_err("the rule panics");
+        assert!(is_injected_panic(payload.as_ref()));
+        assert_eq!(
+            payload.downcast_ref::<String>().map(String::as_str),
+            Some("injected fault: panic at a")
+        );
+        let real = std::panic::catch_unwind(|| panic!("index out of bounds")).expect_err("panics");
+        assert!(!is_injected_panic(real.as_ref()));
+        let formatted = std::panic::catch_unwind(|| panic!("{}", "boom")).expect_err("panics");
+        assert!(!is_injected_panic(formatted.as_ref()));
     }
 
     #[tokio::test]
