@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use arbor_actors::broker::ConfigLoader;
-use arbor_actors::config::{BrokerConfig, LogFormat};
+use arbor_actors::config::BrokerConfig;
 use arbor_actors::tree::{self, BrokerHandle};
 use std::sync::Arc;
 
@@ -39,7 +39,7 @@ pub fn main(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config);
+    crate::log::init(&config.log);
     crate::panic_hook::install();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -53,20 +53,6 @@ pub fn main(args: RunArgs) -> ExitCode {
         crate::config::load_from_env(file.as_deref()).map_err(|e| format!("{:#}", anyhow::Error::from(e)))
     });
     runtime.block_on(run(config, FaultHook::from_plan(plan), loader))
-}
-
-fn init_logging(config: &BrokerConfig) {
-    use tracing_subscriber::EnvFilter;
-    // ractor wraps every actor in an `Actor{id=..}` span at info; our own lines carry paths.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{},ractor=warn", config.log.level.as_str())));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    match config.log.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
 }
 
 async fn run(config: BrokerConfig, fault: FaultHook, loader: ConfigLoader) -> ExitCode {

@@ -21,10 +21,10 @@ fn sigterm_stops_the_tree_and_exits_zero() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn arbor");
-    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });
@@ -249,4 +249,72 @@ fn injected_faults_log_one_line_and_no_backtrace() {
         .collect();
     assert_eq!(crash.len(), 1, "{all}");
     assert!(crash[0].contains("path=broker_sup/sm_sup/sm/0"), "{}", crash[0]);
+}
+
+/// Runs `arbor` until it logs that it started, then stops it with SIGTERM; returns what it
+/// wrote to stdout and to stderr.
+fn run_until_started(cmd: &mut Command) -> (String, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn arbor");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        text
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut err = Vec::new();
+    wait_for_line(&rx, &mut err, "arbor started", |l| l.contains("arbor started"));
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill")
+        .success());
+    assert_eq!(
+        wait_with_timeout(&mut child, Duration::from_secs(12)).code(),
+        Some(0)
+    );
+    let stdout = out.join().expect("stdout reader");
+    // The reader thread ends at EOF, which the exit has caused.
+    err.extend(rx.iter());
+    (stdout, err.join("\n"))
+}
+
+/// Logs go to stderr, and with stderr not a terminal (here a pipe) they hold no ANSI colour
+/// codes, unless asked for with `CLICOLOR_FORCE`; `log.format = "json"` is one JSON object per
+/// line.
+#[test]
+fn logs_go_to_stderr_with_colour_only_when_asked() {
+    let plain = || {
+        let mut cmd = arbor();
+        cmd.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+        cmd
+    };
+    let (stdout, stderr) = run_until_started(&mut plain());
+    assert_eq!(stdout, "", "nothing but logs, and they go to stderr");
+    assert!(stderr.contains(" INFO arbor started"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "ANSI codes in a pipe:\n{stderr:?}");
+
+    let (_, forced) = run_until_started(plain().env("CLICOLOR_FORCE", "1"));
+    assert!(
+        forced.contains("\u{1b}["),
+        "CLICOLOR_FORCE=1 asks for colour: {forced:?}"
+    );
+
+    let (_, json) = run_until_started(plain().env("ARBOR__LOG__FORMAT", "json"));
+    for line in json.lines() {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(value["fields"]["message"].is_string(), "{line}");
+    }
+    assert!(json.contains("\"arbor started\""), "{json}");
 }
