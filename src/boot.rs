@@ -14,7 +14,7 @@ use arbor_actors::config::BrokerConfig;
 use arbor_actors::tree::{self, BrokerHandle};
 use std::sync::Arc;
 
-use arbor_supervisors::{FaultHook, FaultPlan};
+use arbor_supervisors::{FaultHook, FaultPlan, StartError};
 
 use crate::cli::RunArgs;
 
@@ -59,8 +59,10 @@ async fn run(config: BrokerConfig, fault: FaultHook, loader: ConfigLoader) -> Ex
     let handle = match start(config, fault).await {
         Ok(handle) => handle,
         Err(err) => {
-            tracing::error!("{err:#}");
-            eprintln!("arbor: {err:#}");
+            // One line: what went wrong at the bottom of the chain (`cannot listen on …`). The
+            // chain of supervisors above it is for whoever debugs the tree.
+            tracing::debug!(chain = %format!("{err:#}"), "the broker did not start");
+            eprintln!("arbor: {}", start_failure(&err));
             return ExitCode::FAILURE;
         }
     };
@@ -99,6 +101,15 @@ pub async fn start(config: BrokerConfig, fault: FaultHook) -> anyhow::Result<Bro
     tree::start(config, extra, fault)
         .await
         .context("the broker did not start")
+}
+
+/// What to tell a person when the tree did not start: the root cause of a start error (the
+/// child that failed and why, not every supervisor above it), else the whole error.
+pub fn start_failure(err: &anyhow::Error) -> String {
+    match err.downcast_ref::<StartError>() {
+        Some(start) => start.root_cause().to_string(),
+        None => format!("{err:#}"),
+    }
 }
 
 /// SIGHUP reloads the password file and ACL (connections stay).

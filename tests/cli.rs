@@ -318,3 +318,25 @@ fn logs_go_to_stderr_with_colour_only_when_asked() {
     }
     assert!(json.contains("\"arbor started\""), "{json}");
 }
+
+/// A port already in use is one line naming the address, exit 1: not the chain of every
+/// supervisor above the listener, once per level. The same for the admin API's port.
+#[test]
+fn a_port_in_use_is_one_line_and_exit_one() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr");
+    for (var, what) in [
+        ("ARBOR__LISTENERS__TCP__BIND", ""),
+        ("ARBOR__ADMIN__BIND", "admin API: "),
+    ] {
+        let out = arbor().env(var, addr.to_string()).output().expect("run");
+        assert_eq!(out.status.code(), Some(1), "{var}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let expected = format!("arbor: {what}cannot listen on {addr}: address in use");
+        let mentions: Vec<&str> = stderr.lines().filter(|l| l.contains("cannot listen")).collect();
+        assert_eq!(mentions, [expected.as_str()], "{var}:\n{stderr}");
+        assert!(!stderr.contains("failed to start child"), "{stderr}");
+        assert!(!stderr.contains("failed_to_start_child"), "{stderr}");
+    }
+    drop(taken);
+}

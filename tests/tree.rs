@@ -391,4 +391,9 @@ async fn a_bind_failure_is_a_startup_error_naming_the_address() {
     let text = format!("{err:#}");
     assert!(text.contains(&format!("cannot listen on {addr}")), "{text}");
     assert!(text.contains("listener_sup/mqtt:tcp:"), "names the path: {text}");
+    // What `arbor run` prints of it: the one line at the bottom of the chain.
+    assert_eq!(
+        arbor::boot::start_failure(&err),
+        format!("cannot listen on {addr}: address in use")
+    );
 }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod connection;
 pub mod connection_sup;
 pub mod frame_clock;
+pub mod listen_error;
 pub mod listener;
 pub mod load;
 pub mod message;

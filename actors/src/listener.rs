@@ -293,7 +293,11 @@ async fn bind(addr: SocketAddr, rebinding: bool) -> Result<TcpListener, StartErr
                 attempts += 1;
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
-            Err(e) => return Err(StartError::failed(format!("cannot listen on {addr}: {e}"))),
+            Err(e) => {
+                return Err(StartError::failed(crate::listen_error::ListenError::new(
+                    addr, &e,
+                )))
+            }
         }
     }
 }

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arbor_actors::broker::Broker;
+use arbor_actors::listen_error::ListenError;
 use arbor_supervisors::{start_fn, ChildSpec, FaultHook, StartCtx, StartError, Started};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -91,7 +92,7 @@ impl Actor for Admin {
         let addr = broker.config.admin.bind;
         let socket = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| StartError::failed(format!("admin API cannot listen on {addr}: {e}")))?;
+            .map_err(|e| StartError::failed(format!("admin API: {}", ListenError::new(addr, &e))))?;
         let local = socket.local_addr()?;
         *broker.admin_addr.write() = Some(local);
         let app = router(broker);
