@@ -417,8 +417,8 @@ impl ConnectionState {
         Ok(())
     }
 
-    /// Ends the connection: one log line (debug for a clean goodbye, info otherwise), what is
-    /// buffered is written, then a normal stop.
+    /// Ends the connection: one log line (debug for a clean goodbye, else info with repeats
+    /// summarised by [`crate::close_log`]), what is buffered is written, then a normal stop.
     pub(crate) async fn close(&mut self, myself: &ActorRef<ConnectionMsg>, reason: &str) {
         // Boxed: ractor keeps the largest `handle` future inline (twice) in every actor's loop.
         Box::pin(self.close_now(myself, reason)).await
@@ -430,7 +430,7 @@ impl ConnectionState {
         if reason == DISCONNECTED || reason == PEER_CLOSED {
             tracing::debug!(peer = %self.peer, %client_id, reason, "connection closed");
         } else {
-            tracing::info!(peer = %self.peer, %client_id, reason, "connection closed");
+            crate::close_log::closed(self.peer, client_id, reason);
         }
         let _ = self.flush().await;
         let _ = self.writer.shutdown().await;

@@ -12,6 +12,7 @@ pub mod acl;
 pub mod auth;
 pub mod broker;
 pub mod client_id;
+pub mod close_log;
 pub mod codec;
 pub mod config;
 pub mod connection;
