@@ -67,15 +67,27 @@ fn bad_config_names_the_key_and_exits_two() {
     );
 }
 
-/// Bad arguments print usage and exit 2.
+/// Bad arguments print the usage of the subcommand they were for (not the top-level one) and
+/// exit 2.
 #[test]
 fn bad_arguments_print_usage() {
-    let out = arbor()
-        .args(["ctl", "tree", "--depth", "x"])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Usage:"));
+    for (args, usage) in [
+        (
+            &["ctl", "tree", "--depth", "x"][..],
+            "Usage: arbor ctl tree [OPTIONS]",
+        ),
+        (
+            &["ctl", "subscriptions", "add", "c1", "a", "3"],
+            "Usage: arbor ctl subscriptions add <CLIENT_ID> <FILTER> <QOS>",
+        ),
+        (&["ctl", "status", "--bogus"], "Usage: arbor ctl status [OPTIONS]"),
+    ] {
+        let out = arbor().args(args).output().expect("run");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(usage), "{args:?}: {stderr}");
+        assert!(!stderr.contains("arbor <COMMAND>"), "{args:?}: {stderr}");
+    }
 }
 
 /// ctl against no broker: one line, exit 1.

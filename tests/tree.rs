@@ -369,7 +369,7 @@ async fn ctl_tree_draws_the_tree_and_prints_json() {
     broker.handle.shutdown().await;
     let down = arbor::ctl::run(&arbor::cli::CtlArgs {
         admin,
-        command: CtlCommand::Status,
+        command: CtlCommand::Status { json: false },
     })
     .await;
     assert!(down

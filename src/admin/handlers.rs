@@ -70,8 +70,13 @@ pub async fn actor_action(
     State(broker): State<Arc<Broker>>,
     Path(rest): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let rest = rest.trim_matches('/');
+    if rest == "kill" || rest == "crash" {
+        return Err(ApiError::bad_request(format!(
+            "the actor path is empty: POST /api/v1/actors/<path>/{rest}"
+        )));
+    }
     let (path, action) = rest
-        .trim_matches('/')
         .rsplit_once('/')
         .ok_or_else(|| ApiError::bad_request("expected /api/v1/actors/<path>/kill or /crash"))?;
     let root = root(&broker)?;
