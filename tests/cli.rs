@@ -138,6 +138,29 @@ fn broker_sup_giving_up_exits_non_zero_naming_the_failure() {
     );
 }
 
+/// A duration without a unit is refused alike in a fault rule and in the config: `every=2`
+/// could mean 2 ms or 2 s, so neither guesses (status 2, naming the value).
+#[test]
+fn a_duration_needs_a_unit_in_fault_rules_as_in_the_config() {
+    let out = arbor()
+        .args(["run", "--fault", "kill@broker_sup/sm_sup:every=2"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`kill@broker_sup/sm_sup:every=2`") && err.contains("needs a unit"),
+        "{err}"
+    );
+    let out = arbor()
+        .env("ARBOR__MQTT__CONNECT_TIMEOUT", "2")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mqtt.connect_timeout"), "{err}");
+}
+
 /// A bad fault spec is refused at startup with the spec and the problem, status 2.
 #[test]
 fn bad_fault_spec_is_refused() {

@@ -5,7 +5,8 @@
 //!   cleanup), `stop` (the handler returns an error), `delay=<ms>` (the handler is slow);
 //! - triggers: `after=<n>` (the n-th message the actor at that path handles, counted across its
 //!   restarts, so it fires once), `every=<duration>` (periodically; timed kills are jittered
-//!   0.5–1.5 periods by the seeded generator), `p=<probability>` (per
+//!   0.5–1.5 periods by the seeded generator; a duration as the config writes one, with its
+//!   unit: `500ms`, `2s`, `1m`), `p=<probability>` (per
 //!   message, from a generator seeded by `--fault-seed`, so a run repeats exactly); no trigger
 //!   means `after=1`;
 //! - globs: `*` within one path segment, `**` any number of segments.
@@ -151,20 +152,15 @@ fn parse_trigger(t: &str) -> Result<Trigger, String> {
     }
 }
 
-/// `500ms`, `2s`, `1m`, or plain milliseconds.
+/// A duration as the configuration writes one (`500ms`, `2s`, `1m`, `1h 30m`), parsed by the
+/// same parser: a bare number is refused, since `2` could mean 2 ms as well as 2 s.
 fn parse_duration(d: &str) -> Result<Duration, String> {
-    let (number, unit) = d
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((d, "ms"), |at| d.split_at(at));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("duration `{d}` is not like 500ms, 2s or 1m"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("duration `{d}` is not like 500ms, 2s or 1m")),
+    if !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!(
+            "duration `{d}` needs a unit, like {d}ms or {d}s (as durations in the config)"
+        ));
     }
+    humantime::parse_duration(d).map_err(|e| format!("duration `{d}` is not like 500ms, 2s or 1m: {e}"))
 }
 
 impl fmt::Display for Action {
@@ -429,6 +425,15 @@ mod tests {
                 Trigger::Every(Duration::from_secs(2))
             )
         );
+        for (every, period) in [
+            ("500ms", Duration::from_millis(500)),
+            ("2s", Duration::from_secs(2)),
+            ("1m", Duration::from_secs(60)),
+            ("1h 30m", Duration::from_secs(5400)),
+        ] {
+            let r = Rule::parse(&format!("kill@a:every={every}")).unwrap();
+            assert_eq!(r.trigger, Trigger::Every(period), "{every}");
+        }
         let r = Rule::parse("kill@**/listener_sup/mqtt:tcp:0.0.0.0:1883/listener").unwrap();
         assert_eq!(
             (r.glob.as_str(), r.trigger),
@@ -448,6 +453,9 @@ mod tests {
             ("kill@a:p=1.5", "between 0 and 1"),
             ("kill@a:after=0", "at least 1"),
             ("kill@a:every=soon", "not like 500ms"),
+            ("kill@a:every=2", "needs a unit, like 2ms or 2s"),
+            ("kill@a:every=", "not like 500ms"),
+            ("kill@a:every=0s", "longer than 0"),
             ("delay=x@a", "not a number"),
         ] {
             let err = Rule::parse(spec).unwrap_err();
