@@ -138,6 +138,29 @@ fn broker_sup_giving_up_exits_non_zero_naming_the_failure() {
     );
 }
 
+/// A fault rule whose glob matches no actor at start is accepted (the broker runs) and warned
+/// about once, naming the rule; a rule that matches is not.
+#[test]
+fn a_fault_rule_matching_no_actor_at_start_is_warned_about_once() {
+    let (_, stderr) = run_until_started(arbor().args([
+        "run",
+        "--fault",
+        "kill@broker_sup/no_such_sup/*:every=1h",
+        "--fault",
+        "delay=1@broker_sup/sys:after=1000",
+    ]));
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("matches no actor"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains(" WARN ") && warnings[0].contains("rule=kill@broker_sup/no_such_sup/*:every=1h"),
+        "{}",
+        warnings[0]
+    );
+}
+
 /// A duration without a unit is refused alike in a fault rule and in the config: `every=2`
 /// could mean 2 ms or 2 s, so neither guesses (status 2, naming the value).
 #[test]

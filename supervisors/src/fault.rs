@@ -247,6 +247,21 @@ impl FaultPlan {
             .collect()
     }
 
+    /// Warns, one line per rule, about the rules that match none of `paths` (every actor of a
+    /// tree that has just started), and returns them. Such a rule is kept, not refused: it
+    /// fires if a matching actor starts later (a dynamic child, such as a connection), but a
+    /// typo in a glob should not go unnoticed.
+    pub fn warn_unmatched(&self, paths: &[String]) -> Vec<String> {
+        let unmatched = self.unmatched(paths);
+        for rule in &unmatched {
+            tracing::warn!(
+                %rule,
+                "fault rule matches no actor at start; it fires only if a matching actor starts later"
+            );
+        }
+        unmatched
+    }
+
     fn next_unit(&self) -> f64 {
         let mut state = self.rng.lock();
         *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -479,6 +494,8 @@ mod tests {
         assert!(again.check().await.is_ok());
         assert_eq!(plan.report()[0].fired, 1);
         assert_eq!(plan.unmatched(&["c".into()]), ["stop@a/*:after=3"]);
+        assert_eq!(plan.warn_unmatched(&["c".into()]), ["stop@a/*:after=3"]);
+        assert!(plan.warn_unmatched(&["c".into(), "a/y".into()]).is_empty());
     }
 
     #[tokio::test]
