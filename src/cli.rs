@@ -122,6 +122,10 @@ pub enum CtlCommand {
         /// Show at most this many levels below the start.
         #[arg(long, value_name = "D")]
         depth: Option<u32>,
+        /// List the children of every dynamic supervisor (acceptors, connections, sessions),
+        /// at most 1000 each.
+        #[arg(long)]
+        children: bool,
         /// Print JSON instead of a drawing.
         #[arg(long)]
         json: bool,
@@ -374,7 +378,16 @@ mod tests {
 
     #[test]
     fn ctl_tree_takes_path_depth_and_json() {
-        let parsed = parse(&["ctl", "tree", "--path", "a/b", "--depth", "2", "--json"]);
+        let parsed = parse(&[
+            "ctl",
+            "tree",
+            "--path",
+            "a/b",
+            "--depth",
+            "2",
+            "--children",
+            "--json",
+        ]);
         let Command::Ctl(ctl) = parsed else {
             panic!("expected ctl, got {parsed:?}");
         };
@@ -383,6 +396,7 @@ mod tests {
             CtlCommand::Tree {
                 path: Some("a/b".into()),
                 depth: Some(2),
+                children: true,
                 json: true
             }
         );

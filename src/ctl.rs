@@ -60,8 +60,16 @@ pub async fn run(args: &CtlArgs) -> anyhow::Result<String> {
                 text(&v["broker_sup"])
             ))
         }
-        CtlCommand::Tree { path, depth, json } => {
+        CtlCommand::Tree {
+            path,
+            depth,
+            children,
+            json,
+        } => {
             let mut query = Vec::new();
+            if *children {
+                query.push(("children", "all".to_string()));
+            }
             if let Some(path) = path {
                 query.push(("path", path.clone()));
             }
