@@ -54,6 +54,15 @@ fn bad_config_names_the_key_and_exits_two() {
         "{err}"
     );
 
+    let out = arbor().env("ARBOR__SM__POOL_SIZE", "-1").output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim_end(),
+        "arbor: invalid value for `sm.pool_size` in environment variable ARBOR__SM__POOL_SIZE: \
+         expected a non-negative integer, found -1"
+    );
+
     let dir = std::env::temp_dir().join(format!("arbor-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bad.toml");
