@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use arbor_actors::api::{BrokerApi, ConfigLoader};
-use arbor_actors::config::{BrokerConfig, LogFormat};
+use arbor_actors::config::BrokerConfig;
 use arbor_actors::tree::{self, BrokerHandle};
 use std::sync::Arc;
 
-use arbor_supervisors::{FaultHook, FaultPlan};
+use arbor_supervisors::{FaultHook, FaultPlan, StartError};
 
 use crate::cli::RunArgs;
 
@@ -39,7 +39,8 @@ pub fn main(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config);
+    crate::log::init(&config.log);
+    crate::panic_hook::install();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -54,32 +55,22 @@ pub fn main(args: RunArgs) -> ExitCode {
     runtime.block_on(run(config, FaultHook::from_plan(plan), loader, args.events_kept))
 }
 
-fn init_logging(config: &BrokerConfig) {
-    use tracing_subscriber::EnvFilter;
-    // ractor wraps every actor in an `Actor{id=..}` span at info; our own lines carry paths.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{},ractor=warn", config.log.level.as_str())));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    match config.log.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
 async fn run(config: BrokerConfig, fault: FaultHook, loader: ConfigLoader, events_kept: usize) -> ExitCode {
     let handle = match start(config, fault).await {
         Ok(handle) => handle,
         Err(err) => {
-            tracing::error!("{err:#}");
-            eprintln!("arbor: {err:#}");
+            // One line: what went wrong at the bottom of the chain (`cannot listen on …`). The
+            // chain of supervisors above it is for whoever debugs the tree.
+            tracing::debug!(chain = %format!("{err:#}"), "the broker did not start");
+            eprintln!("arbor: {}", start_failure(&err));
             return ExitCode::FAILURE;
         }
     };
     handle.root.events().set_capacity(events_kept);
     handle.api.set_config_loader(loader);
     reload_on_sighup(handle.api.clone());
+    // Listening before "arbor started" is logged: a SIGTERM sent on seeing that line must stop
+    // the tree, not kill the process with the signal's default action.
     let stop = shutdown_signal();
     tracing::info!(node = %handle.api.config().node.name, version = env!("CARGO_PKG_VERSION"), "arbor started");
     tokio::select! {
@@ -113,6 +104,15 @@ pub async fn start(config: BrokerConfig, fault: FaultHook) -> anyhow::Result<Bro
         .context("the broker did not start")
 }
 
+/// What to tell a person when the tree did not start: the root cause of a start error (the
+/// child that failed and why, not every supervisor above it), else the whole error.
+pub fn start_failure(err: &anyhow::Error) -> String {
+    match err.downcast_ref::<StartError>() {
+        Some(start) => start.root_cause().to_string(),
+        None => format!("{err:#}"),
+    }
+}
+
 /// SIGHUP reloads the password file and ACL (connections stay).
 fn reload_on_sighup(broker: BrokerApi) {
     #[cfg(unix)]
@@ -129,21 +129,20 @@ fn reload_on_sighup(broker: BrokerApi) {
     });
 }
 
-/// SIGINT or SIGTERM. The handlers are installed when this is called, not when the future is
-/// first polled, so a signal sent as soon as "arbor started" is logged stops the tree instead of
-/// killing the process with the signal's default action.
+/// SIGINT or SIGTERM, whichever comes first. The handlers are installed when this is called,
+/// not when the future is first polled.
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let term = signal(SignalKind::terminate());
         let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
         async move {
-            match (term, interrupt) {
-                (Ok(mut term), Ok(mut interrupt)) => {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
                     tokio::select! {
-                        _ = term.recv() => {}
                         _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
                     }
                 }
                 _ => {
@@ -153,7 +152,9 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         }
     }
     #[cfg(not(unix))]
-    async {
-        let _ = tokio::signal::ctrl_c().await;
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -2,11 +2,13 @@
 //! `cargo run --release` starts it), `arbor ctl` talks to a running broker's admin API,
 //! mirroring emqttd_ctl. This module only parses; `main` dispatches.
 //!
-//! Bad arguments print usage and exit with status 2, clap's default.
+//! Bad arguments print usage and exit with status 2, clap's default; the usage is that of the
+//! subcommand the arguments named ([`usage_for`]), not the top-level one.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 /// `arbor [run options] | arbor run [options] | arbor ctl [--admin URL] <command>`
 #[derive(Debug, Parser)]
@@ -30,6 +32,35 @@ impl Cli {
     pub fn into_command(self) -> Command {
         self.command.unwrap_or(Command::Run(self.run))
     }
+}
+
+/// The usage line of the deepest subcommand `args` (the whole command line, program name
+/// first) name, as clap prints it: `Usage: arbor ctl subscriptions add <CLIENT_ID> …`.
+pub fn usage_for<I, T>(args: I) -> String
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let mut cli = Cli::command();
+    // Gives every subcommand its full name (`arbor ctl tree`) for its usage line.
+    cli.build();
+    let mut command = &cli;
+    for arg in args.into_iter().skip(1) {
+        let arg: OsString = arg.into();
+        if let Some(sub) = arg.to_str().and_then(|name| command.find_subcommand(name)) {
+            command = sub;
+        }
+    }
+    command.clone().render_usage().to_string()
+}
+
+/// A `ctl kill`/`ctl crash` path: not empty once its outer `/` are trimmed.
+fn actor_path(path: &str) -> Result<String, String> {
+    let path = path.trim_matches('/');
+    if path.is_empty() {
+        return Err("the path is empty: give an actor's path, e.g. broker_sup/sm_sup/sm/0".into());
+    }
+    Ok(path.to_string())
 }
 
 /// The top-level commands.
@@ -82,7 +113,11 @@ pub struct CtlArgs {
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum CtlCommand {
     /// Show the node's name, version, uptime and whether the broker is running.
-    Status,
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the supervision tree (strategy, intensity, restarts, child counts).
     Tree {
         /// Start at this path instead of the root, e.g. `broker_sup/sm_sup`.
@@ -91,6 +126,10 @@ pub enum CtlCommand {
         /// Show at most this many levels below the start.
         #[arg(long, value_name = "D")]
         depth: Option<u32>,
+        /// List the children of every dynamic supervisor (acceptors, connections, sessions),
+        /// at most 1000 each.
+        #[arg(long)]
+        children: bool,
         /// Print JSON instead of a drawing.
         #[arg(long)]
         json: bool,
@@ -129,8 +168,8 @@ pub enum CtlCommand {
         /// What to do with one listener's rules (none: list the listeners).
         #[command(subcommand)]
         action: Option<ListenersCommand>,
-        /// Print JSON instead of a table.
-        #[arg(long)]
+        /// Print JSON instead of a table (also after `rules`, `allow`, `deny`).
+        #[arg(long, global = true)]
         json: bool,
     },
     /// Access control: `acl reload` re-reads the password file and ACL.
@@ -165,11 +204,13 @@ pub enum CtlCommand {
     /// Kill the actor at a path (no cleanup, as OTP's `kill`).
     Kill {
         /// The actor's path, e.g. `broker_sup/sm_sup/sm/3`.
+        #[arg(value_parser = actor_path)]
         path: String,
     },
     /// Make the actor at a path fail, as if its handler had panicked.
     Crash {
         /// The actor's path, e.g. `broker_sup/sm_sup/sm/3`.
+        #[arg(value_parser = actor_path)]
         path: String,
     },
 }
@@ -362,7 +403,16 @@ mod tests {
 
     #[test]
     fn ctl_tree_takes_path_depth_and_json() {
-        let parsed = parse(&["ctl", "tree", "--path", "a/b", "--depth", "2", "--json"]);
+        let parsed = parse(&[
+            "ctl",
+            "tree",
+            "--path",
+            "a/b",
+            "--depth",
+            "2",
+            "--children",
+            "--json",
+        ]);
         let Command::Ctl(ctl) = parsed else {
             panic!("expected ctl, got {parsed:?}");
         };
@@ -371,6 +421,7 @@ mod tests {
             CtlCommand::Tree {
                 path: Some("a/b".into()),
                 depth: Some(2),
+                children: true,
                 json: true
             }
         );
@@ -383,7 +434,7 @@ mod tests {
             panic!("expected ctl, got {parsed:?}");
         };
         assert_eq!(ctl.admin, "http://x:1");
-        assert_eq!(ctl.command, CtlCommand::Status);
+        assert_eq!(ctl.command, CtlCommand::Status { json: false });
         let kill = parse(&["ctl", "--admin", "http://x:1", "kill", "broker_sup/sm_sup/sm/3"]);
         assert!(matches!(
             kill,
@@ -477,6 +528,123 @@ mod tests {
                 client_id: "c1".into(),
                 filter: "a/+/#".into()
             })
+        );
+    }
+
+    /// Every command of `arbor ctl` that runs (the words that name it): the leaves, and
+    /// `listeners`, whose subcommand is optional.
+    fn ctl_leaves() -> Vec<Vec<String>> {
+        fn walk(command: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) {
+            let subs: Vec<&clap::Command> = command
+                .get_subcommands()
+                .filter(|s| s.get_name() != "help")
+                .collect();
+            if subs.is_empty() || !command.is_subcommand_required_set() {
+                out.push(path.clone());
+            }
+            for sub in subs {
+                let mut deeper = path.clone();
+                deeper.push(sub.get_name().to_string());
+                walk(sub, deeper, out);
+            }
+        }
+        let cli = Cli::command();
+        let ctl = cli.find_subcommand("ctl").expect("ctl");
+        let mut out = Vec::new();
+        for sub in ctl.get_subcommands().filter(|s| s.get_name() != "help") {
+            walk(sub, vec![sub.get_name().to_string()], &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn every_ctl_command_that_prints_data_takes_json() {
+        // Commands that change something print one line; allow/deny print the rules (and take
+        // --json, from `listeners`), but are not held to it.
+        const CHANGERS: [&str; 8] = [
+            "clients kick",
+            "subscriptions add",
+            "subscriptions del",
+            "acl reload",
+            "kill",
+            "crash",
+            "listeners allow",
+            "listeners deny",
+        ];
+        let mut cli = Cli::command();
+        cli.build();
+        let ctl_command = cli.find_subcommand("ctl").expect("ctl").clone();
+        let leaves = ctl_leaves();
+        assert!(leaves.len() >= 20, "{leaves:?}");
+        for leaf in leaves {
+            let name = leaf.join(" ");
+            if CHANGERS.contains(&name.as_str()) {
+                continue;
+            }
+            let mut command = &ctl_command;
+            for word in &leaf {
+                command = command.find_subcommand(word).expect("a leaf's path");
+            }
+            // Each positional gets a value every parser accepts (`1` is a QoS, an id, a path).
+            let mut args = vec!["arbor".to_string(), "ctl".to_string()];
+            args.extend(leaf.iter().cloned());
+            args.extend(command.get_positionals().map(|_| "1".to_string()));
+            args.push("--json".into());
+            let parsed = Cli::try_parse_from(&args);
+            assert!(
+                parsed.is_ok(),
+                "`{}` rejects --json: {:?}",
+                args.join(" "),
+                parsed.err()
+            );
+        }
+        for (args, json) in [
+            (&["ctl", "status", "--json"][..], true),
+            (&["ctl", "listeners", "rules", "tcp", "--json"], true),
+            (&["ctl", "listeners", "--json", "rules", "tcp"], true),
+            (&["ctl", "listeners", "rules", "tcp"], false),
+        ] {
+            let parsed = ctl(args.get(1..).expect("ctl words"));
+            let got = match parsed {
+                CtlCommand::Status { json } | CtlCommand::Listeners { json, .. } => json,
+                other => panic!("{args:?} parsed as {other:?}"),
+            };
+            assert_eq!(got, json, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn a_usage_error_shows_the_subcommands_usage() {
+        let usage = |args: &[&str]| usage_for(std::iter::once("arbor").chain(args.iter().copied()));
+        assert_eq!(
+            usage(&["ctl", "subscriptions", "add", "c1", "a", "3"]),
+            "Usage: arbor ctl subscriptions add <CLIENT_ID> <FILTER> <QOS>"
+        );
+        assert_eq!(
+            usage(&["ctl", "--admin", "http://x", "tree", "--depth", "x"]),
+            "Usage: arbor ctl tree [OPTIONS]"
+        );
+        // A client id that happens to be a command's name is not taken for one.
+        assert_eq!(
+            usage(&["ctl", "clients", "show", "kick", "--bad"]),
+            "Usage: arbor ctl clients show [OPTIONS] <CLIENT_ID>"
+        );
+        assert!(usage(&["--bogus"]).starts_with("Usage: arbor [OPTIONS]"));
+    }
+
+    #[test]
+    fn an_empty_actor_path_is_refused_by_name() {
+        for args in [&["ctl", "kill", ""][..], &["ctl", "crash", "/"]] {
+            let err = Cli::try_parse_from(std::iter::once("arbor").chain(args.iter().copied()))
+                .expect_err("an empty path");
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.to_string().contains("the path is empty"), "{err}");
+        }
+        assert_eq!(
+            ctl(&["kill", "/broker_sup/sm_sup/"]),
+            CtlCommand::Kill {
+                path: "broker_sup/sm_sup".into()
+            }
         );
     }
 

@@ -19,7 +19,10 @@
 //! its key is traced to the highest layer that sets it.
 //!
 //! Values convert as the `config` crate converts them, since environment variables are all
-//! strings: `"4"` reads as 4 and `"yes"`/`"on"`/`"1"` as true, in the file as well.
+//! strings: `"4"` reads as 4 and `"yes"`/`"on"`/`"1"` as true, in the file as well. Every
+//! number in the configuration is a count, a size or a time, never negative, so a number out
+//! of range is told in those words ([`number_reason`]): `-1` is "expected a non-negative
+//! integer", 70000 for a 16-bit key "expected an integer from 0 to 65535".
 
 use std::ffi::OsString;
 use std::fmt;
@@ -260,11 +263,15 @@ fn deserialize(
             }
             ::config::ConfigError::Type {
                 unexpected, expected, ..
-            } => ConfigError::InvalidValue {
-                origin: origin_of(&path),
-                reason: format!("expected {expected}, found {unexpected}"),
-                key: path,
-            },
+            } => {
+                let found = unexpected.to_string();
+                ConfigError::InvalidValue {
+                    origin: origin_of(&path),
+                    reason: number_reason(expected, &found)
+                        .unwrap_or_else(|| format!("expected {expected}, found {found}")),
+                    key: path,
+                }
+            }
             other => ConfigError::InvalidValue {
                 origin: origin_of(&path),
                 reason: other.to_string(),
@@ -272,6 +279,34 @@ fn deserialize(
             },
         }
     })
+}
+
+/// The reason for a number the key's type cannot hold, from the `config` crate's words: what it
+/// `expected` for an unsigned integer ("an integer" when a string would not parse, "an unsigned
+/// 64 bit or less integer", "an unsigned 16 bit integer") and the value it `found`, as its
+/// `Unexpected` prints it (`` 64-bit integer `-1` ``, `string "-1"`). `None` when it is not a
+/// number out of range (a word, say), which keeps the crate's own words.
+fn number_reason(expected: &str, found: &str) -> Option<String> {
+    let unsigned = expected == "an integer" || expected.starts_with("an unsigned ");
+    if !unsigned {
+        return None;
+    }
+    let number: i128 = if let Some(text) = found.strip_prefix("string ") {
+        text.trim_matches('"').trim().parse().ok()?
+    } else {
+        let (_, rest) = found.split_once('`')?;
+        rest.strip_suffix('`')?.parse().ok()?
+    };
+    if number < 0 {
+        return Some(format!("expected a non-negative integer, found {number}"));
+    }
+    let bits: u32 = expected
+        .strip_prefix("an unsigned ")?
+        .strip_suffix(" bit integer")?
+        .parse()
+        .ok()?;
+    let max = 1u128.checked_shl(bits)?.checked_sub(1)?;
+    Some(format!("expected an integer from 0 to {max}, found {number}"))
 }
 
 /// One collected layer: a tree of values, added to the stack as a `config` source.

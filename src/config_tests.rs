@@ -185,15 +185,62 @@ fn wrong_type_names_key_expected_type_and_source() {
          expected an integer, found string \"four\""
     );
     let (message, _) = load_err(None, &[("ARBOR__SESSION__MAX_INFLIGHT", "70000")]);
-    assert!(
-        message.starts_with("invalid value for `session.max_inflight` in environment variable"),
-        "{message}"
+    assert_eq!(
+        message,
+        "invalid value for `session.max_inflight` in environment variable \
+         ARBOR__SESSION__MAX_INFLIGHT: expected an integer from 0 to 65535, found 70000"
     );
     let (message, _) = load_err(None, &[("ARBOR__LISTENERS__TCP__BIND", "localhost")]);
     assert!(
         message.contains("`listeners.tcp.bind` in environment variable ARBOR__LISTENERS__TCP__BIND"),
         "{message}"
     );
+}
+
+/// Every number of the configuration is a count, size or time: a negative one is named as such,
+/// from a variable or a file, whatever the key's integer type.
+#[test]
+fn a_negative_number_says_expected_a_non_negative_integer() {
+    for (var, key) in [
+        ("ARBOR__SM__POOL_SIZE", "sm.pool_size"),
+        ("ARBOR__SESSION__MAX_INFLIGHT", "session.max_inflight"),
+        ("ARBOR__MQTT__MAX_PACKET_SIZE", "mqtt.max_packet_size"),
+    ] {
+        let (message, _) = load_err(None, &[(var, "-1")]);
+        assert_eq!(
+            message,
+            format!(
+                "invalid value for `{key}` in environment variable {var}: \
+                 expected a non-negative integer, found -1"
+            )
+        );
+    }
+    let (message, path) = load_err(Some("[sm]\npool_size = -4\n"), &[]);
+    let path = path.expect("file").display().to_string();
+    assert_eq!(
+        message,
+        format!("invalid value for `sm.pool_size` in {path}: expected a non-negative integer, found -4")
+    );
+}
+
+#[test]
+fn number_reasons_from_the_config_crates_words() {
+    use super::number_reason;
+    let unsigned = "an unsigned 64 bit or less integer";
+    assert_eq!(
+        number_reason(unsigned, "64-bit integer `-1`").as_deref(),
+        Some("expected a non-negative integer, found -1")
+    );
+    assert_eq!(
+        number_reason("an integer", "string \"-12\"").as_deref(),
+        Some("expected a non-negative integer, found -12")
+    );
+    assert_eq!(
+        number_reason("an unsigned 8 bit integer", "64-bit unsigned integer `300`").as_deref(),
+        Some("expected an integer from 0 to 255, found 300")
+    );
+    assert_eq!(number_reason("an integer", "string \"four\""), None);
+    assert_eq!(number_reason("a boolean", "64-bit integer `-1`"), None);
 }
 
 #[test]

@@ -81,8 +81,11 @@ pub async fn follow(args: &CtlArgs, out: &mut (dyn FnMut(String) -> bool + Send)
 pub async fn run(args: &CtlArgs) -> anyhow::Result<String> {
     let client = Client::new(&args.admin);
     match &args.command {
-        CtlCommand::Status => {
+        CtlCommand::Status { json } => {
             let v = client.get(&["status"], &[]).await?;
+            if *json {
+                return pretty(&v);
+            }
             Ok(format!(
                 "node      {}\nversion   {}\nuptime    {}s\nbroker    {}\n",
                 text(&v["node"]),
@@ -91,8 +94,16 @@ pub async fn run(args: &CtlArgs) -> anyhow::Result<String> {
                 text(&v["broker_sup"])
             ))
         }
-        CtlCommand::Tree { path, depth, json } => {
+        CtlCommand::Tree {
+            path,
+            depth,
+            children,
+            json,
+        } => {
             let mut query = Vec::new();
+            if *children {
+                query.push(("children", "all".to_string()));
+            }
             if let Some(path) = path {
                 query.push(("path", path.clone()));
             }
@@ -139,7 +150,8 @@ pub async fn run(args: &CtlArgs) -> anyhow::Result<String> {
         }
         CtlCommand::Subscriptions(command) => subscriptions(&client, command).await,
         CtlCommand::Listeners {
-            action: Some(action), ..
+            action: Some(action),
+            json,
         } => {
             let (name, v) = match action {
                 ListenersCommand::Rules { listener } => (
@@ -161,6 +173,9 @@ pub async fn run(args: &CtlArgs) -> anyhow::Result<String> {
                     )
                 }
             };
+            if *json {
+                return pretty(&v);
+            }
             let rules: Vec<String> = items(&v["rules"]).iter().map(text).collect();
             Ok(format!(
                 "{} ({name})\n{}\n",
@@ -215,8 +230,14 @@ pub async fn run(args: &CtlArgs) -> anyhow::Result<String> {
 }
 
 async fn action(client: &Client, path: &str, what: &str) -> anyhow::Result<String> {
+    let path = path.trim_matches('/');
+    if path.is_empty() {
+        return Err(anyhow!(
+            "the path is empty: give an actor's path, e.g. broker_sup/sm_sup/sm/0"
+        ));
+    }
     let mut segments = vec!["actors"];
-    segments.extend(path.trim_matches('/').split('/'));
+    segments.extend(path.split('/'));
     segments.push(what);
     let v = client.post(&segments, None).await?;
     Ok(format!(

@@ -7,4 +7,6 @@ pub mod boot;
 pub mod cli;
 pub mod config;
 pub mod ctl;
+pub mod log;
+pub mod panic_hook;
 pub mod passwd;

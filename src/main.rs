@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use arbor::cli::{Cli, Command};
-use clap::{CommandFactory, Parser};
+use arbor::cli::{usage_for, Cli, Command};
+use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -14,7 +14,7 @@ fn main() -> ExitCode {
             let text = err.render().to_string();
             eprint!("{text}");
             if !text.contains("Usage:") {
-                eprintln!("\n{}", Cli::command().render_usage());
+                eprintln!("\n{}", usage_for(std::env::args_os()));
             }
             return ExitCode::from(2);
         }

@@ -258,6 +258,35 @@ async fn errors_are_json_with_a_status_and_ctl_fails_with_one_line() {
     broker.handle.shutdown().await;
 }
 
+/// An empty actor path is named as such, by the API and by `ctl kill ''`, rather than showing
+/// the route it fell into.
+#[tokio::test]
+async fn an_empty_actor_path_says_so() {
+    let broker = TestBroker::start().await;
+    for path in ["/api/v1/actors//kill", "/api/v1/actors/crash"] {
+        let (status, body) = http(reqwest::Method::POST, &format!("{}{path}", broker.admin), None).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains("the actor path is empty"), "{path}: {body}");
+    }
+    for path in ["", "/"] {
+        let err = broker
+            .ctl(CtlCommand::Kill { path: path.into() })
+            .await
+            .expect_err("an empty path");
+        assert!(err.to_string().starts_with("the path is empty"), "{err}");
+    }
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_arbor"))
+        .args(["ctl", "--admin", &broker.admin, "kill", ""])
+        .output()
+        .await
+        .expect("run arbor ctl");
+    assert_eq!(out.status.code(), Some(2), "a bad argument");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the path is empty"), "{stderr}");
+    assert!(stderr.contains("Usage: arbor ctl kill <PATH>"), "{stderr}");
+    broker.handle.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_configured_token_is_required_on_every_endpoint() {
     let mut config = test_config();

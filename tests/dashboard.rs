@@ -18,7 +18,7 @@ use std::sync::Arc;
 use arbor_actors::config::Secret;
 use arbor_supervisors::{FaultHook, FaultPlan};
 use common::client::{closed, connect};
-use common::interop::{find_program, require_program};
+use common::interop::{require_program, require_programs};
 use common::{test_config, TestBroker};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -148,7 +148,8 @@ impl Driver {
             "--window-size=1440,1250",
             &format!("--user-data-dir={}", self.profile.display()),
         ];
-        let chromium = find_program("chromium").expect("chromium was found before");
+        let chromium =
+            require_program("chromium", "the dashboard in a browser").expect("chromium was found before");
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
@@ -218,12 +219,9 @@ async fn timeline(browser: &Client) -> Vec<String> {
 }
 
 fn have_browser() -> bool {
-    require_program(
-        "chromium",
-        "the dashboard's browser test drives headless Chromium",
-    ) && require_program(
-        "chromedriver",
-        "the dashboard's browser test drives Chromium over WebDriver",
+    require_programs(
+        &["chromium", "chromedriver"],
+        "the dashboard in headless Chromium over WebDriver",
     )
 }
 

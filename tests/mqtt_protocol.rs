@@ -104,24 +104,41 @@ async fn connect_level_5_gets_connack_0x01_then_close_mqtt_3_1_2_2() {
     }
 }
 
-/// A protocol name other than `MQTT` (3.1.1) or `MQIsdp` (3.1), or a name that does not fit its
-/// level, closes the connection, with at most a CONNACK 0x01 [MQTT-3.1.2-1].
+/// A protocol name other than `MQTT` (3.1.1) or `MQIsdp` (3.1) is not an MQTT client: the
+/// connection is closed with no CONNACK at all [MQTT-3.1.2-1], whatever the level.
 #[tokio::test]
-async fn bad_protocol_name_closes_mqtt_3_1_2_1() {
+async fn unknown_protocol_name_closes_without_connack_mqtt_3_1_2_1() {
     let broker = TestBroker::start().await;
     for (name, level) in [
-        (&b"MQTX"[..], 4u8),
+        (&b"MQTU"[..], 4u8),
+        (&b"MQTX"[..], 4),
         (&b"mqtt"[..], 4),
         (&b""[..], 4),
-        (&b"MQIsdp"[..], 4),
-        (&b"MQTT"[..], 3),
+        (&b"MQIsdpX"[..], 3),
         (&b"HTTP/1.1"[..], 4),
     ] {
         let mut raw = Raw::open(broker.mqtt).await;
         raw.send_bytes(&connect_frame(name, level, "badname")).await;
         let seen = raw.closed().await;
         assert!(
-            refused_or_silent(&seen, ConnectReturnCode::UnacceptableProtocolVersion),
+            seen.is_empty(),
+            "{:?} level {level}: closed without CONNACK, got {seen:?}",
+            String::from_utf8_lossy(name)
+        );
+    }
+}
+
+/// MQTT's protocol name with a level that does not go with it gets CONNACK 0x01, then the
+/// close [MQTT-3.1.2-2].
+#[tokio::test]
+async fn known_protocol_name_with_wrong_level_gets_connack_0x01_mqtt_3_1_2_2() {
+    let broker = TestBroker::start().await;
+    for (name, level) in [(&b"MQIsdp"[..], 4u8), (&b"MQTT"[..], 3), (&b"MQIsdp"[..], 5)] {
+        let mut raw = Raw::open(broker.mqtt).await;
+        raw.send_bytes(&connect_frame(name, level, "badlevel")).await;
+        let seen = raw.closed().await;
+        assert!(
+            matches!(seen.as_slice(), [Packet::ConnAck(ack)] if ack.code == ConnectReturnCode::UnacceptableProtocolVersion && !ack.session_present),
             "{:?} level {level}: {seen:?}",
             String::from_utf8_lossy(name)
         );
@@ -152,6 +169,73 @@ async fn no_connect_within_connect_timeout_closes() {
         started.elapsed() < Duration::from_secs(3),
         "{:?}",
         started.elapsed()
+    );
+}
+
+/// A packet that has started must finish: with keepalive 0 (no other deadline), a client that
+/// sends part of a PUBLISH and stalls is closed once `mqtt.frame_timeout` has passed, neither
+/// early nor much later; while nothing is started, it may stay silent for longer.
+#[tokio::test]
+async fn a_started_packet_that_stalls_is_closed_after_frame_timeout_with_keepalive_0() {
+    let mut config = test_config();
+    config.mqtt.frame_timeout = Duration::from_millis(500);
+    let broker = TestBroker::with_config(config).await;
+    let (mut raw, ack) = Raw::connected(broker.mqtt, connect_packet("stall", true, 0, None)).await;
+    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    assert!(
+        raw.next_within(Duration::from_millis(1200)).await.is_err(),
+        "an idle connection with keepalive 0 stays open past the frame timeout"
+    );
+    let started = Instant::now();
+    // PUBLISH QoS 0, remaining length 10: the topic length and one byte of it, then nothing.
+    raw.send_bytes(&[0x30, 10, 0, 3, b'a']).await;
+    assert!(raw.closed().await.is_empty());
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "closed after {took:?}, want about 500 ms"
+    );
+}
+
+/// A packet trickled a byte every 50 ms (it would take 10 s) is closed after
+/// `mqtt.frame_timeout` although bytes keep coming: the timeout runs from the frame's first
+/// byte, not from the last one.
+#[tokio::test]
+async fn a_trickled_packet_is_closed_after_frame_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = test_config();
+    config.mqtt.frame_timeout = Duration::from_millis(500);
+    let broker = TestBroker::with_config(config).await;
+    let (raw, _) = Raw::connected(broker.mqtt, connect_packet("trickle", true, 0, None)).await;
+    let (mut read, mut write) = raw.stream.into_split();
+    let mut frame = bytes::BytesMut::new();
+    let payload = "x".repeat(200);
+    arbor_actors::codec::encode(
+        &publish_packet("t", QoS::AtMostOnce, 0, false, &payload),
+        &mut frame,
+    );
+    let started = Instant::now();
+    let trickle = tokio::spawn(async move {
+        // Pacing, not synchronisation: the slow sender is the behaviour under test.
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        for byte in frame {
+            tick.tick().await;
+            if write.write_all(&[byte]).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut sink = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while matches!(read.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
+    trickle.abort();
+    let took = started.elapsed();
+    assert!(closed.is_ok(), "still open after 5 s of trickling");
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "closed after {took:?}, want about 500 ms"
     );
 }
 
@@ -211,6 +295,36 @@ async fn mqtt_3_1_mqisdp_connect_publish_and_subscribe_work() {
     assert_eq!(
         (&p.payload[..], p.qos),
         (&b"three"[..], rumqttc::QoS::ExactlyOnce)
+    );
+}
+
+/// MQTT 3.1 has no server-assigned client ids and allows 1 to 23 characters: an empty id (with
+/// or without clean session) or one of 24 characters gets CONNACK 0x02 and the close; 23
+/// characters are fine. (3.1.1 assigns an id instead: see `mqtt_session.rs`.)
+#[tokio::test]
+async fn mqtt_3_1_client_id_empty_or_over_23_characters_gets_0x02() {
+    let broker = TestBroker::start().await;
+    let v31 = |id: &str, clean: bool| {
+        let mut connect = connect_packet(id, clean, 30, None);
+        connect.level = ProtocolLevel::V31;
+        connect
+    };
+    for (id, clean) in [("", true), ("", false), (&"x".repeat(24)[..], true)] {
+        let (mut raw, ack) = Raw::connected(broker.mqtt, v31(id, clean)).await;
+        assert_eq!(
+            (ack.code, ack.session_present),
+            (ConnectReturnCode::IdentifierRejected, false),
+            "3.1 id {id:?} (clean {clean})"
+        );
+        assert!(raw.closed().await.is_empty(), "closed after the refusal");
+    }
+    let (_raw, ack) = Raw::connected(broker.mqtt, v31(&"y".repeat(23), true)).await;
+    assert_eq!(ack.code, ConnectReturnCode::Accepted, "23 characters are allowed");
+    let (_raw, ack) = Raw::connected(broker.mqtt, connect_packet("", true, 30, None)).await;
+    assert_eq!(
+        ack.code,
+        ConnectReturnCode::Accepted,
+        "3.1.1 assigns one [MQTT-3.1.3-6]"
     );
 }
 

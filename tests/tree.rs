@@ -293,6 +293,7 @@ async fn ctl_tree_draws_the_tree_and_prints_json() {
         .ctl(CtlCommand::Tree {
             path: None,
             depth: None,
+            children: false,
             json: false,
         })
         .await
@@ -318,6 +319,7 @@ async fn ctl_tree_draws_the_tree_and_prints_json() {
         .ctl(CtlCommand::Tree {
             path: Some(path),
             depth: None,
+            children: false,
             json: false,
         })
         .await
@@ -330,6 +332,7 @@ async fn ctl_tree_draws_the_tree_and_prints_json() {
         .ctl(CtlCommand::Tree {
             path: None,
             depth: Some(1),
+            children: false,
             json: true,
         })
         .await
@@ -356,6 +359,7 @@ async fn ctl_tree_draws_the_tree_and_prints_json() {
         .ctl(CtlCommand::Tree {
             path: Some("broker_sup/nope".into()),
             depth: None,
+            children: false,
             json: false,
         })
         .await;
@@ -367,7 +371,7 @@ async fn ctl_tree_draws_the_tree_and_prints_json() {
     broker.handle.shutdown().await;
     let down = arbor::ctl::run(&arbor::cli::CtlArgs {
         admin,
-        command: CtlCommand::Status,
+        command: CtlCommand::Status { json: false },
     })
     .await;
     assert!(down
@@ -389,4 +393,74 @@ async fn a_bind_failure_is_a_startup_error_naming_the_address() {
     let text = format!("{err:#}");
     assert!(text.contains(&format!("cannot listen on {addr}")), "{text}");
     assert!(text.contains("listener_sup/mqtt:tcp:"), "names the path: {text}");
+    // What `arbor run` prints of it: the one line at the bottom of the chain.
+    assert_eq!(
+        arbor::boot::start_failure(&err),
+        format!("cannot listen on {addr}: address in use")
+    );
+}
+
+/// Finds the node at `path` in a tree's JSON.
+fn json_node<'a>(node: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    if node["path"] == path {
+        return Some(node);
+    }
+    node["children"]
+        .as_array()?
+        .iter()
+        .find_map(|child| json_node(child, path))
+}
+
+/// `ctl tree --json --children` (the API's `?children=all`) lists the children of every dynamic
+/// supervisor in one call (acceptors, a connection) so tools can target them; without it they
+/// are only counted.
+#[tokio::test]
+async fn tree_children_all_lists_dynamic_supervisors_children() {
+    let broker = TestBroker::start().await;
+    let _client = accepted_client(&broker, broker.mqtt).await;
+    let listener_sup = format!("broker_sup/{}", broker.listener_sup());
+    let tree = |children| {
+        broker.ctl(CtlCommand::Tree {
+            path: None,
+            depth: None,
+            children,
+            json: true,
+        })
+    };
+    let all: serde_json::Value = serde_json::from_str(&tree(true).await.unwrap()).unwrap();
+    let acceptors = json_node(&all, &format!("{listener_sup}/acceptor_sup")).expect("acceptor_sup");
+    let ids: Vec<&str> = acceptors["children"]
+        .as_array()
+        .expect("listed")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["acceptor/0", "acceptor/1", "acceptor/2", "acceptor/3"]);
+    let connections = json_node(&all, &format!("{listener_sup}/connection_sup")).expect("connection_sup");
+    assert_eq!(connections["child_count"], 1);
+    assert_eq!(connections["children"].as_array().map(Vec::len), Some(1));
+    assert!(
+        connections["children"][0]["path"]
+            .as_str()
+            .is_some_and(|p| p.contains("/connection_sup/connection/127.0.0.1:")),
+        "{connections}"
+    );
+
+    let counted: serde_json::Value = serde_json::from_str(&tree(false).await.unwrap()).unwrap();
+    let acceptors = json_node(&counted, &format!("{listener_sup}/acceptor_sup")).expect("acceptor_sup");
+    assert_eq!(acceptors["child_count"], 4);
+    assert_eq!(acceptors["children"].as_array().map(Vec::len), Some(0));
+
+    let bad = reqwest::get(format!("{}/api/v1/tree?children=some", broker.admin))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let body: serde_json::Value = bad.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("`all` or `none`")),
+        "{body}"
+    );
+    broker.handle.shutdown().await;
 }

@@ -130,11 +130,12 @@ pub struct MqttConfig {
     /// Time a new connection has to send CONNECT.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
-    /// Longest client id accepted, in bytes.
-    pub max_clientid_len: u16,
-    /// Time a packet that has begun may take to arrive whole, keepalive or not.
+    /// Time a packet has to arrive whole once its first byte has, keepalive or not (see
+    /// [`crate::connection::frame_clock`]).
     #[serde(with = "humantime_serde")]
     pub frame_timeout: Duration,
+    /// Longest client id accepted, in bytes.
+    pub max_clientid_len: u16,
 }
 
 /// `[session]`: per-session windows and queues (emqttd_session).

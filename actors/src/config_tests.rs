@@ -105,6 +105,8 @@ fn validate_names_the_offending_key() {
     assert_eq!(invalid_key(open_admin), "admin.token");
     let frame = |c: &mut BrokerConfig| c.mqtt.max_packet_size = MAX_MQTT_FRAME + 1;
     assert_eq!(invalid_key(frame), "mqtt.max_packet_size");
+    let frame_timeout = |c: &mut BrokerConfig| c.mqtt.frame_timeout = Duration::ZERO;
+    assert_eq!(invalid_key(frame_timeout), "mqtt.frame_timeout");
     let interval = |c: &mut BrokerConfig| c.sys.interval = Duration::ZERO;
     assert_eq!(invalid_key(interval), "sys.interval");
     let window = |c: &mut BrokerConfig| c.supervisors.sm_sup.max_seconds = 0;

@@ -36,18 +36,30 @@ pub struct TreeQuery {
     path: Option<String>,
     depth: Option<usize>,
     limit: Option<usize>,
+    children: Option<String>,
 }
 
-/// `GET /api/v1/tree[?path=P&depth=D&limit=N]`: the live tree; at `path`, a dynamic supervisor
-/// lists its children.
+/// `GET /api/v1/tree[?path=P&depth=D&limit=N&children=all]`: the live tree; at `path`, a
+/// dynamic supervisor lists its children, and with `children=all` every dynamic supervisor in
+/// the view does (at most `limit` each; `children=none` is the default).
 pub async fn tree(
     State(broker): State<BrokerApi>,
     Query(q): Query<TreeQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    let all_children = match q.children.as_deref() {
+        None | Some("none") => false,
+        Some("all") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "children=`{other}`: expected `all` or `none`"
+            )))
+        }
+    };
     let root = root(&broker)?;
     let opts = TreeOpts {
         depth: q.depth,
         expand: q.path.is_some(),
+        all_children,
         limit: q.limit.unwrap_or(1000),
     };
     let node = match q.path.as_deref() {
@@ -66,8 +78,13 @@ pub async fn actor_action(
     State(broker): State<BrokerApi>,
     Path(rest): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let rest = rest.trim_matches('/');
+    if rest == "kill" || rest == "crash" {
+        return Err(ApiError::bad_request(format!(
+            "the actor path is empty: POST /api/v1/actors/<path>/{rest}"
+        )));
+    }
     let (path, action) = rest
-        .trim_matches('/')
         .rsplit_once('/')
         .ok_or_else(|| ApiError::bad_request("expected /api/v1/actors/<path>/kill or /crash"))?;
     let root = root(&broker)?;

@@ -33,6 +33,7 @@ mod sessions;
 use std::time::Duration;
 
 use arbor_actors::api::BrokerApi;
+use arbor_actors::esockd::listen_error::ListenError;
 use arbor_supervisors::{ChildSpec, Slot, StartError, Worker};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -78,7 +79,7 @@ impl Worker for Admin {
         let addr = broker.config().admin.bind;
         let socket = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| StartError::failed(format!("admin API cannot listen on {addr}: {e}")))?;
+            .map_err(|e| StartError::failed(format!("admin API: {}", ListenError::new(addr, &e))))?;
         let local = socket.local_addr()?;
         broker.set_admin_addr(local);
         let app = router(broker);

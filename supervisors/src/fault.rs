@@ -5,7 +5,8 @@
 //!   cleanup), `stop` (the handler returns an error), `delay=<ms>` (the handler is slow);
 //! - triggers: `after=<n>` (the n-th message the actor at that path handles, counted across its
 //!   restarts, so it fires once), `every=<duration>` (periodically; timed kills are jittered
-//!   0.5–1.5 periods by the seeded generator), `p=<probability>` (per
+//!   0.5–1.5 periods by the seeded generator; a duration as the config writes one, with its
+//!   unit: `500ms`, `2s`, `1m`), `p=<probability>` (per
 //!   message, from a generator seeded by `--fault-seed`, so a run repeats exactly); no trigger
 //!   means `after=1`;
 //! - globs: `*` within one path segment, `**` any number of segments.
@@ -16,7 +17,13 @@
 //! so idle actors (a router with no subscriptions) can be killed too. Every injected fault is
 //! logged with path, action and trigger, counted per rule, and recorded as a `fault` event in
 //! the tree's [`crate::events`].
+//!
+//! That log line is the whole report of an injected panic: its payload starts with
+//! [`INJECTED_PANIC`], so a process's panic hook can tell it from a real panic with
+//! [`is_injected_panic`] and print nothing (no second message, no backtrace), while real
+//! panics keep theirs.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +36,18 @@ use serde::Serialize;
 
 use crate::events::{EventKind, Events};
 use crate::path::{glob_matches, validate_glob};
+
+/// How the payload of an injected panic starts (then the path). It is a `String`, which ractor
+/// turns into the failure's reason, so `last_exit` reads `injected fault: panic at <path>`.
+pub const INJECTED_PANIC: &str = "injected fault: panic at ";
+
+/// Whether a panic's payload is an injected `panic` fault's (already logged, with its path and
+/// rule, when it fired) rather than a real panic.
+pub fn is_injected_panic(payload: &(dyn Any + Send)) -> bool {
+    payload
+        .downcast_ref::<String>()
+        .is_some_and(|message| message.starts_with(INJECTED_PANIC))
+}
 
 /// What a rule does to the actor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,20 +154,15 @@ fn parse_trigger(t: &str) -> Result<Trigger, String> {
     }
 }
 
-/// `500ms`, `2s`, `1m`, or plain milliseconds.
+/// A duration as the configuration writes one (`500ms`, `2s`, `1m`, `1h 30m`), parsed by the
+/// same parser: a bare number is refused, since `2` could mean 2 ms as well as 2 s.
 fn parse_duration(d: &str) -> Result<Duration, String> {
-    let (number, unit) = d
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((d, "ms"), |at| d.split_at(at));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("duration `{d}` is not like 500ms, 2s or 1m"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("duration `{d}` is not like 500ms, 2s or 1m")),
+    if !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!(
+            "duration `{d}` needs a unit, like {d}ms or {d}s (as durations in the config)"
+        ));
     }
+    humantime::parse_duration(d).map_err(|e| format!("duration `{d}` is not like 500ms, 2s or 1m: {e}"))
 }
 
 impl fmt::Display for Action {
@@ -236,6 +250,21 @@ impl FaultPlan {
             .filter(|r| !paths.iter().any(|p| glob_matches(&r.glob, p)))
             .map(|r| r.spec.clone())
             .collect()
+    }
+
+    /// Warns, one line per rule, about the rules that match none of `paths` (every actor of a
+    /// tree that has just started), and returns them. Such a rule is kept, not refused: it
+    /// fires if a matching actor starts later (a dynamic child, such as a connection), but a
+    /// typo in a glob should not go unnoticed.
+    pub fn warn_unmatched(&self, paths: &[String]) -> Vec<String> {
+        let unmatched = self.unmatched(paths);
+        for rule in &unmatched {
+            tracing::warn!(
+                %rule,
+                "fault rule matches no actor at start; it fires only if a matching actor starts later"
+            );
+        }
+        unmatched
     }
 
     fn next_unit(&self) -> f64 {
@@ -355,7 +384,8 @@ impl FaultHook {
             return Ok(());
         };
         match action {
-            Action::Panic => panic!("injected fault: panic at {}", self.path),
+            // A `String` payload always (`panic!` with arguments may not box one for the hook).
+            Action::Panic => std::panic::panic_any(format!("{INJECTED_PANIC}{}", self.path)),
             Action::Stop => Err(format!("injected fault: stop at {}", self.path).into()),
             Action::Delay(d) => {
                 // Boxed: this future sits in every actor's `handle` future, kept inline by ractor.
@@ -424,6 +454,15 @@ mod tests {
                 Trigger::Every(Duration::from_secs(2))
             )
         );
+        for (every, period) in [
+            ("500ms", Duration::from_millis(500)),
+            ("2s", Duration::from_secs(2)),
+            ("1m", Duration::from_secs(60)),
+            ("1h 30m", Duration::from_secs(5400)),
+        ] {
+            let r = Rule::parse(&format!("kill@a:every={every}")).unwrap();
+            assert_eq!(r.trigger, Trigger::Every(period), "{every}");
+        }
         let r = Rule::parse("kill@**/listener_sup/mqtt:tcp:0.0.0.0:1883/listener").unwrap();
         assert_eq!(
             (r.glob.as_str(), r.trigger),
@@ -443,6 +482,9 @@ mod tests {
             ("kill@a:p=1.5", "between 0 and 1"),
             ("kill@a:after=0", "at least 1"),
             ("kill@a:every=soon", "not like 500ms"),
+            ("kill@a:every=2", "needs a unit, like 2ms or 2s"),
+            ("kill@a:every=", "not like 500ms"),
+            ("kill@a:every=0s", "longer than 0"),
             ("delay=x@a", "not a number"),
         ] {
             let err = Rule::parse(spec).unwrap_err();
@@ -466,6 +508,28 @@ mod tests {
         assert!(again.check().await.is_ok());
         assert_eq!(plan.report()[0].fired, 1);
         assert_eq!(plan.unmatched(&["c".into()]), ["stop@a/*:after=3"]);
+        assert_eq!(plan.warn_unmatched(&["c".into()]), ["stop@a/*:after=3"]);
+        assert!(plan.warn_unmatched(&["c".into(), "a/y".into()]).is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_injected_panic_is_recognisable_from_its_payload() {
+        use futures::FutureExt;
+        let plan = Arc::new(FaultPlan::parse(&["panic@a".into()], 1).unwrap());
+        let hook = FaultHook::from_plan(plan).for_path("a");
+        let payload = std::panic::AssertUnwindSafe(hook.check())
+            .catch_unwind()
+            .await
+            .expect_err("the rule panics");
+        assert!(is_injected_panic(payload.as_ref()));
+        assert_eq!(
+            payload.downcast_ref::<String>().map(String::as_str),
+            Some("injected fault: panic at a")
+        );
+        let real = std::panic::catch_unwind(|| panic!("index out of bounds")).expect_err("panics");
+        assert!(!is_injected_panic(real.as_ref()));
+        let formatted = std::panic::catch_unwind(|| panic!("{}", "boom")).expect_err("panics");
+        assert!(!is_injected_panic(formatted.as_ref()));
     }
 
     #[tokio::test]

@@ -84,12 +84,14 @@ impl RootHandle {
     /// Starts `spec` as the root supervisor at `path`, with an event log keeping the last
     /// [`crate::events::DEFAULT_CAPACITY`] events (see [`Events::set_capacity`]). Fails with the
     /// start error (naming the chain of children down to the one that failed) if any static
-    /// child fails to start.
+    /// child fails to start. Once the tree is up, each fault rule that matches none of its
+    /// actors is warned about, once ([`crate::FaultPlan::warn_unmatched`]).
     pub async fn start(
         path: impl Into<String>,
         spec: SupervisorSpec,
         fault: FaultHook,
     ) -> Result<Self, StartError> {
+        let plan = fault.plan().cloned();
         let (started_tx, started_rx) = oneshot::channel();
         let (exited_tx, exited) = watch::channel(None);
         let events = Events::default();
@@ -114,6 +116,9 @@ impl RootHandle {
                     .unwrap_or_else(|| StartError::failed("root did not start")))
             }
         };
+        if let Some(plan) = plan {
+            plan.warn_unmatched(&supervisor.paths());
+        }
         Ok(Self {
             supervisor,
             events,

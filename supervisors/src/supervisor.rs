@@ -90,7 +90,10 @@ impl Actor for Supervisor {
         for index in 0..count {
             if let Err(reason) = state.start_key(Key::Static(index)).await {
                 let path = state.shared.inner.lock().statics[index].path(&state.shared.path);
-                tracing::error!(supervisor = %state.shared.path, child = %path, %reason, "failed_to_start_child");
+                // Debug only: the error goes back to whoever is starting this supervisor, which
+                // reports it once (a restarting parent, or the caller of the root's start),
+                // instead of once per level of the tree.
+                tracing::debug!(supervisor = %state.shared.path, child = %path, %reason, "failed_to_start_child");
                 state.shutdown_children().await;
                 state.shared.inner.lock().status = SupStatus::Stopped;
                 return Err(Box::new(StartError::ChildFailed {

@@ -2,7 +2,8 @@
 //!
 //! Read straight from each supervisor's shared table, so a supervisor that is busy restarting
 //! still shows up (with its children `restarting`). A dynamic supervisor reports its child count
-//! and lists its children only when asked (`expand`), since it may hold a hundred thousand.
+//! and lists its children only when asked, since it may hold a hundred thousand: at the node
+//! the view starts from (`expand`), or at every level (`all_children`), each at most `limit`.
 
 use ractor::ActorCell;
 use serde::Serialize;
@@ -62,6 +63,9 @@ pub struct TreeOpts {
     pub depth: Option<usize>,
     /// List the children of dynamic supervisors at the starting node.
     pub expand: bool,
+    /// List the children of every dynamic supervisor in the view, so a tool sees acceptors and
+    /// connections in one call instead of one per supervisor.
+    pub all_children: bool,
     /// At most this many dynamic children per supervisor when listed.
     pub limit: usize,
 }
@@ -71,6 +75,7 @@ impl Default for TreeOpts {
         Self {
             depth: None,
             expand: false,
+            all_children: false,
             limit: 1000,
         }
     }
@@ -257,7 +262,7 @@ impl SupervisorRef {
             ..opts
         };
         let dynamic = flags.strategy == Strategy::SimpleOneForOne;
-        if dynamic && !expand {
+        if dynamic && !expand && !opts.all_children {
             return;
         }
         let limit = if dynamic { opts.limit } else { usize::MAX };

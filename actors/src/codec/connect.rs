@@ -1,10 +1,12 @@
 //! CONNECT (MQTT 3.1.1 section 3.1, MQTT 3.1 section 3.1): the first packet of every
 //! connection.
 //!
-//! The protocol name and level are checked first and on their own, so that anything we do
-//! not speak (an MQTT 5 client, a mistyped name) comes out as
+//! The protocol name and level are checked first and on their own, whatever follows in the
+//! packet: a name that is not MQTT's (`MQTU`, empty, `mqtt`) is
+//! [`CodecError::UnknownProtocolName`], closed without a reply [MQTT-3.1.2-1]; MQTT's name with
+//! a level we do not speak (an MQTT 5 client, `MQIsdp` level 4) is
 //! [`CodecError::UnsupportedProtocol`], the one error the connection answers with CONNACK 0x01
-//! [MQTT-3.1.2-2], whatever follows in the packet.
+//! [MQTT-3.1.2-2].
 //!
 //! The client id is any valid UTF-8 string, empty included: whether to accept it (3.1's
 //! 23-character limit, an empty id without clean session [MQTT-3.1.3-8]) is the broker's
@@ -65,6 +67,9 @@ impl Connect {
         let name = r.binary("protocol name")?;
         let level_byte = r.u8("protocol level")?;
         let Some(level) = ProtocolLevel::from_name_and_level(&name, level_byte) else {
+            if !ProtocolLevel::is_known_name(&name) {
+                return Err(CodecError::UnknownProtocolName { name });
+            }
             return Err(CodecError::UnsupportedProtocol {
                 name,
                 level: level_byte,

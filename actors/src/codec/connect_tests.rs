@@ -107,10 +107,10 @@ fn unsupported_protocol_mqtt_3_1_2_2() {
     let cases: [(&[u8], u8); 6] = [
         (b"MQTT", 5),
         (b"MQTT", 3),
+        (b"MQTT", 0),
         (b"MQIsdp", 4),
-        (b"mqtt", 4),
-        (b"\xFF\x00", 4),
-        (b"", 0),
+        (b"MQIsdp", 5),
+        (b"MQIsdp", 255),
     ];
     for (name, level) in cases {
         let bytes = connect_frame(name, level, 0x02, &[b"c"]);
@@ -127,6 +127,36 @@ fn unsupported_protocol_mqtt_3_1_2_2() {
             Some(ConnectReturnCode::UnacceptableProtocolVersion)
         );
     }
+}
+
+/// A name that is not MQTT's is no MQTT client: closed without a CONNACK [MQTT-3.1.2-1],
+/// whatever the level byte says.
+#[test]
+fn unknown_protocol_name_gets_no_connack_mqtt_3_1_2_1() {
+    let cases: [(&[u8], u8); 7] = [
+        (b"MQTU", 4),
+        (b"", 4),
+        (b"", 0),
+        (b"mqtt", 4),
+        (b"MQIsdp\x00", 3),
+        (b"\xFF\x00", 4),
+        (b"HTTP/1.1", 5),
+    ];
+    for (name, level) in cases {
+        let bytes = connect_frame(name, level, 0x02, &[b"c"]);
+        let err = decode_err(&bytes, None);
+        assert_eq!(
+            err,
+            CodecError::UnknownProtocolName {
+                name: Bytes::copy_from_slice(name)
+            }
+        );
+        assert_eq!(err.connack_code(), None, "{name:?}");
+    }
+    assert_eq!(
+        decode_err(&connect_frame(b"MQTU", 4, 0x02, &[b"c"]), None).to_string(),
+        "unknown protocol name \"MQTU\""
+    );
 }
 
 #[test]

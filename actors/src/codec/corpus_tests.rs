@@ -80,17 +80,24 @@ fn every_corpus_case_is_rejected() {
     );
 }
 
+/// MQTT's name with a level we do not speak calls for CONNACK 0x01 [MQTT-3.1.2-2]; a name that
+/// is not MQTT's for none [MQTT-3.1.2-1].
 #[test]
-fn protocol_cases_call_for_connack_0x01() {
+fn protocol_cases_call_for_connack_0x01_only_with_a_known_name() {
     let cases = malformed_corpus();
-    for name in [
-        "connect_mqtt_level_5",
-        "connect_mqtt_level_3",
-        "connect_protocol_name_lowercase",
-    ] {
+    let expect = [
+        ("connect_mqtt_level_5", Some(1)),
+        ("connect_mqtt_level_3", Some(1)),
+        ("connect_mqisdp_level_4", Some(1)),
+        ("connect_protocol_name_lowercase", None),
+        ("connect_protocol_name_garbage", None),
+        ("connect_protocol_name_empty", None),
+        ("connect_protocol_name_not_utf8", None),
+    ];
+    for (name, code) in expect {
         let case = cases.iter().find(|c| c.name == name).expect("case exists");
         let mut buf = BytesMut::from(&case.bytes[..]);
         let err = decode(&mut buf, CORPUS_MAX_PACKET_SIZE, None).expect_err("rejected");
-        assert_eq!(err.connack_code().map(|c| c as u8), Some(1), "{name}");
+        assert_eq!(err.connack_code().map(|c| c as u8), code, "{name}");
     }
 }

@@ -112,8 +112,17 @@ pub enum CodecError {
         at: usize,
     },
 
-    /// A CONNECT for a protocol other than `MQTT` level 4 or `MQIsdp` level 3 (an MQTT 5
-    /// client, say). The connection answers CONNACK 0x01 before closing [MQTT-3.1.2-2].
+    /// A CONNECT whose protocol name is not MQTT's (`MQTT`, or `MQIsdp` for 3.1): not an MQTT
+    /// client, so it is closed without a CONNACK [MQTT-3.1.2-1].
+    #[error("unknown protocol name {:?}", String::from_utf8_lossy(.name))]
+    UnknownProtocolName {
+        /// The protocol name bytes, not necessarily UTF-8.
+        name: Bytes,
+    },
+
+    /// A CONNECT with MQTT's protocol name but a level other than `MQTT` level 4 or `MQIsdp`
+    /// level 3 (an MQTT 5 client, say). The connection answers CONNACK 0x01 before closing
+    /// [MQTT-3.1.2-2].
     #[error("unsupported protocol {:?} level {level}", String::from_utf8_lossy(.name))]
     UnsupportedProtocol {
         /// The protocol name bytes, not necessarily UTF-8.
@@ -189,8 +198,9 @@ pub enum CodecError {
 
 impl CodecError {
     /// The CONNACK the connection must send before closing, if this error calls for one:
-    /// 0x01 for a protocol name or level arbor does not speak [MQTT-3.1.2-2]. Every other
-    /// error closes the connection without a reply [MQTT-4.8.0-1].
+    /// 0x01 for MQTT's protocol name with a level arbor does not speak [MQTT-3.1.2-2]. Every
+    /// other error, an unknown protocol name included [MQTT-3.1.2-1], closes the connection
+    /// without a reply [MQTT-4.8.0-1].
     pub fn connack_code(&self) -> Option<ConnectReturnCode> {
         match self {
             CodecError::UnsupportedProtocol { .. } => Some(ConnectReturnCode::UnacceptableProtocolVersion),

@@ -123,6 +123,13 @@ impl ProtocolLevel {
         }
     }
 
+    /// Whether `name` is a protocol name of MQTT at all (`MQTT`, or 3.1's `MQIsdp`), whatever
+    /// the level: a known name with a level arbor does not speak is answered with CONNACK
+    /// 0x01 [MQTT-3.1.2-2], any other name is closed without one [MQTT-3.1.2-1].
+    pub fn is_known_name(name: &[u8]) -> bool {
+        matches!(name, b"MQTT" | b"MQIsdp")
+    }
+
     /// The level for a CONNECT's protocol name and level byte, if arbor speaks it.
     pub fn from_name_and_level(name: &[u8], level: u8) -> Option<ProtocolLevel> {
         match (name, level) {
@@ -285,6 +292,10 @@ mod tests {
         assert_eq!(ProtocolLevel::from_name_and_level(b"MQTT", 3), None);
         assert_eq!(ProtocolLevel::from_name_and_level(b"MQTT", 5), None);
         assert_eq!(ProtocolLevel::V31.name(), "MQIsdp");
+        assert!(ProtocolLevel::is_known_name(b"MQTT") && ProtocolLevel::is_known_name(b"MQIsdp"));
+        for name in [&b""[..], b"MQTU", b"mqtt", b"MQTTT", b"MQIsd"] {
+            assert!(!ProtocolLevel::is_known_name(name), "{name:?}");
+        }
     }
 
     #[test]

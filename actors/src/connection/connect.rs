@@ -5,7 +5,6 @@
 //! (it still owns the socket), then the close. An accepted CONNECT hands the socket's write half
 //! to the session, which writes the CONNACK; the connection then monitors the session.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -15,16 +14,13 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use crate::codec::{self, ConnAck, Connect, ConnectReturnCode, Packet};
-use crate::connection::{Attached, Client, Close, ConnectionMsg, ConnectionState};
+use crate::connection::{client_id, Attached, Client, Close, ConnectionMsg, ConnectionState};
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
 use crate::session::registry::ClientInfo;
 use crate::session::sm::{Open, SmMsg};
 use crate::session::{Attach, Identity};
 use crate::timeouts;
-
-/// Server-assigned client ids are `arbor-<n>`.
-static CLIENT_SEQ: AtomicU64 = AtomicU64::new(1);
 
 impl ConnectionState {
     /// Handles CONNECT; `Err` is the reason to close (a refusal has been written).
@@ -93,28 +89,16 @@ impl ConnectionState {
         }))
     }
 
-    /// The client id to use: the one given, or one assigned for an empty id with clean session
-    /// [MQTT-3.1.3-6]; an empty id without clean session [MQTT-3.1.3-8] or one longer than
-    /// `mqtt.max_clientid_len` is refused with 0x02.
+    /// The client id to use ([`client_id::choose`]); a refused one gets CONNACK 0x02.
     async fn client_id(&mut self, connect: &Connect) -> Result<Arc<str>, Close> {
-        let rejected = if connect.client_id.is_empty() && !connect.clean_session {
-            Some("empty client id without clean session")
-        } else if connect.client_id.len() > usize::from(self.deps.mqtt.max_clientid_len) {
-            Some("client id too long")
-        } else {
-            None
-        };
-        if let Some(why) = rejected {
-            self.refuse(ConnectReturnCode::IdentifierRejected).await;
-            return Err(Close::Refused(why.into()));
+        let max = usize::from(self.deps.mqtt.max_clientid_len);
+        match client_id::choose(connect.level, &connect.client_id, connect.clean_session, max) {
+            Ok(id) => Ok(id),
+            Err(why) => {
+                self.refuse(ConnectReturnCode::IdentifierRejected).await;
+                Err(Close::Refused(why.into()))
+            }
         }
-        if connect.client_id.is_empty() {
-            return Ok(Arc::from(format!(
-                "arbor-{}",
-                CLIENT_SEQ.fetch_add(1, Ordering::Relaxed)
-            )));
-        }
-        Ok(Arc::from(connect.client_id.as_str()))
     }
 
     /// Asks `sm/hash(id)` to open the session, waiting (up to [`timeouts::SM_CALL`]) while the

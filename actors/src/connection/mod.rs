@@ -19,7 +19,10 @@
 //! session that dies abnormally (killed, panicked), the session cannot publish the will, so the
 //! connection does, then closes.
 
+pub mod client_id;
+pub mod close_log;
 pub mod connect;
+pub mod frame_clock;
 mod inbound;
 mod reader;
 
@@ -280,14 +283,15 @@ impl Worker for Connection {
 }
 
 impl ConnectionState {
-    /// Ends the connection: one log line (debug for a clean goodbye, info otherwise), then a stop
-    /// whose reason says why. The session, monitoring this actor, closes the socket's write half.
+    /// Ends the connection: one log line (debug for a clean goodbye; otherwise info, with
+    /// repeats of a kind summarised by [`close_log`]), then a stop whose reason says why. The
+    /// session, monitoring this actor, closes the socket's write half.
     async fn close(&mut self, myself: &ActorRef<ConnectionMsg>, close: &Close) {
         let client_id = self.client.as_ref().map_or("", |c| &*c.id);
         if matches!(close, Close::Disconnected | Close::PeerClosed) {
             tracing::debug!(peer = %self.peer, %client_id, reason = %close, "connection closed");
         } else {
-            tracing::info!(peer = %self.peer, %client_id, reason = %close, "connection closed");
+            close_log::closed(self.peer, client_id, &close.to_string());
         }
         if close.kind() == "protocol_error" {
             Metrics::add(&self.deps.metrics.protocol_errors, 1);

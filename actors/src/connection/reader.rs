@@ -4,7 +4,8 @@
 //! Deadlines, kept here rather than in timer tasks (an idle connection costs no extra task):
 //! CONNECT within `mqtt.connect_timeout`; then, with keepalive on, a packet within 1.5 ×
 //! keepalive [MQTT-3.1.2-24]; and a packet that has begun must be finished within
-//! `mqtt.frame_timeout`, keepalive or not, so a peer that trickles or stalls mid-packet is closed.
+//! `mqtt.frame_timeout`, keepalive or not, so a peer that trickles or stalls mid-packet is closed
+//! ([`FrameClock`]: only time spent waiting on the socket counts against it).
 //!
 //! Reading stops (TCP pushes back on the client) while the rate limit's bucket is in debt, while
 //! the session has not handed back the read credits of what it was given ([`READ_CREDIT`]), and
@@ -26,6 +27,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::codec::{self, Packet};
+use crate::connection::frame_clock::FrameClock;
 use crate::connection::inbound::Inbound;
 use crate::connection::{Close, ConnectionDeps, ConnectionMsg, READ_CREDIT};
 use crate::esockd::rate_limit::TokenBucket;
@@ -78,39 +80,6 @@ async fn read_some(read: &OwnedReadHalf, buf: &mut BytesMut) -> std::io::Result<
     }
 }
 
-/// The connection's deadlines (see the module docs).
-struct Deadlines {
-    /// Whether CONNECT was decoded: `idle` is then the keepalive deadline.
-    connected: bool,
-    /// Connect timeout, then the keepalive deadline (none with keepalive 0).
-    idle: Option<Instant>,
-    keepalive: Option<Duration>,
-    frame_timeout: Duration,
-    /// When the packet now partly in the buffer began to arrive.
-    frame_started: Option<Instant>,
-}
-
-impl Deadlines {
-    /// The next deadline and what it means.
-    fn next(&self) -> Option<(Instant, Close)> {
-        let frame = self
-            .frame_started
-            .map(|t| (t + self.frame_timeout, Close::FrameTimeout));
-        let idle = self.idle.map(|t| {
-            let close = if self.connected {
-                Close::KeepaliveExpired
-            } else {
-                Close::ConnectTimeout
-            };
-            (t, close)
-        });
-        match (frame, idle) {
-            (Some(f), Some(i)) => Some(if f.0 <= i.0 { f } else { i }),
-            (f, i) => f.or(i),
-        }
-    }
-}
-
 /// The read loop; returns why the connection ends.
 async fn read_loop(args: ReaderArgs) -> Close {
     let ReaderArgs {
@@ -126,13 +95,10 @@ async fn read_loop(args: ReaderArgs) -> Close {
     // The client's side of the protocol, once CONNECT is accepted (boxed: an idle connection
     // holds it for its whole life).
     let mut client: Option<Box<Inbound>> = None;
-    let mut deadlines = Deadlines {
-        connected: false,
-        idle: Some(Instant::now() + deps.mqtt.connect_timeout),
-        keepalive: None,
-        frame_timeout: deps.mqtt.frame_timeout,
-        frame_started: None,
-    };
+    // The connect timeout, then (keepalive on) 1.5 × keepalive from the last packet.
+    let mut idle = Some(Instant::now() + deps.mqtt.connect_timeout);
+    let mut keepalive = None;
+    let mut frame = FrameClock::new(deps.mqtt.frame_timeout);
     loop {
         let mut decoded = 0;
         while decoded < READ_CREDIT {
@@ -150,14 +116,14 @@ async fn read_loop(args: ReaderArgs) -> Close {
                 }
             };
             decoded += 1;
+            frame.completed();
             deps.metrics.packet_received(packet.packet_type());
             let handled = match (&mut client, packet) {
                 (Some(client), packet) => client.packet(packet).await,
                 (None, Packet::Connect(connect)) => {
                     level = Some(connect.level);
-                    deadlines.connected = true;
                     let secs = u64::from(connect.keep_alive);
-                    deadlines.keepalive = (secs > 0).then(|| Duration::from_millis(secs * 1500));
+                    keepalive = (secs > 0).then(|| Duration::from_millis(secs * 1500));
                     match accepted(&conn, connect).await {
                         Some(attached) => {
                             client = Some(Box::new(Inbound::new(*attached, deps.clone(), ip)));
@@ -185,23 +151,26 @@ async fn read_loop(args: ReaderArgs) -> Close {
                 }
             }
             if level.is_some() {
-                deadlines.idle = deadlines.keepalive.map(|k| Instant::now() + k);
+                idle = keepalive.map(|k| Instant::now() + k);
             }
         }
         if decoded == READ_CREDIT {
             continue;
         }
-        deadlines.frame_started = match (buf.is_empty(), deadlines.frame_started) {
-            (true, _) => None,
-            (false, None) => Some(Instant::now()),
-            (false, started) => started,
+        let partial = !buf.is_empty();
+        let now = Instant::now();
+        let limit = frame.deadline(partial, now, idle);
+        let got = match limit {
+            Some(limit) => tokio::time::timeout_at(limit.at, read_some(&read, &mut buf)).await,
+            None => Ok(read_some(&read, &mut buf).await),
         };
-        let got = match deadlines.next() {
-            Some((at, close)) => match tokio::time::timeout_at(at, read_some(&read, &mut buf)).await {
-                Ok(got) => got,
-                Err(_) => return close,
-            },
-            None => read_some(&read, &mut buf).await,
+        frame.waited(partial, now.elapsed());
+        let Ok(got) = got else {
+            return match (limit.is_some_and(|l| l.frame), level) {
+                (true, _) => Close::FrameTimeout,
+                (false, None) => Close::ConnectTimeout,
+                (false, Some(_)) => Close::KeepaliveExpired,
+            };
         };
         match got {
             Ok(0) if buf.is_empty() => return Close::PeerClosed,

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use crate::connection::ConnectionDeps;
 use crate::esockd::acceptor::{self, AcceptorArgs};
+use crate::esockd::listen_error::ListenError;
 use crate::esockd::table::ListenerTable;
 use crate::timeouts;
 
@@ -78,7 +79,7 @@ impl Worker for Listener {
         *table.last_socket.lock() = Arc::downgrade(&socket);
         let local = socket
             .local_addr()
-            .map_err(|e| StartError::failed(format!("cannot listen on {addr}: {e}")))?;
+            .map_err(|e| StartError::failed(ListenError::new(addr, &e)))?;
         let (alive, _) = watch::channel(());
         let acceptors = table.config().acceptors;
         for index in 0..acceptors {
@@ -121,7 +122,7 @@ async fn bind(addr: SocketAddr, rebinding: bool) -> Result<TcpListener, StartErr
         } else {
             TcpSocket::new_v6()
         }
-        .map_err(|e| StartError::failed(format!("cannot listen on {addr}: {e}")))?;
+        .map_err(|e| StartError::failed(ListenError::new(addr, &e)))?;
         let bound = socket
             .set_reuseaddr(true)
             .and_then(|()| socket.bind(addr))
@@ -136,7 +137,7 @@ async fn bind(addr: SocketAddr, rebinding: bool) -> Result<TcpListener, StartErr
                 attempts += 1;
                 tokio::time::sleep(timeouts::REBIND_RETRY).await;
             }
-            Err(e) => return Err(StartError::failed(format!("cannot listen on {addr}: {e}"))),
+            Err(e) => return Err(StartError::failed(ListenError::new(addr, &e))),
         }
     }
 }

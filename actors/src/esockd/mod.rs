@@ -8,6 +8,7 @@
 pub mod acceptor;
 pub mod access;
 pub mod admission;
+pub mod listen_error;
 pub mod listener;
 pub mod rate_limit;
 pub mod table;
