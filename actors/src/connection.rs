@@ -269,6 +269,7 @@ impl Actor for Connection {
                         &Packet::ConnAck(codec::ConnAck {
                             session_present: false,
                             code,
+                            properties: None,
                         }),
                     );
                 }

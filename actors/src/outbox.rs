@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::BytesMut;
 use parking_lot::Mutex;
 
-use crate::codec::{self, Packet};
+use crate::codec::{self, Packet, ProtocolLevel};
 
 /// Bytes buffered for one connection past which its session holds deliveries back.
 pub const OUTBOX_LIMIT: usize = 64 * 1024;
@@ -47,7 +47,7 @@ impl Outbox {
     /// Appends `packet`'s frame (behind the reply being awaited, if any); returns true when the
     /// caller must cast a `Flush` (the buffer was empty and no flush is queued).
     pub fn push(&self, packet: &Packet) -> bool {
-        self.push_with(|buf| codec::encode(packet, buf))
+        self.push_with(|buf| codec::encode(packet, ProtocolLevel::V311, buf))
     }
 
     /// Appends whatever `encode` writes; as [`Outbox::push`].
@@ -70,7 +70,7 @@ impl Outbox {
     /// The connection's own packet: goes first, then what was held back. As [`Outbox::push`].
     pub fn reply(&self, packet: &Packet) -> bool {
         let mut inner = self.inner.lock();
-        codec::encode(packet, &mut inner.buf);
+        codec::encode(packet, ProtocolLevel::V311, &mut inner.buf);
         if let Some(held) = inner.held.take() {
             inner.buf.unsplit(held);
         }
@@ -116,10 +116,10 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::PacketId;
+    use crate::codec::{Ack, PacketId};
 
     fn ack(n: u16) -> Packet {
-        Packet::PubAck(PacketId::new(n).unwrap())
+        Packet::PubAck(Ack::new(PacketId::new(n).unwrap()))
     }
 
     #[test]

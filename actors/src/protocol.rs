@@ -14,7 +14,8 @@ use ractor::ActorRef;
 use crate::acl::{Action, Who};
 use crate::broker::ClientEntry;
 use crate::codec::{
-    ConnAck, Connect, ConnectReturnCode, Packet, ProtocolLevel, Publish, QoS, SubAck, SubackCode,
+    Ack, ConnAck, Connect, ConnectReturnCode, Packet, ProtocolLevel, Publish, QoS, SubAck, SubackCode,
+    UnsubAck,
 };
 use crate::connection::{Client, ConnectionMsg, ConnectionState};
 use crate::message::Message;
@@ -54,33 +55,35 @@ impl ConnectionState {
         match packet {
             Packet::Connect(_) => return Err("second CONNECT [MQTT-3.1.0-2]".into()),
             Packet::Publish(publish) => self.publish(myself, publish).await?,
-            Packet::PubAck(pkid) => self.acks.push(pkid),
-            Packet::PubRec(pkid) => {
-                self.write(myself, &Packet::PubRel(pkid));
-                cast(&session, SessionMsg::PubRec(pkid));
+            Packet::PubAck(ack) => self.acks.push(ack.pkid),
+            Packet::PubRec(ack) => {
+                self.write(myself, &Packet::PubRel(Ack::new(ack.pkid)));
+                cast(&session, SessionMsg::PubRec(ack.pkid));
             }
-            Packet::PubRel(pkid) => {
-                cast(&session, SessionMsg::PubRel(pkid));
-                self.write(myself, &Packet::PubComp(pkid));
+            Packet::PubRel(ack) => {
+                cast(&session, SessionMsg::PubRel(ack.pkid));
+                self.write(myself, &Packet::PubComp(Ack::new(ack.pkid)));
             }
-            Packet::PubComp(pkid) => cast(&session, SessionMsg::PubComp(pkid)),
+            Packet::PubComp(ack) => cast(&session, SessionMsg::PubComp(ack.pkid)),
             Packet::Subscribe(subscribe) => {
-                let codes = Box::pin(self.subscribe(&session, subscribe.filters)).await?;
+                let filters = subscribe.filters.into_iter().map(|(f, o)| (f, o.qos)).collect();
+                let codes = Box::pin(self.subscribe(&session, filters)).await?;
                 self.write(
                     myself,
                     &Packet::SubAck(SubAck {
                         pkid: subscribe.pkid,
                         return_codes: codes,
+                        properties: None,
                     }),
                 );
             }
             Packet::Unsubscribe(unsubscribe) => {
                 let filters = unsubscribe.filters;
                 Box::pin(call(&session, |r| SessionMsg::Unsubscribe(filters, r))).await?;
-                self.write(myself, &Packet::UnsubAck(unsubscribe.pkid));
+                self.write(myself, &Packet::UnsubAck(UnsubAck::new(unsubscribe.pkid)));
             }
             Packet::PingReq => self.write(myself, &Packet::PingResp),
-            Packet::Disconnect => {
+            Packet::Disconnect(_) => {
                 self.will.will = None;
                 return Err(crate::connection::DISCONNECTED.into());
             }
@@ -185,6 +188,7 @@ impl ConnectionState {
             &Packet::ConnAck(ConnAck {
                 session_present,
                 code: ConnectReturnCode::Accepted,
+                properties: None,
             }),
         );
         Ok(())
@@ -237,6 +241,7 @@ impl ConnectionState {
             &Packet::ConnAck(ConnAck {
                 session_present: false,
                 code,
+                properties: None,
             }),
         );
         format!("CONNECT refused ({code:?}): {why}")
@@ -263,7 +268,7 @@ impl ConnectionState {
                 if allowed {
                     self.dispatch(myself, msg, true).await;
                 }
-                self.write(myself, &Packet::PubAck(pkid));
+                self.write(myself, &Packet::PubAck(Ack::new(pkid)));
             }
             (QoS::ExactlyOnce, Some(pkid)) => {
                 let session = client.session.clone();
@@ -273,7 +278,7 @@ impl ConnectionState {
                 if qos2 == Qos2::New && allowed {
                     self.dispatch(myself, msg, true).await;
                 }
-                self.write(myself, &Packet::PubRec(pkid));
+                self.write(myself, &Packet::PubRec(Ack::new(pkid)));
             }
             (_, None) => return Err("QoS > 0 PUBLISH without packet id".into()),
         }
@@ -324,9 +329,9 @@ impl ConnectionState {
             .iter()
             .map(|ok| {
                 if *ok {
-                    granted.next().unwrap_or(SubackCode::Failure)
+                    granted.next().unwrap_or(SubackCode::FAILURE)
                 } else {
-                    SubackCode::Failure
+                    SubackCode::FAILURE
                 }
             })
             .collect())

@@ -20,7 +20,7 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, Super
 use tokio::time::Instant;
 
 use crate::broker::Broker;
-use crate::codec::{Packet, PacketId, Publish, QoS, SubackCode};
+use crate::codec::{Ack, Packet, PacketId, Publish, QoS, SubackCode};
 use crate::connection::{ConnHandle, ConnectionMsg};
 use crate::load::Load;
 use crate::message::Message;
@@ -465,7 +465,7 @@ impl SessionState {
                 codes.push(SubackCode::Success(qos));
                 granted.push((filter, qos));
             } else {
-                codes.push(SubackCode::Failure);
+                codes.push(SubackCode::FAILURE);
             }
         }
         let _ = reply.send(codes);
@@ -579,13 +579,14 @@ fn publish_packet(out: &Outgoing, pkid: Option<PacketId>, dup: bool) -> Publish 
         topic: out.msg.topic.clone(),
         pkid,
         payload: out.msg.payload.clone(),
+        properties: None,
     }
 }
 
 fn resend(broker: &Broker, conn: &ConnHandle, entry: &crate::mqueue::InflightEntry) {
     match entry.stage {
         Stage::Published => send(broker, conn, publish_packet(&entry.out, Some(entry.pkid), true)),
-        Stage::Released => write(broker, conn, &Packet::PubRel(entry.pkid)),
+        Stage::Released => write(broker, conn, &Packet::PubRel(Ack::new(entry.pkid))),
     }
 }
 

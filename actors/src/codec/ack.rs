@@ -1,27 +1,51 @@
 //! PUBACK, PUBREC, PUBREL and PUBCOMP (MQTT 3.1.1 sections 3.4 to 3.7): a packet id and
 //! nothing else.
 //!
-//! The four share one body, so they share this file; the fixed header tells them apart, and
-//! `peek_header` has already checked their flags (0b0010 for PUBREL, 0 for the others) and
-//! that the remaining length is exactly 2.
+//! The four share one body, so they share this file and one type, [`Ack`]; the fixed header
+//! tells them apart, and `peek_header` has already checked their flags (0b0010 for PUBREL, 0
+//! for the others) and that the remaining length is exactly 2.
 
 use bytes::{BufMut, BytesMut};
 
 use super::error::CodecError;
 use super::fields::{PacketId, PacketType};
+use super::properties::Properties;
+use super::reason::ReasonCode;
 use super::wire::Reader;
 
 /// Remaining length of every acknowledgement: the packet id.
 pub(crate) const LEN: usize = 2;
 
-pub(crate) fn decode(mut r: Reader, packet_type: PacketType) -> Result<PacketId, CodecError> {
-    let pkid = r.packet_id(packet_type)?;
-    r.finish(packet_type)?;
-    Ok(pkid)
+/// The body of PUBACK, PUBREC, PUBREL and PUBCOMP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    /// The packet id of the exchange being acknowledged.
+    pub pkid: PacketId,
+    /// MQTT 5 only: the outcome; [`ReasonCode::SUCCESS`] on 3.1/3.1.1, which carry none.
+    pub reason: ReasonCode,
+    /// MQTT 5 only: reason string and user properties.
+    pub properties: Option<Box<Properties>>,
 }
 
-pub(crate) fn encode(pkid: PacketId, buf: &mut BytesMut) {
-    buf.put_u16(pkid.get());
+impl Ack {
+    /// A successful acknowledgement of `pkid` without properties: all 3.1/3.1.1 can say.
+    pub const fn new(pkid: PacketId) -> Ack {
+        Ack {
+            pkid,
+            reason: ReasonCode::SUCCESS,
+            properties: None,
+        }
+    }
+
+    pub(crate) fn decode(mut r: Reader, packet_type: PacketType) -> Result<Ack, CodecError> {
+        let pkid = r.packet_id(packet_type)?;
+        r.finish(packet_type)?;
+        Ok(Ack::new(pkid))
+    }
+
+    pub(crate) fn encode(&self, buf: &mut BytesMut) {
+        buf.put_u16(self.pkid.get());
+    }
 }
 
 #[cfg(test)]
@@ -30,7 +54,7 @@ mod tests {
     use crate::codec::test_support::{assert_roundtrip, decode_err, decode_ok, pkid};
     use crate::codec::{Packet, ProtocolLevel};
 
-    type MakeAck = fn(PacketId) -> Packet;
+    type MakeAck = fn(Ack) -> Packet;
 
     const ACKS: [(PacketType, u8, MakeAck); 4] = [
         (PacketType::PubAck, 0x40, Packet::PubAck),
@@ -42,8 +66,8 @@ mod tests {
     #[test]
     fn roundtrip_and_truncations() {
         for (_, first, make) in ACKS {
-            assert_roundtrip(&make(pkid(0x1234)), &[first, 0x02, 0x12, 0x34]);
-            assert_roundtrip(&make(pkid(u16::MAX)), &[first, 0x02, 0xFF, 0xFF]);
+            assert_roundtrip(&make(Ack::new(pkid(0x1234))), &[first, 0x02, 0x12, 0x34]);
+            assert_roundtrip(&make(Ack::new(pkid(u16::MAX))), &[first, 0x02, 0xFF, 0xFF]);
         }
     }
 
@@ -91,7 +115,10 @@ mod tests {
     #[test]
     fn mqtt_3_1_pubrel_needs_qos_1_and_may_have_dup() {
         let v31 = Some(ProtocolLevel::V31);
-        assert_eq!(decode_ok(&[0x6A, 0x02, 0x00, 0x07], v31), Packet::PubRel(pkid(7)));
+        assert_eq!(
+            decode_ok(&[0x6A, 0x02, 0x00, 0x07], v31),
+            Packet::PubRel(Ack::new(pkid(7)))
+        );
         assert_eq!(
             decode_err(&[0x60, 0x02, 0x00, 0x07], v31),
             CodecError::InvalidHeaderFlags {
@@ -100,7 +127,10 @@ mod tests {
             }
         );
         // 3.1 calls the flags of PUBACK "not used".
-        assert_eq!(decode_ok(&[0x4F, 0x02, 0x00, 0x07], v31), Packet::PubAck(pkid(7)));
+        assert_eq!(
+            decode_ok(&[0x4F, 0x02, 0x00, 0x07], v31),
+            Packet::PubAck(Ack::new(pkid(7)))
+        );
         assert!(decode_err(&[0x6A, 0x02, 0x00, 0x07], Some(ProtocolLevel::V311))
             .to_string()
             .contains("PUBREL"));

@@ -16,6 +16,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::CodecError;
 use super::fields::{PacketType, ProtocolLevel, QoS};
+use super::properties::Properties;
 use super::topic_rules::TopicName;
 use super::wire::{prefixed_len, put_prefixed, Reader};
 
@@ -45,6 +46,9 @@ pub struct Connect {
     pub username: Option<String>,
     /// Password: binary data, not a string, and never shown by `Debug`.
     pub password: Option<Bytes>,
+    /// MQTT 5 only: session expiry, receive maximum, maximum packet size, topic alias
+    /// maximum, authentication and the other CONNECT properties.
+    pub properties: Option<Box<Properties>>,
 }
 
 /// The will message of a CONNECT [MQTT-3.1.2-8].
@@ -58,6 +62,8 @@ pub struct Will {
     pub qos: QoS,
     /// Whether the will is published retained.
     pub retain: bool,
+    /// MQTT 5 only: will delay interval and the properties the will's PUBLISH carries.
+    pub properties: Option<Box<Properties>>,
 }
 
 impl Connect {
@@ -96,6 +102,7 @@ impl Connect {
                 payload: r.binary("will payload")?,
                 qos: will_qos,
                 retain: flags & FLAG_WILL_RETAIN != 0,
+                properties: None,
             })
         } else {
             None
@@ -120,6 +127,7 @@ impl Connect {
             will,
             username,
             password,
+            properties: None,
         })
     }
 
@@ -185,6 +193,7 @@ impl fmt::Debug for Connect {
             .field("will", &self.will)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("properties", &self.properties)
             .finish()
     }
 }

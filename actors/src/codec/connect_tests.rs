@@ -16,6 +16,7 @@ fn minimal(level: ProtocolLevel) -> Connect {
         will: None,
         username: None,
         password: None,
+        properties: None,
     }
 }
 
@@ -30,9 +31,11 @@ fn full() -> Connect {
             payload: Bytes::from_static(b"\x00\xFFbye"),
             qos: QoS::ExactlyOnce,
             retain: true,
+            properties: None,
         }),
         username: Some(String::from("user")),
         password: Some(Bytes::from_static(b"\xFF\x00secret")),
+        properties: None,
     }
 }
 

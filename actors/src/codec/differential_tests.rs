@@ -69,15 +69,14 @@ fn to_mq(packet: &Packet) -> Option<mq::Packet> {
             })
         }
         Packet::ConnAck(c) => {
-            let code = match c.code {
-                ConnectReturnCode::Accepted => mq::ConnectReturnCode::Success,
-                ConnectReturnCode::UnacceptableProtocolVersion => {
-                    mq::ConnectReturnCode::RefusedProtocolVersion
-                }
-                ConnectReturnCode::IdentifierRejected => mq::ConnectReturnCode::BadClientId,
-                ConnectReturnCode::ServerUnavailable => mq::ConnectReturnCode::ServiceUnavailable,
-                ConnectReturnCode::BadUsernameOrPassword => mq::ConnectReturnCode::BadUserNamePassword,
-                ConnectReturnCode::NotAuthorized => mq::ConnectReturnCode::NotAuthorized,
+            // The 3.1.1 byte: a code only MQTT 5 has is written as its nearest 3.1.1 code.
+            let code = match c.code.v3_code() {
+                0 => mq::ConnectReturnCode::Success,
+                1 => mq::ConnectReturnCode::RefusedProtocolVersion,
+                2 => mq::ConnectReturnCode::BadClientId,
+                3 => mq::ConnectReturnCode::ServiceUnavailable,
+                4 => mq::ConnectReturnCode::BadUserNamePassword,
+                _ => mq::ConnectReturnCode::NotAuthorized,
             };
             mq::Packet::ConnAck(mq::ConnAck::new(code, c.session_present))
         }
@@ -89,16 +88,16 @@ fn to_mq(packet: &Packet) -> Option<mq::Packet> {
             pkid: p.pkid.map_or(0, PacketId::get),
             payload: p.payload.clone(),
         }),
-        Packet::PubAck(id) => mq::Packet::PubAck(mq::PubAck::new(id.get())),
-        Packet::PubRec(id) => mq::Packet::PubRec(mq::PubRec::new(id.get())),
-        Packet::PubRel(id) => mq::Packet::PubRel(mq::PubRel::new(id.get())),
-        Packet::PubComp(id) => mq::Packet::PubComp(mq::PubComp::new(id.get())),
+        Packet::PubAck(ack) => mq::Packet::PubAck(mq::PubAck::new(ack.pkid.get())),
+        Packet::PubRec(ack) => mq::Packet::PubRec(mq::PubRec::new(ack.pkid.get())),
+        Packet::PubRel(ack) => mq::Packet::PubRel(mq::PubRel::new(ack.pkid.get())),
+        Packet::PubComp(ack) => mq::Packet::PubComp(mq::PubComp::new(ack.pkid.get())),
         Packet::Subscribe(s) => mq::Packet::Subscribe(mq::Subscribe {
             pkid: s.pkid.get(),
             filters: s
                 .filters
                 .iter()
-                .map(|(f, q)| mq::SubscribeFilter::new(f.clone(), mq_qos(*q)))
+                .map(|(f, o)| mq::SubscribeFilter::new(f.clone(), mq_qos(o.qos)))
                 .collect(),
         }),
         Packet::SubAck(s) => mq::Packet::SubAck(mq::SubAck::new(
@@ -107,7 +106,7 @@ fn to_mq(packet: &Packet) -> Option<mq::Packet> {
                 .iter()
                 .map(|code| match code {
                     SubackCode::Success(q) => mq::SubscribeReasonCode::Success(mq_qos(*q)),
-                    SubackCode::Failure => mq::SubscribeReasonCode::Failure,
+                    SubackCode::Failure(_) => mq::SubscribeReasonCode::Failure,
                 })
                 .collect(),
         )),
@@ -115,10 +114,10 @@ fn to_mq(packet: &Packet) -> Option<mq::Packet> {
             pkid: u.pkid.get(),
             topics: u.filters.clone(),
         }),
-        Packet::UnsubAck(id) => mq::Packet::UnsubAck(mq::UnsubAck::new(id.get())),
+        Packet::UnsubAck(unsuback) => mq::Packet::UnsubAck(mq::UnsubAck::new(unsuback.pkid.get())),
         Packet::PingReq => mq::Packet::PingReq,
         Packet::PingResp => mq::Packet::PingResp,
-        Packet::Disconnect => mq::Packet::Disconnect,
+        Packet::Disconnect(_) => mq::Packet::Disconnect,
     })
 }
 

@@ -5,13 +5,34 @@
 
 use super::error::CodecError;
 use super::fields::PacketType;
+use super::properties::Properties;
+use super::reason::ReasonCode;
 use super::wire::Reader;
 
 /// Remaining length of DISCONNECT.
 pub(crate) const LEN: usize = 0;
 
-pub(crate) fn decode(r: Reader) -> Result<(), CodecError> {
-    r.finish(PacketType::Disconnect)
+/// The body of a DISCONNECT.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Disconnect {
+    /// MQTT 5 only: why; [`ReasonCode::NORMAL_DISCONNECTION`] on 3.1/3.1.1, which carry none
+    /// (there a DISCONNECT always discards the will).
+    pub reason: ReasonCode,
+    /// MQTT 5 only: session expiry interval, reason string, server reference, user properties.
+    pub properties: Option<Box<Properties>>,
+}
+
+impl Disconnect {
+    /// A normal disconnection without properties: the only DISCONNECT of 3.1/3.1.1.
+    pub const NORMAL: Disconnect = Disconnect {
+        reason: ReasonCode::NORMAL_DISCONNECTION,
+        properties: None,
+    };
+
+    pub(crate) fn decode(r: Reader) -> Result<Disconnect, CodecError> {
+        r.finish(PacketType::Disconnect)?;
+        Ok(Disconnect::NORMAL)
+    }
 }
 
 #[cfg(test)]
@@ -22,7 +43,7 @@ mod tests {
 
     #[test]
     fn roundtrip_and_truncations() {
-        assert_roundtrip(&Packet::Disconnect, &[0xE0, 0x00]);
+        assert_roundtrip(&Packet::Disconnect(Disconnect::NORMAL), &[0xE0, 0x00]);
     }
 
     #[test]

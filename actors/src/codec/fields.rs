@@ -142,8 +142,9 @@ impl fmt::Display for ProtocolLevel {
     }
 }
 
-/// The control packet type: the high nibble of the first byte. 0 and 15 are reserved and
-/// have no variant (MQTT 3.1.1 section 2.2.1).
+/// The control packet type: the high nibble of the first byte. 0 is reserved and has no
+/// variant; 15 is reserved in MQTT 3.1.1 (section 2.2.1) and is AUTH in MQTT 5, so the decoder
+/// refuses it below level 5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum PacketType {
@@ -173,12 +174,15 @@ pub enum PacketType {
     PingReq = 12,
     /// Keepalive response.
     PingResp = 13,
-    /// Client is disconnecting cleanly.
+    /// Client is disconnecting cleanly; in MQTT 5 either side, with a reason code.
     Disconnect = 14,
+    /// MQTT 5 only: a step of enhanced authentication.
+    Auth = 15,
 }
 
 impl PacketType {
-    /// The type for a first byte's high nibble, or `None` for the reserved 0 and 15.
+    /// The type for a first byte's high nibble, or `None` for the reserved 0. (15 is AUTH,
+    /// which only MQTT 5 has.)
     pub const fn from_nibble(nibble: u8) -> Option<PacketType> {
         Some(match nibble {
             1 => PacketType::Connect,
@@ -195,6 +199,7 @@ impl PacketType {
             12 => PacketType::PingReq,
             13 => PacketType::PingResp,
             14 => PacketType::Disconnect,
+            15 => PacketType::Auth,
             _ => return None,
         })
     }
@@ -241,6 +246,7 @@ impl PacketType {
             PacketType::PingReq => "PINGREQ",
             PacketType::PingResp => "PINGRESP",
             PacketType::Disconnect => "DISCONNECT",
+            PacketType::Auth => "AUTH",
         }
     }
 }
@@ -290,8 +296,8 @@ mod tests {
     #[test]
     fn packet_type_nibbles() {
         assert_eq!(PacketType::from_nibble(0), None);
-        assert_eq!(PacketType::from_nibble(15), None);
-        for nibble in 1..15u8 {
+        assert_eq!(PacketType::from_nibble(15), Some(PacketType::Auth));
+        for nibble in 1..16u8 {
             let t = PacketType::from_nibble(nibble);
             assert_eq!(t.map(|t| t as u8), Some(nibble));
         }

@@ -43,7 +43,9 @@ mod disconnect;
 mod error;
 mod fields;
 mod ping;
+mod properties;
 mod publish;
+mod reason;
 mod suback;
 mod subscribe;
 pub mod topic_rules;
@@ -65,14 +67,19 @@ mod tests;
 
 use bytes::{Buf, BufMut, BytesMut};
 
+pub use ack::Ack;
 pub use connack::{ConnAck, ConnectReturnCode};
 pub use connect::{Connect, Will};
+pub use disconnect::Disconnect;
 pub use error::CodecError;
 pub use fields::{PacketId, PacketType, ProtocolLevel, QoS};
+pub use properties::Properties;
 pub use publish::Publish;
+pub use reason::ReasonCode;
 pub use suback::{SubAck, SubackCode};
-pub use subscribe::Subscribe;
+pub use subscribe::{RetainHandling, SubOptions, Subscribe};
 pub use topic_rules::{validate_topic_filter, validate_topic_name, TopicError, TopicName};
+pub use unsuback::UnsubAck;
 pub use unsubscribe::Unsubscribe;
 
 use wire::Reader;
@@ -80,7 +87,11 @@ use wire::Reader;
 /// The largest remaining length the 4-byte variable-length integer can express.
 pub const MAX_REMAINING_LEN: usize = 268_435_455;
 
-/// One MQTT 3.1/3.1.1 control packet.
+/// One control packet, of any protocol level (like emqttd's single `#mqtt_packet{}` record).
+///
+/// What only MQTT 5 has (reason codes, properties) lives in fields that are empty on 3.1 and
+/// 3.1.1 and boxed where large, so a 3.1.1 packet stays as small as before: the enum is at
+/// most 64 bytes (a test holds it there).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet {
     /// Client request to connect (boxed: it is by far the largest packet, and one a connection
@@ -91,13 +102,13 @@ pub enum Packet {
     /// Application message.
     Publish(Publish),
     /// QoS 1 acknowledgement.
-    PubAck(PacketId),
+    PubAck(Ack),
     /// QoS 2, publish received.
-    PubRec(PacketId),
+    PubRec(Ack),
     /// QoS 2, publish release.
-    PubRel(PacketId),
+    PubRel(Ack),
     /// QoS 2, publish complete.
-    PubComp(PacketId),
+    PubComp(Ack),
     /// Subscribe request.
     Subscribe(Subscribe),
     /// Subscribe acknowledgement.
@@ -105,13 +116,13 @@ pub enum Packet {
     /// Unsubscribe request.
     Unsubscribe(Unsubscribe),
     /// Unsubscribe acknowledgement.
-    UnsubAck(PacketId),
+    UnsubAck(UnsubAck),
     /// Keepalive request.
     PingReq,
     /// Keepalive response.
     PingResp,
-    /// Clean disconnect: the will is discarded [MQTT-3.14.4-3].
-    Disconnect,
+    /// Clean disconnect: on 3.1/3.1.1 the will is discarded [MQTT-3.14.4-3].
+    Disconnect(Disconnect),
 }
 
 impl Packet {
@@ -131,19 +142,20 @@ impl Packet {
             Packet::UnsubAck(_) => PacketType::UnsubAck,
             Packet::PingReq => PacketType::PingReq,
             Packet::PingResp => PacketType::PingResp,
-            Packet::Disconnect => PacketType::Disconnect,
+            Packet::Disconnect(_) => PacketType::Disconnect,
         }
     }
 
-    /// Bytes [`encode`] writes for this packet: first byte, remaining length and body. Lets a
-    /// writer reserve once, or check a packet against a client's maximum before sending it.
-    pub fn encoded_len(&self) -> usize {
-        let body = self.body_len();
+    /// Bytes [`encode`] writes for this packet at `level`: first byte, remaining length and
+    /// body. Lets a writer reserve once, or check a packet against a client's maximum packet
+    /// size before sending it.
+    pub fn encoded_len(&self, level: ProtocolLevel) -> usize {
+        let body = self.body_len(level);
         1 + remaining_len_len(body) + body
     }
 
-    /// The remaining length: variable header plus payload.
-    fn body_len(&self) -> usize {
+    /// The remaining length at `level`: variable header plus payload.
+    fn body_len(&self, _level: ProtocolLevel) -> usize {
         match self {
             Packet::Connect(connect) => connect.len(),
             Packet::ConnAck(connack) => connack.len(),
@@ -154,7 +166,7 @@ impl Packet {
             Packet::Unsubscribe(unsubscribe) => unsubscribe.len(),
             Packet::UnsubAck(_) => unsuback::LEN,
             Packet::PingReq | Packet::PingResp => ping::LEN,
-            Packet::Disconnect => disconnect::LEN,
+            Packet::Disconnect(_) => disconnect::LEN,
         }
     }
 
@@ -188,7 +200,9 @@ packet_from!(
     Publish(Publish),
     Subscribe(Subscribe),
     SubAck(SubAck),
-    Unsubscribe(Unsubscribe)
+    Unsubscribe(Unsubscribe),
+    UnsubAck(UnsubAck),
+    Disconnect(Disconnect)
 );
 
 /// A fixed header that passed every check [`peek_header`] can make.
@@ -224,7 +238,11 @@ pub fn peek_header(
     let Some((&first, len_bytes)) = buf.split_first() else {
         return Ok(None);
     };
-    let packet_type = PacketType::from_nibble(first >> 4).ok_or(CodecError::InvalidPacketType(first >> 4))?;
+    let packet_type = match PacketType::from_nibble(first >> 4) {
+        // AUTH exists in MQTT 5 only; below, 15 is reserved.
+        None | Some(PacketType::Auth) => return Err(CodecError::InvalidPacketType(first >> 4)),
+        Some(packet_type) => packet_type,
+    };
     let flags = first & 0x0F;
     check_flags(packet_type, flags, level)?;
 
@@ -316,22 +334,30 @@ pub fn decode(
         PacketType::Connect => Packet::Connect(Box::new(Connect::decode(body)?)),
         PacketType::ConnAck => Packet::ConnAck(ConnAck::decode(body, level)?),
         PacketType::Publish => Packet::Publish(Publish::decode(header.flags, body)?),
-        PacketType::PubAck => Packet::PubAck(ack::decode(body, PacketType::PubAck)?),
-        PacketType::PubRec => Packet::PubRec(ack::decode(body, PacketType::PubRec)?),
-        PacketType::PubRel => Packet::PubRel(ack::decode(body, PacketType::PubRel)?),
-        PacketType::PubComp => Packet::PubComp(ack::decode(body, PacketType::PubComp)?),
+        PacketType::PubAck => Packet::PubAck(Ack::decode(body, PacketType::PubAck)?),
+        PacketType::PubRec => Packet::PubRec(Ack::decode(body, PacketType::PubRec)?),
+        PacketType::PubRel => Packet::PubRel(Ack::decode(body, PacketType::PubRel)?),
+        PacketType::PubComp => Packet::PubComp(Ack::decode(body, PacketType::PubComp)?),
         PacketType::Subscribe => Packet::Subscribe(Subscribe::decode(body)?),
         PacketType::SubAck => Packet::SubAck(SubAck::decode(body, level)?),
         PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::decode(body)?),
-        PacketType::UnsubAck => Packet::UnsubAck(unsuback::decode(body)?),
+        PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::decode(body)?),
         PacketType::PingReq => ping::decode(body, PacketType::PingReq).map(|()| Packet::PingReq)?,
         PacketType::PingResp => ping::decode(body, PacketType::PingResp).map(|()| Packet::PingResp)?,
-        PacketType::Disconnect => disconnect::decode(body).map(|()| Packet::Disconnect)?,
+        PacketType::Disconnect => Packet::Disconnect(Disconnect::decode(body)?),
+        // peek_header refuses AUTH below MQTT 5.
+        PacketType::Auth => return Err(CodecError::InvalidPacketType(PacketType::Auth as u8)),
     };
     Ok(Some(packet))
 }
 
-/// Appends `packet`'s frame to `buf`, reserving [`Packet::encoded_len`] bytes first.
+/// Appends `packet`'s frame, as a client or server of protocol `level` reads it, to `buf`,
+/// reserving [`Packet::encoded_len`] bytes first.
+///
+/// On 3.1 and 3.1.1 what those levels cannot carry is left out: reason codes, properties,
+/// the options of a subscription but its QoS; a `SubackCode::Failure` is 0x80 and a
+/// `ConnectReturnCode` only MQTT 5 has is written as its nearest 3.1.1 code. A `Connect`
+/// is always written at its own `level`.
 ///
 /// Writes the fields as they are: a `Publish` whose `pkid` does not match its `qos`, or a
 /// 3.1.1 `Connect` with a password but no username, is written as such (tests use this to
@@ -341,8 +367,8 @@ pub fn decode(
 /// If a string or binary field is longer than 65,535 bytes, or the body longer than
 /// [`MAX_REMAINING_LEN`]: neither fits the wire format, and neither can come out of
 /// [`decode`], so only a caller bug builds one.
-pub fn encode(packet: &Packet, buf: &mut BytesMut) {
-    let body_len = packet.body_len();
+pub fn encode(packet: &Packet, level: ProtocolLevel, buf: &mut BytesMut) {
+    let body_len = packet.body_len(level);
     buf.reserve(1 + remaining_len_len(body_len) + body_len);
     buf.put_u8(packet.first_byte());
     put_remaining_len(buf, body_len);
@@ -350,14 +376,14 @@ pub fn encode(packet: &Packet, buf: &mut BytesMut) {
         Packet::Connect(connect) => connect.encode(buf),
         Packet::ConnAck(connack) => connack.encode(buf),
         Packet::Publish(publish) => publish.encode(buf),
-        Packet::PubAck(id) | Packet::PubRec(id) | Packet::PubRel(id) | Packet::PubComp(id) => {
-            ack::encode(*id, buf);
+        Packet::PubAck(ack) | Packet::PubRec(ack) | Packet::PubRel(ack) | Packet::PubComp(ack) => {
+            ack.encode(buf);
         }
         Packet::Subscribe(subscribe) => subscribe.encode(buf),
         Packet::SubAck(suback) => suback.encode(buf),
         Packet::Unsubscribe(unsubscribe) => unsubscribe.encode(buf),
-        Packet::UnsubAck(id) => unsuback::encode(*id, buf),
-        Packet::PingReq | Packet::PingResp | Packet::Disconnect => {}
+        Packet::UnsubAck(unsuback) => unsuback.encode(buf),
+        Packet::PingReq | Packet::PingResp | Packet::Disconnect(_) => {}
     }
 }
 

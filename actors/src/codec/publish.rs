@@ -12,6 +12,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::CodecError;
 use super::fields::{PacketId, PacketType, QoS};
+use super::properties::Properties;
 use super::topic_rules::TopicName;
 use super::wire::{prefixed_len, put_prefixed, Reader};
 
@@ -33,6 +34,9 @@ pub struct Publish {
     pub pkid: Option<PacketId>,
     /// The message, a zero-copy view of the frame it came in.
     pub payload: Bytes,
+    /// MQTT 5 only: expiry, topic alias, response topic, subscription identifiers and the
+    /// other PUBLISH properties. Boxed and usually `None`, so a 3.1.1 message pays 8 bytes.
+    pub properties: Option<Box<Properties>>,
 }
 
 impl Publish {
@@ -45,6 +49,7 @@ impl Publish {
             topic,
             pkid: None,
             payload,
+            properties: None,
         }
     }
 
@@ -63,6 +68,7 @@ impl Publish {
             topic,
             pkid,
             payload: r.rest(),
+            properties: None,
         })
     }
 
@@ -101,6 +107,7 @@ impl fmt::Debug for Publish {
             .field("topic", &self.topic)
             .field("pkid", &self.pkid)
             .field("payload_len", &self.payload.len())
+            .field("properties", &self.properties)
             .finish()
     }
 }

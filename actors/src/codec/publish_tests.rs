@@ -15,6 +15,7 @@ fn publish(qos: QoS, id: Option<u16>, payload: &'static [u8]) -> Publish {
         topic: topic("a/b"),
         pkid: id.map(pkid),
         payload: Bytes::from_static(payload),
+        properties: None,
     }
 }
 
@@ -50,7 +51,10 @@ fn roundtrip_multibyte_remaining_lengths() {
     for size in [200, 20_000, 2_100_000] {
         let p = Publish::at_most_once(topic("big"), Bytes::from(vec![0xA5; size]));
         let bytes = crate::codec::test_support::encode_vec(&Packet::Publish(p.clone()));
-        assert_eq!(bytes.len(), Packet::Publish(p.clone()).encoded_len());
+        assert_eq!(
+            bytes.len(),
+            Packet::Publish(p.clone()).encoded_len(ProtocolLevel::V311)
+        );
         assert_eq!(decode_ok(&bytes, Some(ProtocolLevel::V311)), Packet::Publish(p));
     }
     let p = Publish::at_most_once(topic("big"), Bytes::from(vec![7; 20_000]));

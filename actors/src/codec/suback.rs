@@ -8,6 +8,8 @@ use bytes::{BufMut, BytesMut};
 
 use super::error::CodecError;
 use super::fields::{PacketId, PacketType, ProtocolLevel, QoS};
+use super::properties::Properties;
+use super::reason::ReasonCode;
 use super::wire::Reader;
 
 /// The answer to one filter of a SUBSCRIBE [MQTT-3.9.3-1].
@@ -15,18 +17,23 @@ use super::wire::Reader;
 pub enum SubackCode {
     /// Subscribed, with this maximum QoS (possibly below the one requested).
     Success(QoS),
-    /// 0x80: refused (MQTT 3.1.1 only).
-    Failure,
+    /// Refused, and why: the MQTT 5 reason code (0x80 or above), written as the one failure
+    /// code 0x80 on 3.1.1, which has no other. A 3.1.1 failure decodes as
+    /// [`SubackCode::FAILURE`].
+    Failure(ReasonCode),
 }
 
 const FAILURE: u8 = 0x80;
 
 impl SubackCode {
-    /// The byte on the wire.
+    /// A refusal without a more precise reason: 0x80 at every level.
+    pub const FAILURE: SubackCode = SubackCode::Failure(ReasonCode::UNSPECIFIED_ERROR);
+
+    /// The byte on the wire of 3.1.1 (and of 3.1 for a success).
     pub const fn as_u8(self) -> u8 {
         match self {
             SubackCode::Success(qos) => qos.as_u8(),
-            SubackCode::Failure => FAILURE,
+            SubackCode::Failure(_) => FAILURE,
         }
     }
 }
@@ -38,6 +45,8 @@ pub struct SubAck {
     pub pkid: PacketId,
     /// One code per requested filter, in order; never empty when decoded.
     pub return_codes: Vec<SubackCode>,
+    /// MQTT 5 only: reason string and user properties.
+    pub properties: Option<Box<Properties>>,
 }
 
 impl SubAck {
@@ -48,7 +57,7 @@ impl SubAck {
             let byte = r.u8("return code")?;
             let code = match (byte, level) {
                 (FAILURE, Some(ProtocolLevel::V31)) => None,
-                (FAILURE, _) => Some(SubackCode::Failure),
+                (FAILURE, _) => Some(SubackCode::FAILURE),
                 _ => QoS::from_u8(byte).map(SubackCode::Success),
             };
             return_codes.push(code.ok_or(CodecError::InvalidSubackCode(byte))?);
@@ -56,7 +65,11 @@ impl SubAck {
         if return_codes.is_empty() {
             return Err(CodecError::EmptyPayload(PacketType::SubAck));
         }
-        Ok(SubAck { pkid, return_codes })
+        Ok(SubAck {
+            pkid,
+            return_codes,
+            properties: None,
+        })
     }
 
     pub(crate) fn encode(&self, buf: &mut BytesMut) {
@@ -85,8 +98,9 @@ mod tests {
                 SubackCode::Success(QoS::AtMostOnce),
                 SubackCode::Success(QoS::AtLeastOnce),
                 SubackCode::Success(QoS::ExactlyOnce),
-                SubackCode::Failure,
+                SubackCode::FAILURE,
             ],
+            properties: None,
         };
         assert_roundtrip(
             &Packet::SubAck(suback),

@@ -10,6 +10,7 @@ use bytes::{BufMut, BytesMut};
 
 use super::error::CodecError;
 use super::fields::{PacketId, PacketType, QoS};
+use super::properties::Properties;
 use super::wire::{prefixed_len, put_prefixed, Reader};
 
 /// A subscribe request.
@@ -17,8 +18,57 @@ use super::wire::{prefixed_len, put_prefixed, Reader};
 pub struct Subscribe {
     /// Echoed in the SUBACK.
     pub pkid: PacketId,
-    /// Filters in the order sent, each with its requested QoS; never empty when decoded.
-    pub filters: Vec<(String, QoS)>,
+    /// Filters in the order sent, each with its options; never empty when decoded.
+    pub filters: Vec<(String, SubOptions)>,
+    /// MQTT 5 only: subscription identifier and user properties.
+    pub properties: Option<Box<Properties>>,
+}
+
+/// What a SUBSCRIBE asks for one filter: the subscription options byte of MQTT 5 (section
+/// 3.8.3.1), of which 3.1/3.1.1 have only the QoS (the other fields are then `false` and
+/// [`RetainHandling::SendAtSubscribe`], which is what 3.1.1 does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SubOptions {
+    /// The maximum QoS the subscriber wants.
+    pub qos: QoS,
+    /// MQTT 5: never deliver the subscriber's own publications back to it [MQTT-3.8.3-3].
+    pub no_local: bool,
+    /// MQTT 5: keep the RETAIN flag of forwarded messages as published [MQTT-3.3.1-12],
+    /// [MQTT-3.3.1-13].
+    pub retain_as_published: bool,
+    /// MQTT 5: when to send retained messages.
+    pub retain_handling: RetainHandling,
+}
+
+/// When the retained messages of a new subscription are sent (MQTT 5 section 3.8.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
+pub enum RetainHandling {
+    /// 0: at every SUBSCRIBE, the only behaviour of 3.1/3.1.1 [MQTT-3.3.1-9].
+    #[default]
+    SendAtSubscribe = 0,
+    /// 1: only if the subscription did not exist [MQTT-3.3.1-10].
+    SendIfNew = 1,
+    /// 2: never [MQTT-3.3.1-11].
+    DoNotSend = 2,
+}
+
+impl SubOptions {
+    /// The options of a 3.1/3.1.1 subscription: `qos` and nothing else.
+    pub const fn new(qos: QoS) -> SubOptions {
+        SubOptions {
+            qos,
+            no_local: false,
+            retain_as_published: false,
+            retain_handling: RetainHandling::SendAtSubscribe,
+        }
+    }
+}
+
+impl From<QoS> for SubOptions {
+    fn from(qos: QoS) -> SubOptions {
+        SubOptions::new(qos)
+    }
 }
 
 impl Subscribe {
@@ -31,19 +81,23 @@ impl Subscribe {
             let options = r.u8("requested qos")?;
             // Any bit above the low two is reserved, so only 0, 1 and 2 pass.
             let qos = QoS::from_u8(options).ok_or(CodecError::InvalidRequestedQoS(options))?;
-            filters.push((filter, qos));
+            filters.push((filter, SubOptions::new(qos)));
         }
         if filters.is_empty() {
             return Err(CodecError::EmptyPayload(PacketType::Subscribe));
         }
-        Ok(Subscribe { pkid, filters })
+        Ok(Subscribe {
+            pkid,
+            filters,
+            properties: None,
+        })
     }
 
     pub(crate) fn encode(&self, buf: &mut BytesMut) {
         buf.put_u16(self.pkid.get());
-        for (filter, qos) in &self.filters {
+        for (filter, options) in &self.filters {
             put_prefixed(buf, filter.as_bytes(), "topic filter");
-            buf.put_u8(qos.as_u8());
+            buf.put_u8(options.qos.as_u8());
         }
     }
 
@@ -65,7 +119,11 @@ mod tests {
     fn subscribe(filters: &[(&str, QoS)]) -> Packet {
         Packet::Subscribe(Subscribe {
             pkid: pkid(10),
-            filters: filters.iter().map(|(f, q)| (f.to_string(), *q)).collect(),
+            filters: filters
+                .iter()
+                .map(|(f, q)| (f.to_string(), SubOptions::new(*q)))
+                .collect(),
+            properties: None,
         })
     }
 

@@ -16,9 +16,14 @@ pub(crate) fn topic(name: &str) -> TopicName {
     TopicName::new(name).expect("test topic names are valid")
 }
 
+/// `packet` as written to a 3.1.1 peer (a `Connect` at its own level).
 pub(crate) fn encode_vec(packet: &Packet) -> Vec<u8> {
+    encode_vec_at(packet, ProtocolLevel::V311)
+}
+
+pub(crate) fn encode_vec_at(packet: &Packet, level: ProtocolLevel) -> Vec<u8> {
     let mut buf = BytesMut::new();
-    encode(packet, &mut buf);
+    encode(packet, level, &mut buf);
     buf.to_vec()
 }
 
@@ -68,7 +73,11 @@ pub(crate) fn assert_roundtrip_at(packet: &Packet, expected: &[u8], level: Optio
     if !expected.is_empty() {
         assert_eq!(bytes, expected, "encoding of {packet:?}");
     }
-    assert_eq!(bytes.len(), packet.encoded_len(), "encoded_len of {packet:?}");
+    assert_eq!(
+        bytes.len(),
+        packet.encoded_len(ProtocolLevel::V311),
+        "encoded_len of {packet:?}"
+    );
     assert_eq!(decode_ok(&bytes, level), *packet);
     assert_truncations_incomplete(&bytes, level);
 
@@ -168,6 +177,7 @@ pub(crate) fn arb_will() -> impl Strategy<Value = Will> {
             payload,
             qos,
             retain,
+            properties: None,
         }
     })
 }
@@ -199,6 +209,7 @@ pub(crate) fn arb_connect() -> impl Strategy<Value = Connect> {
                     will,
                     username,
                     password,
+                    properties: None,
                 }
             },
         )
@@ -210,6 +221,7 @@ pub(crate) fn arb_connack() -> impl Strategy<Value = ConnAck> {
         ConnAck {
             session_present: session_present && code == ConnectReturnCode::Accepted,
             code,
+            properties: None,
         }
     })
 }
@@ -232,6 +244,7 @@ pub(crate) fn arb_publish() -> impl Strategy<Value = Publish> {
                 topic,
                 pkid: at_least_once.then_some(id),
                 payload,
+                properties: None,
             }
         })
 }
@@ -239,20 +252,30 @@ pub(crate) fn arb_publish() -> impl Strategy<Value = Publish> {
 pub(crate) fn arb_subscribe() -> impl Strategy<Value = Subscribe> {
     (
         arb_pkid(),
-        prop::collection::vec((arb_topic_filter(), arb_qos()), 1..6),
+        prop::collection::vec((arb_topic_filter(), arb_qos().prop_map(SubOptions::new)), 1..6),
     )
-        .prop_map(|(pkid, filters)| Subscribe { pkid, filters })
+        .prop_map(|(pkid, filters)| Subscribe {
+            pkid,
+            filters,
+            properties: None,
+        })
 }
 
 pub(crate) fn arb_suback() -> impl Strategy<Value = SubAck> {
-    let code = prop_oneof![arb_qos().prop_map(SubackCode::Success), Just(SubackCode::Failure)];
-    (arb_pkid(), prop::collection::vec(code, 1..10))
-        .prop_map(|(pkid, return_codes)| SubAck { pkid, return_codes })
+    let code = prop_oneof![arb_qos().prop_map(SubackCode::Success), Just(SubackCode::FAILURE)];
+    (arb_pkid(), prop::collection::vec(code, 1..10)).prop_map(|(pkid, return_codes)| SubAck {
+        pkid,
+        return_codes,
+        properties: None,
+    })
 }
 
 pub(crate) fn arb_unsubscribe() -> impl Strategy<Value = Unsubscribe> {
-    (arb_pkid(), prop::collection::vec(arb_topic_filter(), 1..6))
-        .prop_map(|(pkid, filters)| Unsubscribe { pkid, filters })
+    (arb_pkid(), prop::collection::vec(arb_topic_filter(), 1..6)).prop_map(|(pkid, filters)| Unsubscribe {
+        pkid,
+        filters,
+        properties: None,
+    })
 }
 
 /// Any valid packet of any type.
@@ -261,16 +284,16 @@ pub(crate) fn arb_packet() -> impl Strategy<Value = Packet> {
         arb_connect().prop_map(Packet::from),
         arb_connack().prop_map(Packet::ConnAck),
         arb_publish().prop_map(Packet::Publish),
-        arb_pkid().prop_map(Packet::PubAck),
-        arb_pkid().prop_map(Packet::PubRec),
-        arb_pkid().prop_map(Packet::PubRel),
-        arb_pkid().prop_map(Packet::PubComp),
+        arb_pkid().prop_map(|id| Packet::PubAck(Ack::new(id))),
+        arb_pkid().prop_map(|id| Packet::PubRec(Ack::new(id))),
+        arb_pkid().prop_map(|id| Packet::PubRel(Ack::new(id))),
+        arb_pkid().prop_map(|id| Packet::PubComp(Ack::new(id))),
         arb_subscribe().prop_map(Packet::Subscribe),
         arb_suback().prop_map(Packet::SubAck),
         arb_unsubscribe().prop_map(Packet::Unsubscribe),
-        arb_pkid().prop_map(Packet::UnsubAck),
+        arb_pkid().prop_map(|id| Packet::UnsubAck(UnsubAck::new(id))),
         Just(Packet::PingReq),
         Just(Packet::PingResp),
-        Just(Packet::Disconnect),
+        Just(Packet::Disconnect(Disconnect::NORMAL)),
     ]
 }

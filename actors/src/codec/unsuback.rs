@@ -6,19 +6,44 @@ use bytes::{BufMut, BytesMut};
 
 use super::error::CodecError;
 use super::fields::{PacketId, PacketType};
+use super::properties::Properties;
+use super::reason::ReasonCode;
 use super::wire::Reader;
 
-/// Remaining length of UNSUBACK: the packet id.
+/// Remaining length of a 3.1/3.1.1 UNSUBACK: the packet id.
 pub(crate) const LEN: usize = 2;
 
-pub(crate) fn decode(mut r: Reader) -> Result<PacketId, CodecError> {
-    let pkid = r.packet_id(PacketType::UnsubAck)?;
-    r.finish(PacketType::UnsubAck)?;
-    Ok(pkid)
+/// The answer to an UNSUBSCRIBE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsubAck {
+    /// The UNSUBSCRIBE's packet id [MQTT-3.10.4-4].
+    pub pkid: PacketId,
+    /// MQTT 5 only: one code per filter of the UNSUBSCRIBE, in order [MQTT-3.11.3-1]; empty
+    /// on 3.1/3.1.1, which carry none.
+    pub reasons: Vec<ReasonCode>,
+    /// MQTT 5 only: reason string and user properties.
+    pub properties: Option<Box<Properties>>,
 }
 
-pub(crate) fn encode(pkid: PacketId, buf: &mut BytesMut) {
-    buf.put_u16(pkid.get());
+impl UnsubAck {
+    /// The 3.1/3.1.1 UNSUBACK: a packet id only.
+    pub const fn new(pkid: PacketId) -> UnsubAck {
+        UnsubAck {
+            pkid,
+            reasons: Vec::new(),
+            properties: None,
+        }
+    }
+
+    pub(crate) fn decode(mut r: Reader) -> Result<UnsubAck, CodecError> {
+        let pkid = r.packet_id(PacketType::UnsubAck)?;
+        r.finish(PacketType::UnsubAck)?;
+        Ok(UnsubAck::new(pkid))
+    }
+
+    pub(crate) fn encode(&self, buf: &mut BytesMut) {
+        buf.put_u16(self.pkid.get());
+    }
 }
 
 #[cfg(test)]
@@ -29,7 +54,10 @@ mod tests {
 
     #[test]
     fn roundtrip_and_truncations() {
-        assert_roundtrip(&Packet::UnsubAck(pkid(0xABCD)), &[0xB0, 0x02, 0xAB, 0xCD]);
+        assert_roundtrip(
+            &Packet::UnsubAck(UnsubAck::new(pkid(0xABCD))),
+            &[0xB0, 0x02, 0xAB, 0xCD],
+        );
     }
 
     #[test]

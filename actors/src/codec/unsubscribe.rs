@@ -8,6 +8,7 @@ use bytes::{BufMut, BytesMut};
 
 use super::error::CodecError;
 use super::fields::{PacketId, PacketType};
+use super::properties::Properties;
 use super::wire::{prefixed_len, put_prefixed, Reader};
 
 /// An unsubscribe request.
@@ -17,6 +18,8 @@ pub struct Unsubscribe {
     pub pkid: PacketId,
     /// Filters in the order sent; never empty when decoded.
     pub filters: Vec<String>,
+    /// MQTT 5 only: user properties.
+    pub properties: Option<Box<Properties>>,
 }
 
 impl Unsubscribe {
@@ -29,7 +32,11 @@ impl Unsubscribe {
         if filters.is_empty() {
             return Err(CodecError::EmptyPayload(PacketType::Unsubscribe));
         }
-        Ok(Unsubscribe { pkid, filters })
+        Ok(Unsubscribe {
+            pkid,
+            filters,
+            properties: None,
+        })
     }
 
     pub(crate) fn encode(&self, buf: &mut BytesMut) {
@@ -59,6 +66,7 @@ mod tests {
         let unsubscribe = Unsubscribe {
             pkid: pkid(3),
             filters: vec!["a/+".into(), "#".into()],
+            properties: None,
         };
         assert_roundtrip(
             &Packet::Unsubscribe(unsubscribe),
