@@ -1,14 +1,16 @@
-//! CONNACK (MQTT 3.1.1 section 3.2): the broker's answer to CONNECT.
+//! CONNACK (MQTT 3.1.1 section 3.2, MQTT 5 section 3.2): the broker's answer to CONNECT.
 //!
-//! The body is always two bytes, which `peek_header` checks before this file sees it. MQTT
-//! 3.1 leaves the first byte unused, so on a 3.1 connection it is ignored on decode and
-//! `session_present` is false; the broker must not set it for a 3.1 client.
+//! Below MQTT 5 the body is always two bytes, which `peek_header` checks before this file
+//! sees it. MQTT 3.1 leaves the first byte unused, so on a 3.1 connection it is ignored on
+//! decode and `session_present` is false; the broker must not set it for a 3.1 client. In
+//! MQTT 5 a reason code from the CONNACK table replaces the return code and properties
+//! follow (the property length is always there).
 
 use bytes::{BufMut, BytesMut};
 
 use super::error::CodecError;
-use super::fields::ProtocolLevel;
-use super::properties::Properties;
+use super::fields::{PacketType, ProtocolLevel};
+use super::properties::{self, Properties, PropertiesOf};
 use super::reason::ReasonCode;
 use super::wire::Reader;
 
@@ -183,8 +185,11 @@ const SESSION_PRESENT: u8 = 0x01;
 impl ConnAck {
     pub(crate) fn decode(mut r: Reader, level: Option<ProtocolLevel>) -> Result<ConnAck, CodecError> {
         let flags = r.u8("acknowledge flags")?;
+        if level == Some(ProtocolLevel::V5) {
+            return Self::decode_v5(flags, r);
+        }
         let code_byte = r.u8("return code")?;
-        r.finish(super::PacketType::ConnAck)?;
+        r.finish(PacketType::ConnAck)?;
         let code =
             ConnectReturnCode::from_u8(code_byte).ok_or(CodecError::InvalidConnectReturnCode(code_byte))?;
         if level == Some(ProtocolLevel::V31) {
@@ -208,21 +213,62 @@ impl ConnAck {
         })
     }
 
-    pub(crate) fn encode(&self, buf: &mut BytesMut) {
-        buf.put_u8(if self.session_present { SESSION_PRESENT } else { 0 });
-        buf.put_u8(self.code.v3_code());
+    /// Reserved flag bits [MQTT-3.2.2-1], a reason code of the CONNACK table [MQTT-3.2.2-8],
+    /// no session on a refusal [MQTT-3.2.2-6], properties.
+    fn decode_v5(flags: u8, mut r: Reader) -> Result<ConnAck, CodecError> {
+        if flags & !SESSION_PRESENT != 0 {
+            return Err(CodecError::ConnAckReservedFlags(flags));
+        }
+        let reason = ReasonCode::read(&mut r, PacketType::ConnAck)?;
+        // Cannot fail: every code of the CONNACK table has its variant (a test checks).
+        let code = ConnectReturnCode::from_reason_code(reason).ok_or(CodecError::InvalidReasonCode {
+            packet_type: PacketType::ConnAck,
+            code: reason.get(),
+        })?;
+        let session_present = flags & SESSION_PRESENT != 0;
+        if session_present && !code.is_accepted() {
+            return Err(CodecError::SessionPresentOnRefusal(code));
+        }
+        let properties = Properties::decode(&mut r, PropertiesOf::Packet(PacketType::ConnAck))?;
+        r.finish(PacketType::ConnAck)?;
+        Ok(ConnAck {
+            session_present,
+            code,
+            properties,
+        })
     }
 
-    pub(crate) fn len(&self) -> usize {
-        2
+    pub(crate) fn encode(&self, level: ProtocolLevel, buf: &mut BytesMut) {
+        buf.put_u8(if self.session_present { SESSION_PRESENT } else { 0 });
+        if level == ProtocolLevel::V5 {
+            buf.put_u8(self.code.reason_code().get());
+            properties::encode(
+                self.properties.as_deref(),
+                PropertiesOf::Packet(PacketType::ConnAck),
+                buf,
+            );
+        } else {
+            buf.put_u8(self.code.v3_code());
+        }
+    }
+
+    pub(crate) fn len(&self, level: ProtocolLevel) -> usize {
+        match level {
+            ProtocolLevel::V5 => 2 + properties::encoded_len(self.properties.as_deref()),
+            ProtocolLevel::V31 | ProtocolLevel::V311 => 2,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::test_support::{assert_roundtrip, decode_err, decode_ok};
-    use crate::codec::{Packet, PacketType};
+    use crate::codec::test_support::{
+        assert_roundtrip, assert_roundtrip_at, decode_err, decode_ok, encode_vec_at, props,
+    };
+    use crate::codec::{Packet, PacketType, PropertyId, QoS};
+
+    const V5: Option<ProtocolLevel> = Some(ProtocolLevel::V5);
 
     fn connack(session_present: bool, code: ConnectReturnCode) -> Packet {
         Packet::ConnAck(ConnAck {
@@ -328,6 +374,102 @@ mod tests {
             CodecError::InvalidHeaderFlags {
                 packet_type: PacketType::ConnAck,
                 flags: 1
+            }
+        );
+    }
+
+    #[test]
+    fn v5_roundtrip_with_server_properties() {
+        assert_roundtrip_at(
+            &connack(true, ConnectReturnCode::Accepted),
+            &[0x20, 0x03, 0x01, 0x00, 0x00],
+            V5,
+        );
+        let packet = Packet::ConnAck(ConnAck {
+            session_present: false,
+            code: ConnectReturnCode::Accepted,
+            properties: props(|p| {
+                p.receive_maximum = Some(10);
+                p.maximum_qos = Some(QoS::AtLeastOnce);
+                p.assigned_client_identifier = Some("auto".into());
+                p.topic_alias_maximum = Some(5);
+                p.maximum_packet_size = Some(1 << 20);
+                p.retain_available = Some(true);
+                p.wildcard_subscription_available = Some(true);
+                p.subscription_identifier_available = Some(true);
+                p.shared_subscription_available = Some(false);
+                p.server_keep_alive = Some(30);
+            }),
+        });
+        assert_roundtrip_at(&packet, &[], V5);
+        // Written to a 3.1.1 client: flags and return code only.
+        assert_eq!(
+            encode_vec_at(&packet, ProtocolLevel::V311),
+            [0x20, 0x02, 0x00, 0x00]
+        );
+    }
+
+    #[test]
+    fn v5_codes_are_written_per_level() {
+        let refusal = connack(false, ConnectReturnCode::IdentifierRejected);
+        assert_eq!(
+            encode_vec_at(&refusal, ProtocolLevel::V5),
+            [0x20, 0x03, 0x00, 0x85, 0x00]
+        );
+        assert_eq!(
+            encode_vec_at(&refusal, ProtocolLevel::V311),
+            [0x20, 0x02, 0x00, 0x02]
+        );
+        let banned = connack(false, ConnectReturnCode::Banned);
+        assert_eq!(
+            encode_vec_at(&banned, ProtocolLevel::V5),
+            [0x20, 0x03, 0x00, 0x8A, 0x00]
+        );
+        assert_eq!(
+            encode_vec_at(&banned, ProtocolLevel::V31),
+            [0x20, 0x02, 0x00, 0x05]
+        );
+        for code in 0..=u8::MAX {
+            let bytes = [0x20, 0x03, 0x00, code, 0x00];
+            match ConnectReturnCode::from_reason_code(ReasonCode(code)) {
+                Some(expected) => assert_eq!(decode_ok(&bytes, V5), connack(false, expected)),
+                None => assert_eq!(
+                    decode_err(&bytes, V5),
+                    CodecError::InvalidReasonCode {
+                        packet_type: PacketType::ConnAck,
+                        code
+                    }
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn v5_flags_and_session_present_mqtt_3_2_2_1_and_3_2_2_6() {
+        assert_eq!(
+            decode_err(&[0x20, 0x03, 0x02, 0x00, 0x00], V5),
+            CodecError::ConnAckReservedFlags(2)
+        );
+        assert_eq!(
+            decode_err(&[0x20, 0x03, 0x01, 0x87, 0x00], V5),
+            CodecError::SessionPresentOnRefusal(ConnectReturnCode::NotAuthorized)
+        );
+    }
+
+    #[test]
+    fn v5_property_length_is_required() {
+        assert!(matches!(
+            decode_err(&[0x20, 0x02, 0x00, 0x00], V5),
+            CodecError::Truncated {
+                field: "property length",
+                ..
+            }
+        ));
+        assert_eq!(
+            decode_err(&[0x20, 0x05, 0x00, 0x00, 0x02, 0x23, 0x01], V5),
+            CodecError::PropertyNotAllowed {
+                property: PropertyId::TopicAlias,
+                of: crate::codec::PropertiesOf::Packet(PacketType::ConnAck)
             }
         );
     }

@@ -280,7 +280,7 @@ pub fn malformed_corpus() -> Vec<MalformedCase> {
     first("connect_protocol_name_not_utf8", connect_frame(b"\xFF\xFE", 4, 0x02, &[b"c"]));
     first("connect_mqtt_level_3", connect_frame(b"MQTT", 3, 0x02, &[b"c"]));
     first("connect_mqisdp_level_4", connect_frame(b"MQIsdp", 4, 0x02, &[b"c"]));
-    first("connect_mqtt_level_5", connect_frame_v5());
+    first("connect_mqtt_level_6", connect_frame_v6());
     first("connect_mqtt_level_0", connect_frame(b"MQTT", 0, 0x02, &[b"c"]));
     first("connect_mqtt_level_255", connect_frame(b"MQTT", 255, 0x02, &[b"c"]));
     first("connect_empty_body", vec![0x10, 0x00]);
@@ -334,12 +334,12 @@ fn connect_frame_first(first: u8) -> Vec<u8> {
     bytes
 }
 
-/// An MQTT 5 CONNECT, properties included: the broker answers CONNACK 0x01.
-fn connect_frame_v5() -> Vec<u8> {
-    // Name, level 5, clean start, keepalive 60, properties length 0, client id "c".
+/// A CONNECT for a future level 6, shaped like MQTT 5 (properties length 0 before the client
+/// id): the broker answers CONNACK 0x01. (A level-5 CONNECT is valid: see `v5_corpus`.)
+fn connect_frame_v6() -> Vec<u8> {
     frame(
         0x10,
-        &cat(&[&field(b"MQTT"), &[5, 0x02, 0x00, 0x3C, 0x00], &field(b"c")]),
+        &cat(&[&field(b"MQTT"), &[6, 0x02, 0x00, 0x3C, 0x00], &field(b"c")]),
     )
 }
 

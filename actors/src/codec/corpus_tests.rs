@@ -84,7 +84,7 @@ fn every_corpus_case_is_rejected() {
 fn protocol_cases_call_for_connack_0x01() {
     let cases = malformed_corpus();
     for name in [
-        "connect_mqtt_level_5",
+        "connect_mqtt_level_6",
         "connect_mqtt_level_3",
         "connect_protocol_name_lowercase",
     ] {

@@ -107,6 +107,8 @@ pub enum ProtocolLevel {
     V31 = 3,
     /// MQTT 3.1.1: protocol name `MQTT`, level 4.
     V311 = 4,
+    /// MQTT 5.0: protocol name `MQTT`, level 5.
+    V5 = 5,
 }
 
 impl ProtocolLevel {
@@ -119,7 +121,7 @@ impl ProtocolLevel {
     pub const fn name(self) -> &'static str {
         match self {
             ProtocolLevel::V31 => "MQIsdp",
-            ProtocolLevel::V311 => "MQTT",
+            ProtocolLevel::V311 | ProtocolLevel::V5 => "MQTT",
         }
     }
 
@@ -127,6 +129,7 @@ impl ProtocolLevel {
     pub fn from_name_and_level(name: &[u8], level: u8) -> Option<ProtocolLevel> {
         match (name, level) {
             (b"MQTT", 4) => Some(ProtocolLevel::V311),
+            (b"MQTT", 5) => Some(ProtocolLevel::V5),
             (b"MQIsdp", 3) => Some(ProtocolLevel::V31),
             _ => None,
         }
@@ -138,6 +141,7 @@ impl fmt::Display for ProtocolLevel {
         f.write_str(match self {
             ProtocolLevel::V31 => "MQTT 3.1",
             ProtocolLevel::V311 => "MQTT 3.1.1",
+            ProtocolLevel::V5 => "MQTT 5.0",
         })
     }
 }
@@ -214,17 +218,23 @@ impl PacketType {
         }
     }
 
-    /// The remaining length of types whose body has a fixed size, which lets a wrong length be
-    /// rejected from the fixed header alone.
-    pub const fn fixed_remaining_len(self) -> Option<usize> {
-        match self {
-            PacketType::ConnAck
-            | PacketType::PubAck
-            | PacketType::PubRec
-            | PacketType::PubRel
-            | PacketType::PubComp
-            | PacketType::UnsubAck => Some(2),
-            PacketType::PingReq | PacketType::PingResp | PacketType::Disconnect => Some(0),
+    /// The remaining length of types whose body has a fixed size at `level`, which lets a
+    /// wrong length be rejected from the fixed header alone. In MQTT 5 only the pings have
+    /// one: the acknowledgements, CONNACK and DISCONNECT grew reason codes and properties.
+    pub const fn fixed_remaining_len(self, level: Option<ProtocolLevel>) -> Option<usize> {
+        match (self, level) {
+            (PacketType::PingReq | PacketType::PingResp, _) => Some(0),
+            (_, Some(ProtocolLevel::V5)) => None,
+            (
+                PacketType::ConnAck
+                | PacketType::PubAck
+                | PacketType::PubRec
+                | PacketType::PubRel
+                | PacketType::PubComp
+                | PacketType::UnsubAck,
+                _,
+            ) => Some(2),
+            (PacketType::Disconnect, _) => Some(0),
             _ => None,
         }
     }
@@ -289,8 +299,14 @@ mod tests {
             Some(ProtocolLevel::V31)
         );
         assert_eq!(ProtocolLevel::from_name_and_level(b"MQTT", 3), None);
-        assert_eq!(ProtocolLevel::from_name_and_level(b"MQTT", 5), None);
+        assert_eq!(
+            ProtocolLevel::from_name_and_level(b"MQTT", 5),
+            Some(ProtocolLevel::V5)
+        );
+        assert_eq!(ProtocolLevel::from_name_and_level(b"MQIsdp", 5), None);
+        assert_eq!(ProtocolLevel::from_name_and_level(b"MQTT", 6), None);
         assert_eq!(ProtocolLevel::V31.name(), "MQIsdp");
+        assert_eq!(ProtocolLevel::V5.to_string(), "MQTT 5.0");
     }
 
     #[test]

@@ -16,6 +16,13 @@ pub(crate) fn topic(name: &str) -> TopicName {
     TopicName::new(name).expect("test topic names are valid")
 }
 
+/// Properties set by `set` on an empty set, boxed as a packet holds them.
+pub(crate) fn props(set: impl FnOnce(&mut Properties)) -> Option<Box<Properties>> {
+    let mut props = Box::<Properties>::default();
+    set(&mut props);
+    Some(props)
+}
+
 /// `packet` as written to a 3.1.1 peer (a `Connect` at its own level).
 pub(crate) fn encode_vec(packet: &Packet) -> Vec<u8> {
     encode_vec_at(packet, ProtocolLevel::V311)
@@ -64,18 +71,20 @@ pub(crate) fn assert_roundtrip(packet: &Packet, expected: &[u8]) {
     assert_roundtrip_at(packet, expected, level_for(packet));
 }
 
-/// Encodes `packet` (to exactly `expected`, unless that is empty), checks `encoded_len`,
-/// decodes it back, checks that every prefix is incomplete without being consumed, and that
-/// a following packet is left in the buffer.
+/// Encodes `packet` at `level` (3.1.1 for `None`: a CONNECT has its own), to exactly
+/// `expected` unless that is empty, checks `encoded_len`, decodes it back, checks that every
+/// prefix is incomplete without being consumed, and that a following packet is left in the
+/// buffer.
 #[track_caller]
 pub(crate) fn assert_roundtrip_at(packet: &Packet, expected: &[u8], level: Option<ProtocolLevel>) {
-    let bytes = encode_vec(packet);
+    let write_level = level.unwrap_or(ProtocolLevel::V311);
+    let bytes = encode_vec_at(packet, write_level);
     if !expected.is_empty() {
         assert_eq!(bytes, expected, "encoding of {packet:?}");
     }
     assert_eq!(
         bytes.len(),
-        packet.encoded_len(ProtocolLevel::V311),
+        packet.encoded_len(write_level),
         "encoded_len of {packet:?}"
     );
     assert_eq!(decode_ok(&bytes, level), *packet);
