@@ -38,7 +38,7 @@ pub(crate) fn frame(first: u8, body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn put_remaining_len(out: &mut Vec<u8>, len: usize) {
+pub(crate) fn put_remaining_len(out: &mut Vec<u8>, len: usize) {
     let mut rest = len;
     loop {
         let byte = (rest & 0x7F) as u8;
@@ -95,7 +95,7 @@ fn unsubscribe(first: u8, pkid: u16, filters: &[&[u8]]) -> Vec<u8> {
     frame(first, &body)
 }
 
-fn cat(parts: &[&[u8]]) -> Vec<u8> {
+pub(crate) fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
@@ -320,7 +320,7 @@ pub fn malformed_corpus() -> Vec<MalformedCase> {
 
 /// A fixed header declaring `remaining` body bytes and the first few of them: the size
 /// alone must get it refused.
-fn frame_header(first: u8, remaining: usize) -> Vec<u8> {
+pub(crate) fn frame_header(first: u8, remaining: usize) -> Vec<u8> {
     let mut out = vec![first];
     put_remaining_len(&mut out, remaining);
     out.extend_from_slice(&[0x00, 0x01, b'a']);

@@ -64,6 +64,7 @@ mod subscribe;
 pub mod topic_rules;
 mod unsuback;
 mod unsubscribe;
+pub mod v5_corpus;
 mod wire;
 
 #[cfg(test)]
