@@ -76,10 +76,14 @@ mod proptests;
 #[cfg(test)]
 pub(crate) mod test_support;
 #[cfg(test)]
+pub(crate) mod test_support_rumqttc;
+#[cfg(test)]
 pub(crate) mod test_support_v5;
 #[cfg(test)]
 #[path = "mod_tests.rs"]
 mod tests;
+#[cfg(test)]
+mod v5_differential_tests;
 #[cfg(test)]
 mod v5_tests;
 
