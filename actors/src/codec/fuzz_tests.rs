@@ -15,10 +15,10 @@ use super::test_support::{encode_vec, pkid, topic};
 use super::*;
 
 /// xorshift64* (Vigna 2016): small, fast, good enough to pick mutations.
-struct XorShift(u64);
+pub(super) struct XorShift(pub(super) u64);
 
 impl XorShift {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -26,11 +26,11 @@ impl XorShift {
     }
 
     /// Uniform enough in `0..n` for `n` far below 2^64.
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
-    fn byte(&mut self) -> u8 {
+    pub(super) fn byte(&mut self) -> u8 {
         (self.next() >> 56) as u8
     }
 }
@@ -115,7 +115,7 @@ fn seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
 }
 
 /// One random change to `input`.
-fn mutate(rng: &mut XorShift, input: &mut Vec<u8>, seeds: &[Vec<u8>]) {
+pub(super) fn mutate(rng: &mut XorShift, input: &mut Vec<u8>, seeds: &[Vec<u8>]) {
     const INTERESTING: [u8; 10] = [0x00, 0xFF, 0x7F, 0x80, 0x01, b'+', b'#', b'/', 0xC0, 0xED];
     let len = input.len();
     match rng.below(9) {

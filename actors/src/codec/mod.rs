@@ -85,6 +85,8 @@ mod tests;
 #[cfg(test)]
 mod v5_differential_tests;
 #[cfg(test)]
+mod v5_fuzz_tests;
+#[cfg(test)]
 mod v5_tests;
 
 use bytes::{Buf, BufMut, BytesMut};
