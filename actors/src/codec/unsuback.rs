@@ -21,8 +21,8 @@ pub(crate) const LEN: usize = 2;
 pub struct UnsubAck {
     /// The UNSUBSCRIBE's packet id [MQTT-3.10.4-4].
     pub pkid: PacketId,
-    /// MQTT 5 only: one code per filter of the UNSUBSCRIBE, in order [MQTT-3.11.3-1]; empty
-    /// on 3.1/3.1.1, which carry none.
+    /// MQTT 5 only: one code per filter of the UNSUBSCRIBE, in order [MQTT-3.11.3-1], never
+    /// empty when written to an MQTT 5 client; empty on 3.1/3.1.1, which carry none.
     pub reasons: Vec<ReasonCode>,
     /// MQTT 5 only: reason string and user properties.
     pub properties: Option<Box<Properties>>,
@@ -62,6 +62,10 @@ impl UnsubAck {
     pub(crate) fn encode(&self, level: ProtocolLevel, buf: &mut BytesMut) {
         buf.put_u16(self.pkid.get());
         if level == ProtocolLevel::V5 {
+            debug_assert!(
+                !self.reasons.is_empty(),
+                "an MQTT 5 UNSUBACK has a reason code per filter [MQTT-3.11.3-1]"
+            );
             let of = PropertiesOf::Packet(PacketType::UnsubAck);
             properties::encode(self.properties.as_deref(), of, buf);
             for reason in &self.reasons {
