@@ -103,7 +103,9 @@ impl ConnectionState {
         connect: Box<Connect>,
     ) -> Result<(), Close> {
         if connect.level == ProtocolLevel::V5 {
-            // The codec reads MQTT 5; serving it is issue 14. Refused as before.
+            // The codec reads MQTT 5; serving it is issue 14. Refused as before, and counted
+            // as before, when the codec refused the CONNECT.
+            Metrics::add(&self.broker.metrics.protocol_errors, 1);
             return Err(self.refuse(
                 myself,
                 ConnectReturnCode::UnacceptableProtocolVersion,
