@@ -74,7 +74,7 @@ async fn rate_limit_throttles_a_fast_publisher_and_keeps_it_connected() {
     let topic = TopicName::new("rl/t").unwrap();
     let publish = Packet::Publish(Publish::at_most_once(topic, vec![0u8; 1000].into()));
     let mut frame = bytes::BytesMut::new();
-    arbor_actors::codec::encode(&publish, &mut frame);
+    arbor_actors::codec::encode(&publish, arbor_actors::codec::ProtocolLevel::V311, &mut frame);
     let received = &broker.handle.api.metrics().bytes_received;
     let start_bytes = received.load(Ordering::Relaxed);
     let started = tokio::time::Instant::now();
@@ -184,12 +184,13 @@ async fn acl_with_client_id_substitution() {
     let (mut raw, _) = Raw::connected(broker.mqtt, connect_packet("c1", true, 30, None)).await;
     let pkid = PacketId::new(1).unwrap();
     let filters = vec![
-        ("clients/c1/#".to_string(), QoS::AtLeastOnce),
-        ("clients/c2/#".to_string(), QoS::AtLeastOnce),
+        ("clients/c1/#".to_string(), QoS::AtLeastOnce.into()),
+        ("clients/c2/#".to_string(), QoS::AtLeastOnce.into()),
     ];
     raw.send(&Packet::Subscribe(arbor_actors::codec::Subscribe {
         pkid,
         filters,
+        properties: None,
     }))
     .await;
     match raw.next().await {
@@ -197,7 +198,7 @@ async fn acl_with_client_id_substitution() {
             ack.return_codes,
             [
                 arbor_actors::codec::SubackCode::Success(QoS::AtLeastOnce),
-                arbor_actors::codec::SubackCode::Failure
+                arbor_actors::codec::SubackCode::FAILURE
             ]
         ),
         other => panic!("{other:?}"),

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use arbor_actors::codec::{Packet, QoS};
+use arbor_actors::codec::{Ack, Packet, ProtocolLevel, QoS};
 use bytes::BytesMut;
 use common::client::{connect, receive_n, subscribe_qos};
 use common::raw::{connect_packet, publish_packet, Raw};
@@ -19,7 +19,7 @@ fn flood(mut publisher: Raw, topic: &'static str, n: u16) -> tokio::task::JoinHa
         let mut frames = BytesMut::new();
         for i in 0..n {
             let packet = publish_packet(topic, QoS::AtLeastOnce, i + 1, false, &i.to_string());
-            arbor_actors::codec::encode(&packet, &mut frames);
+            arbor_actors::codec::encode(&packet, ProtocolLevel::V311, &mut frames);
         }
         publisher.send_bytes(&frames).await;
         publisher
@@ -50,8 +50,10 @@ async fn a_qos1_publisher_is_paused_and_nothing_is_lost() {
     for expected in 0..N {
         let publish = sub.expect_publish().await;
         assert_eq!(&publish.payload[..], expected.to_string().as_bytes());
-        sub.send(&Packet::PubAck(publish.pkid.expect("QoS 1 has a packet id")))
-            .await;
+        sub.send(&Packet::PubAck(Ack::new(
+            publish.pkid.expect("QoS 1 has a packet id"),
+        )))
+        .await;
         if expected % 500 == 0 {
             let info = broker.session_info("slow-acker").await.expect("session");
             // The bound, passed by at most what the publisher had read when it was paused.

@@ -28,7 +28,7 @@ fn valid_connect_as(client_id: &str) -> Vec<u8> {
     };
     connect.client_id = client_id.to_string();
     let mut out = BytesMut::new();
-    codec::encode(&Packet::Connect(connect), &mut out);
+    codec::encode(&Packet::Connect(connect), codec::ProtocolLevel::V311, &mut out);
     out.to_vec()
 }
 

@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use arbor_actors::codec::{ConnAck, ConnectReturnCode, Packet, ProtocolLevel, QoS, SubackCode};
+use arbor_actors::codec::{
+    Ack, ConnAck, ConnectReturnCode, Disconnect, Packet, ProtocolLevel, QoS, SubackCode,
+};
 use common::client::{connect, publish_acked, receive, subscribe_qos};
 use common::raw::{connect_packet, publish_packet, Raw};
 use common::{test_config, TestBroker};
@@ -34,6 +36,7 @@ fn refused_or_silent(seen: &[Packet], code: ConnectReturnCode) -> bool {
         [Packet::ConnAck(ConnAck {
             code: got,
             session_present: false,
+            properties: None,
         })] => *got == code,
         _ => false,
     }
@@ -45,7 +48,7 @@ async fn first_packet_not_connect_closes_mqtt_3_1_0_1() {
     for (name, packet) in [
         ("PINGREQ", Packet::PingReq),
         ("PUBLISH", publish_packet("t", QoS::AtMostOnce, 0, false, "x")),
-        ("DISCONNECT", Packet::Disconnect),
+        ("DISCONNECT", Packet::Disconnect(Disconnect::NORMAL)),
     ] {
         let mut raw = Raw::open(broker.mqtt).await;
         raw.send(&packet).await;
@@ -212,6 +215,7 @@ async fn a_trickled_packet_is_closed_after_frame_timeout() {
     let payload = "x".repeat(200);
     arbor_actors::codec::encode(
         &publish_packet("t", QoS::AtMostOnce, 0, false, &payload),
+        arbor_actors::codec::ProtocolLevel::V311,
         &mut frame,
     );
     let started = Instant::now();
@@ -260,10 +264,10 @@ async fn mqtt_3_1_mqisdp_connect_publish_and_subscribe_work() {
     let mut got_msg = false;
     while !(got_ack && got_msg) {
         match raw.next().await {
-            Some(Packet::PubAck(id)) if id.get() == 1 => got_ack = true,
+            Some(Packet::PubAck(ack)) if ack.pkid.get() == 1 => got_ack = true,
             Some(Packet::Publish(p)) if !got_msg => {
                 assert_eq!((&p.payload[..], p.qos), (&b"one"[..], QoS::AtLeastOnce));
-                raw.send(&Packet::PubAck(p.pkid.expect("QoS 1"))).await;
+                raw.send(&Packet::PubAck(Ack::new(p.pkid.expect("QoS 1")))).await;
                 got_msg = true;
             }
             other => panic!("unexpected {other:?}"),
@@ -276,21 +280,21 @@ async fn mqtt_3_1_mqisdp_connect_publish_and_subscribe_work() {
     let p = raw.expect_publish().await;
     assert_eq!((&p.payload[..], p.qos), (&b"two"[..], QoS::ExactlyOnce));
     let pkid = p.pkid.expect("QoS 2");
-    raw.send(&Packet::PubRec(pkid)).await;
-    assert_eq!(raw.next().await, Some(Packet::PubRel(pkid)));
-    raw.send(&Packet::PubComp(pkid)).await;
+    raw.send(&Packet::PubRec(Ack::new(pkid))).await;
+    assert_eq!(raw.next().await, Some(Packet::PubRel(Ack::new(pkid))));
+    raw.send(&Packet::PubComp(Ack::new(pkid))).await;
     raw.send(&publish_packet("v311/t", QoS::ExactlyOnce, 2, false, "three"))
         .await;
     let rec = raw.next().await;
     assert!(
-        matches!(rec, Some(Packet::PubRec(id)) if id.get() == 2),
+        matches!(&rec, Some(Packet::PubRec(ack)) if ack.pkid.get() == 2),
         "{rec:?}"
     );
-    raw.send(&Packet::PubRel(
+    raw.send(&Packet::PubRel(Ack::new(
         arbor_actors::codec::PacketId::new(2).expect("non-zero"),
-    ))
+    )))
     .await;
-    assert!(matches!(raw.next().await, Some(Packet::PubComp(id)) if id.get() == 2));
+    assert!(matches!(raw.next().await, Some(Packet::PubComp(ack)) if ack.pkid.get() == 2));
     let p = receive(&mut modern).await;
     assert_eq!(
         (&p.payload[..], p.qos),

@@ -215,7 +215,8 @@ async fn client_id_of_100_bytes_non_ascii_utf8_is_accepted() {
     assert_eq!((id.len(), id.chars().count()), (100, 40));
     let (mut raw, ack) = Raw::connected(broker.mqtt, connect_packet(&id, false, 30, None)).await;
     assert_eq!(ack.code, ConnectReturnCode::Accepted);
-    raw.send(&codec::Packet::Disconnect).await;
+    raw.send(&codec::Packet::Disconnect(codec::Disconnect::NORMAL))
+        .await;
     raw.closed().await;
     let (mut c, present) = join(&broker, &id, false).await;
     assert!(present, "the same session by that id");
@@ -238,12 +239,13 @@ async fn qos2_publish_resent_before_pubrel_is_routed_once_mqtt_4_3_3_2() {
     };
     let pkid = publish.pkid.expect("QoS 2 has an id");
     raw.send(&P::Publish(publish.clone())).await;
-    assert_eq!(raw.next().await, Some(P::PubRec(pkid)));
+    let ack = codec::Ack::new(pkid);
+    assert_eq!(raw.next().await, Some(P::PubRec(ack.clone())));
     raw.send(&P::Publish(codec::Publish { dup: true, ..publish }))
         .await;
-    assert_eq!(raw.next().await, Some(P::PubRec(pkid)));
-    raw.send(&P::PubRel(pkid)).await;
-    assert_eq!(raw.next().await, Some(P::PubComp(pkid)));
+    assert_eq!(raw.next().await, Some(P::PubRec(ack.clone())));
+    raw.send(&P::PubRel(ack.clone())).await;
+    assert_eq!(raw.next().await, Some(P::PubComp(ack)));
     assert_eq!(&receive(&mut sub).await.payload[..], b"once");
     no_publish_within(&mut sub, QUIET).await; // routed once
 }
@@ -265,7 +267,10 @@ async fn unacknowledged_message_is_retried_with_dup() {
         retry.dup && retry.pkid == first.pkid && retry.payload == first.payload,
         "{retry:?}"
     );
-    raw.send(&codec::Packet::PubAck(first.pkid.expect("QoS 1"))).await;
+    raw.send(&codec::Packet::PubAck(codec::Ack::new(
+        first.pkid.expect("QoS 1"),
+    )))
+    .await;
 }
 
 /// A detached persistent session expires after `session.expiry_interval`.
@@ -306,17 +311,20 @@ async fn sys_topics_are_published() {
 /// the session queues (at most `max_mqueue_len`, oldest dropped and counted) instead of sending.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_that_stops_reading_costs_a_bounded_queue() {
-    use arbor_actors::codec::{Packet as P, PacketId, Publish, QoS as Q, Subscribe, TopicName};
+    use arbor_actors::codec::{
+        Packet as P, PacketId, ProtocolLevel, Publish, QoS as Q, Subscribe, TopicName,
+    };
     let mut config = test_config();
     config.session.max_mqueue_len = 100;
     // The publisher is held back this long (crate::load), then the session counts as stalled.
     config.session.publisher_wait = Duration::from_millis(200);
     let broker = TestBroker::with_config(config).await;
     let (mut slow, _) = Raw::connected(broker.mqtt, connect_packet("slow", true, 300, None)).await;
-    let filters = vec![("slow/t".to_string(), Q::AtMostOnce)];
+    let filters = vec![("slow/t".to_string(), Q::AtMostOnce.into())];
     slow.send(&P::Subscribe(Subscribe {
         pkid: PacketId::new(1).unwrap(),
         filters,
+        properties: None,
     }))
     .await;
     assert!(matches!(slow.next().await, Some(P::SubAck(_))));
@@ -328,7 +336,7 @@ async fn a_subscriber_that_stops_reading_costs_a_bounded_queue() {
     ));
     let mut frame = bytes::BytesMut::new();
     for _ in 0..64 {
-        arbor_actors::codec::encode(&packet, &mut frame);
+        arbor_actors::codec::encode(&packet, ProtocolLevel::V311, &mut frame);
     }
     for _ in 0..(50_000 / 64) {
         publisher.send_bytes(&frame).await;

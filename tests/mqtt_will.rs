@@ -121,7 +121,8 @@ async fn no_will_after_disconnect_mqtt_3_1_2_10() {
         connect_packet("polite", true, 30, Some(("will/polite", "no", false))),
     )
     .await;
-    raw.send(&Packet::Disconnect).await;
+    raw.send(&Packet::Disconnect(arbor_actors::codec::Disconnect::NORMAL))
+        .await;
     assert!(
         raw.closed().await.is_empty(),
         "the broker closes after DISCONNECT"

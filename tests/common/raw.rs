@@ -29,9 +29,11 @@ pub fn connect_packet(id: &str, clean: bool, keep_alive: u16, will: Option<(&str
             payload: Bytes::from(payload.to_string()),
             qos: QoS::AtLeastOnce,
             retain,
+            properties: None,
         }),
         username: None,
         password: None,
+        properties: None,
     }
 }
 
@@ -58,7 +60,7 @@ impl Raw {
     /// Sends a packet.
     pub async fn send(&mut self, packet: &Packet) {
         let mut out = BytesMut::new();
-        codec::encode(packet, &mut out);
+        codec::encode(packet, ProtocolLevel::V311, &mut out);
         self.send_bytes(&out).await;
     }
 
@@ -107,7 +109,8 @@ impl Raw {
         let pkid = codec::PacketId::new(1).expect("non-zero");
         self.send(&Packet::Subscribe(codec::Subscribe {
             pkid,
-            filters: vec![(filter.to_string(), qos)],
+            filters: vec![(filter.to_string(), qos.into())],
+            properties: None,
         }))
         .await;
         match self.next().await {
@@ -152,5 +155,6 @@ pub fn publish_packet(topic: &str, qos: QoS, pkid: u16, retain: bool, payload: &
             _ => Some(codec::PacketId::new(pkid).expect("non-zero packet id")),
         },
         payload: Bytes::from(payload.to_string()),
+        properties: None,
     })
 }

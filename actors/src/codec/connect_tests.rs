@@ -16,6 +16,7 @@ fn minimal(level: ProtocolLevel) -> Connect {
         will: None,
         username: None,
         password: None,
+        properties: None,
     }
 }
 
@@ -30,9 +31,11 @@ fn full() -> Connect {
             payload: Bytes::from_static(b"\x00\xFFbye"),
             qos: QoS::ExactlyOnce,
             retain: true,
+            properties: None,
         }),
         username: Some(String::from("user")),
         password: Some(Bytes::from_static(b"\xFF\x00secret")),
+        properties: None,
     }
 }
 
@@ -104,8 +107,9 @@ fn password_without_username_mqtt_3_1_2_22() {
 
 #[test]
 fn unsupported_protocol_mqtt_3_1_2_2() {
-    let cases: [(&[u8], u8); 6] = [
-        (b"MQTT", 5),
+    let cases: [(&[u8], u8); 7] = [
+        (b"MQTT", 6),
+        (b"MQIsdp", 5),
         (b"MQTT", 3),
         (b"MQTT", 0),
         (b"MQIsdp", 4),
@@ -126,6 +130,8 @@ fn unsupported_protocol_mqtt_3_1_2_2() {
             err.connack_code(),
             Some(ConnectReturnCode::UnacceptableProtocolVersion)
         );
+        assert_eq!(err.connack_level(), ProtocolLevel::V311);
+        assert_eq!(err.disconnect_reason(), None);
     }
 }
 
@@ -161,19 +167,18 @@ fn unknown_protocol_name_gets_no_connack_mqtt_3_1_2_1() {
 
 #[test]
 fn unsupported_protocol_wins_over_what_follows() {
-    // An MQTT 5 CONNECT has properties where 3.1.1 has the client id; whatever comes after
-    // the level, the answer is CONNACK 0x01.
-    let bytes = frame(0x10, &[&field(b"MQTT")[..], &[5, 0x01, 0xFF]].concat());
+    // Whatever comes after an unknown level, the answer is CONNACK 0x01.
+    let bytes = frame(0x10, &[&field(b"MQTT")[..], &[6, 0x01, 0xFF]].concat());
     assert_eq!(
         decode_err(&bytes, None),
         CodecError::UnsupportedProtocol {
             name: Bytes::from_static(b"MQTT"),
-            level: 5
+            level: 6
         }
     );
     assert_eq!(
         decode_err(&bytes, None).to_string(),
-        "unsupported protocol \"MQTT\" level 5"
+        "unsupported protocol \"MQTT\" level 6"
     );
 }
 

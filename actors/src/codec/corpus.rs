@@ -38,7 +38,7 @@ pub(crate) fn frame(first: u8, body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn put_remaining_len(out: &mut Vec<u8>, len: usize) {
+pub(crate) fn put_remaining_len(out: &mut Vec<u8>, len: usize) {
     let mut rest = len;
     loop {
         let byte = (rest & 0x7F) as u8;
@@ -95,7 +95,7 @@ fn unsubscribe(first: u8, pkid: u16, filters: &[&[u8]]) -> Vec<u8> {
     frame(first, &body)
 }
 
-fn cat(parts: &[&[u8]]) -> Vec<u8> {
+pub(crate) fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
@@ -280,7 +280,7 @@ pub fn malformed_corpus() -> Vec<MalformedCase> {
     first("connect_protocol_name_not_utf8", connect_frame(b"\xFF\xFE", 4, 0x02, &[b"c"]));
     first("connect_mqtt_level_3", connect_frame(b"MQTT", 3, 0x02, &[b"c"]));
     first("connect_mqisdp_level_4", connect_frame(b"MQIsdp", 4, 0x02, &[b"c"]));
-    first("connect_mqtt_level_5", connect_frame_v5());
+    first("connect_mqtt_level_6", connect_frame_v6());
     first("connect_mqtt_level_0", connect_frame(b"MQTT", 0, 0x02, &[b"c"]));
     first("connect_mqtt_level_255", connect_frame(b"MQTT", 255, 0x02, &[b"c"]));
     first("connect_empty_body", vec![0x10, 0x00]);
@@ -320,7 +320,7 @@ pub fn malformed_corpus() -> Vec<MalformedCase> {
 
 /// A fixed header declaring `remaining` body bytes and the first few of them: the size
 /// alone must get it refused.
-fn frame_header(first: u8, remaining: usize) -> Vec<u8> {
+pub(crate) fn frame_header(first: u8, remaining: usize) -> Vec<u8> {
     let mut out = vec![first];
     put_remaining_len(&mut out, remaining);
     out.extend_from_slice(&[0x00, 0x01, b'a']);
@@ -334,12 +334,12 @@ fn connect_frame_first(first: u8) -> Vec<u8> {
     bytes
 }
 
-/// An MQTT 5 CONNECT, properties included: the broker answers CONNACK 0x01.
-fn connect_frame_v5() -> Vec<u8> {
-    // Name, level 5, clean start, keepalive 60, properties length 0, client id "c".
+/// A CONNECT for a future level 6, shaped like MQTT 5 (properties length 0 before the client
+/// id): the broker answers CONNACK 0x01. (A level-5 CONNECT is valid: see `v5_corpus`.)
+fn connect_frame_v6() -> Vec<u8> {
     frame(
         0x10,
-        &cat(&[&field(b"MQTT"), &[5, 0x02, 0x00, 0x3C, 0x00], &field(b"c")]),
+        &cat(&[&field(b"MQTT"), &[6, 0x02, 0x00, 0x3C, 0x00], &field(b"c")]),
     )
 }
 

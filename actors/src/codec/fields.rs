@@ -107,6 +107,8 @@ pub enum ProtocolLevel {
     V31 = 3,
     /// MQTT 3.1.1: protocol name `MQTT`, level 4.
     V311 = 4,
+    /// MQTT 5.0: protocol name `MQTT`, level 5.
+    V5 = 5,
 }
 
 impl ProtocolLevel {
@@ -119,7 +121,7 @@ impl ProtocolLevel {
     pub const fn name(self) -> &'static str {
         match self {
             ProtocolLevel::V31 => "MQIsdp",
-            ProtocolLevel::V311 => "MQTT",
+            ProtocolLevel::V311 | ProtocolLevel::V5 => "MQTT",
         }
     }
 
@@ -134,6 +136,7 @@ impl ProtocolLevel {
     pub fn from_name_and_level(name: &[u8], level: u8) -> Option<ProtocolLevel> {
         match (name, level) {
             (b"MQTT", 4) => Some(ProtocolLevel::V311),
+            (b"MQTT", 5) => Some(ProtocolLevel::V5),
             (b"MQIsdp", 3) => Some(ProtocolLevel::V31),
             _ => None,
         }
@@ -145,12 +148,14 @@ impl fmt::Display for ProtocolLevel {
         f.write_str(match self {
             ProtocolLevel::V31 => "MQTT 3.1",
             ProtocolLevel::V311 => "MQTT 3.1.1",
+            ProtocolLevel::V5 => "MQTT 5.0",
         })
     }
 }
 
-/// The control packet type: the high nibble of the first byte. 0 and 15 are reserved and
-/// have no variant (MQTT 3.1.1 section 2.2.1).
+/// The control packet type: the high nibble of the first byte. 0 is reserved and has no
+/// variant; 15 is reserved in MQTT 3.1.1 (section 2.2.1) and is AUTH in MQTT 5, so the decoder
+/// refuses it below level 5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum PacketType {
@@ -180,12 +185,15 @@ pub enum PacketType {
     PingReq = 12,
     /// Keepalive response.
     PingResp = 13,
-    /// Client is disconnecting cleanly.
+    /// Client is disconnecting cleanly; in MQTT 5 either side, with a reason code.
     Disconnect = 14,
+    /// MQTT 5 only: a step of enhanced authentication.
+    Auth = 15,
 }
 
 impl PacketType {
-    /// The type for a first byte's high nibble, or `None` for the reserved 0 and 15.
+    /// The type for a first byte's high nibble, or `None` for the reserved 0. (15 is AUTH,
+    /// which only MQTT 5 has.)
     pub const fn from_nibble(nibble: u8) -> Option<PacketType> {
         Some(match nibble {
             1 => PacketType::Connect,
@@ -202,6 +210,7 @@ impl PacketType {
             12 => PacketType::PingReq,
             13 => PacketType::PingResp,
             14 => PacketType::Disconnect,
+            15 => PacketType::Auth,
             _ => return None,
         })
     }
@@ -216,17 +225,23 @@ impl PacketType {
         }
     }
 
-    /// The remaining length of types whose body has a fixed size, which lets a wrong length be
-    /// rejected from the fixed header alone.
-    pub const fn fixed_remaining_len(self) -> Option<usize> {
-        match self {
-            PacketType::ConnAck
-            | PacketType::PubAck
-            | PacketType::PubRec
-            | PacketType::PubRel
-            | PacketType::PubComp
-            | PacketType::UnsubAck => Some(2),
-            PacketType::PingReq | PacketType::PingResp | PacketType::Disconnect => Some(0),
+    /// The remaining length of types whose body has a fixed size at `level`, which lets a
+    /// wrong length be rejected from the fixed header alone. In MQTT 5 only the pings have
+    /// one: the acknowledgements, CONNACK and DISCONNECT grew reason codes and properties.
+    pub const fn fixed_remaining_len(self, level: Option<ProtocolLevel>) -> Option<usize> {
+        match (self, level) {
+            (PacketType::PingReq | PacketType::PingResp, _) => Some(0),
+            (_, Some(ProtocolLevel::V5)) => None,
+            (
+                PacketType::ConnAck
+                | PacketType::PubAck
+                | PacketType::PubRec
+                | PacketType::PubRel
+                | PacketType::PubComp
+                | PacketType::UnsubAck,
+                _,
+            ) => Some(2),
+            (PacketType::Disconnect, _) => Some(0),
             _ => None,
         }
     }
@@ -248,6 +263,7 @@ impl PacketType {
             PacketType::PingReq => "PINGREQ",
             PacketType::PingResp => "PINGRESP",
             PacketType::Disconnect => "DISCONNECT",
+            PacketType::Auth => "AUTH",
         }
     }
 }
@@ -290,19 +306,25 @@ mod tests {
             Some(ProtocolLevel::V31)
         );
         assert_eq!(ProtocolLevel::from_name_and_level(b"MQTT", 3), None);
-        assert_eq!(ProtocolLevel::from_name_and_level(b"MQTT", 5), None);
+        assert_eq!(
+            ProtocolLevel::from_name_and_level(b"MQTT", 5),
+            Some(ProtocolLevel::V5)
+        );
+        assert_eq!(ProtocolLevel::from_name_and_level(b"MQIsdp", 5), None);
+        assert_eq!(ProtocolLevel::from_name_and_level(b"MQTT", 6), None);
         assert_eq!(ProtocolLevel::V31.name(), "MQIsdp");
         assert!(ProtocolLevel::is_known_name(b"MQTT") && ProtocolLevel::is_known_name(b"MQIsdp"));
         for name in [&b""[..], b"MQTU", b"mqtt", b"MQTTT", b"MQIsd"] {
             assert!(!ProtocolLevel::is_known_name(name), "{name:?}");
         }
+        assert_eq!(ProtocolLevel::V5.to_string(), "MQTT 5.0");
     }
 
     #[test]
     fn packet_type_nibbles() {
         assert_eq!(PacketType::from_nibble(0), None);
-        assert_eq!(PacketType::from_nibble(15), None);
-        for nibble in 1..15u8 {
+        assert_eq!(PacketType::from_nibble(15), Some(PacketType::Auth));
+        for nibble in 1..16u8 {
             let t = PacketType::from_nibble(nibble);
             assert_eq!(t.map(|t| t as u8), Some(nibble));
         }

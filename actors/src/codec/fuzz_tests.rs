@@ -15,10 +15,10 @@ use super::test_support::{encode_vec, pkid, topic};
 use super::*;
 
 /// xorshift64* (Vigna 2016): small, fast, good enough to pick mutations.
-struct XorShift(u64);
+pub(super) struct XorShift(pub(super) u64);
 
 impl XorShift {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -26,11 +26,11 @@ impl XorShift {
     }
 
     /// Uniform enough in `0..n` for `n` far below 2^64.
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
-    fn byte(&mut self) -> u8 {
+    pub(super) fn byte(&mut self) -> u8 {
         (self.next() >> 56) as u8
     }
 }
@@ -42,6 +42,7 @@ fn seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         payload: Bytes::from_static(b"bye"),
         qos: QoS::AtLeastOnce,
         retain: true,
+        properties: None,
     };
     let connect = Connect {
         level: ProtocolLevel::V311,
@@ -51,6 +52,7 @@ fn seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         will: Some(will),
         username: Some(String::from("u")),
         password: Some(Bytes::from_static(b"p\xFF")),
+        properties: None,
     };
     let mut v31 = connect.clone();
     v31.level = ProtocolLevel::V31;
@@ -63,6 +65,7 @@ fn seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         topic: topic("a/b/c"),
         pkid: id.map(pkid),
         payload: Bytes::from(vec![0x5A; len]),
+        properties: None,
     };
     let packets = [
         Packet::Connect(Box::new(connect)),
@@ -70,30 +73,37 @@ fn seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         Packet::ConnAck(ConnAck {
             session_present: true,
             code: ConnectReturnCode::Accepted,
+            properties: None,
         }),
         Packet::Publish(publish(QoS::AtMostOnce, None, 3)),
         Packet::Publish(publish(QoS::AtLeastOnce, Some(1), 0)),
         Packet::Publish(publish(QoS::ExactlyOnce, Some(0xFFFF), 200)),
-        Packet::PubAck(pkid(1)),
-        Packet::PubRec(pkid(0x100)),
-        Packet::PubRel(pkid(2)),
-        Packet::PubComp(pkid(3)),
+        Packet::PubAck(Ack::new(pkid(1))),
+        Packet::PubRec(Ack::new(pkid(0x100))),
+        Packet::PubRel(Ack::new(pkid(2))),
+        Packet::PubComp(Ack::new(pkid(3))),
         Packet::Subscribe(Subscribe {
             pkid: pkid(4),
-            filters: vec![("a/+/c".into(), QoS::AtLeastOnce), ("#".into(), QoS::ExactlyOnce)],
+            filters: vec![
+                ("a/+/c".into(), QoS::AtLeastOnce.into()),
+                ("#".into(), QoS::ExactlyOnce.into()),
+            ],
+            properties: None,
         }),
         Packet::SubAck(SubAck {
             pkid: pkid(4),
-            return_codes: vec![SubackCode::Success(QoS::AtLeastOnce), SubackCode::Failure],
+            return_codes: vec![SubackCode::Success(QoS::AtLeastOnce), SubackCode::FAILURE],
+            properties: None,
         }),
         Packet::Unsubscribe(Unsubscribe {
             pkid: pkid(5),
             filters: vec!["a/+/c".into(), "x".into()],
+            properties: None,
         }),
-        Packet::UnsubAck(pkid(5)),
+        Packet::UnsubAck(UnsubAck::new(pkid(5))),
         Packet::PingReq,
         Packet::PingResp,
-        Packet::Disconnect,
+        Packet::Disconnect(Disconnect::NORMAL),
     ];
     let valid = packets.iter().map(encode_vec).collect();
     let corpus = malformed_corpus()
@@ -105,7 +115,7 @@ fn seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
 }
 
 /// One random change to `input`.
-fn mutate(rng: &mut XorShift, input: &mut Vec<u8>, seeds: &[Vec<u8>]) {
+pub(super) fn mutate(rng: &mut XorShift, input: &mut Vec<u8>, seeds: &[Vec<u8>]) {
     const INTERESTING: [u8; 10] = [0x00, 0xFF, 0x7F, 0x80, 0x01, b'+', b'#', b'/', 0xC0, 0xED];
     let len = input.len();
     match rng.below(9) {
@@ -174,7 +184,7 @@ fn check(input: &[u8], max: usize, level: Option<ProtocolLevel>, outcomes: &mut 
                 assert_eq!(consumed, header.frame_len());
                 assert!(consumed <= max);
                 let again = encode_vec(&packet);
-                assert_eq!(again.len(), packet.encoded_len());
+                assert_eq!(again.len(), packet.encoded_len(ProtocolLevel::V311));
                 let mut again = BytesMut::from(&again[..]);
                 assert_eq!(
                     decode(&mut again, usize::MAX, level),

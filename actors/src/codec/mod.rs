@@ -1,10 +1,11 @@
-//! The MQTT 3.1 and 3.1.1 codec: bytes from a socket to [`Packet`]s and back.
+//! The MQTT 3.1, 3.1.1 and 5.0 codec: bytes from a socket to [`Packet`]s and back.
 //!
-//! Mirrors emqttd's `emqttd_parser` and `emqttd_serializer`. This module owns the fixed
-//! header, the variable-length remaining length and the two entry points, [`decode`] and
-//! [`encode`]; each packet's body lives in its own file with the same three parts (`decode`,
-//! `encode`, `len`), and [`topic_rules`] holds the topic name and filter rules the router
-//! shares.
+//! Mirrors emqttd's `emqttd_parser` and `emqttd_serializer` (and EMQX's single packet record
+//! for every level). This module owns the fixed header, the variable-length remaining length
+//! and the two entry points, [`decode`] and [`encode`]; each packet's body lives in its own
+//! file with the same three parts (`decode`, `encode`, `len`), MQTT 5 properties in
+//! `properties.rs` and reason codes in `reason.rs`, and [`topic_rules`] holds the topic name
+//! and filter rules the router shares.
 //!
 //! # Decoding
 //! [`decode`] is pure (no I/O, no async) and works in two steps, as mini-redis does:
@@ -22,12 +23,23 @@
 //! before a large body arrives.
 //!
 //! # Protocol level
-//! `decode` takes the level of the connection's CONNECT, or `None` before it. It changes two
-//! things only. MQTT 3.1 has no reserved flag bits: it calls DUP, QoS and RETAIN "not used" on
-//! every type but PUBLISH, and gives PUBREL, SUBSCRIBE and UNSUBSCRIBE QoS 1 with DUP set on a
+//! `decode` takes the level of the connection's CONNECT, or `None` before it; a CONNECT
+//! decides its own level (`None` reads the CONNECT, then the connection passes its level on).
+//! MQTT 3.1 has no reserved flag bits: it calls DUP, QoS and RETAIN "not used" on every type
+//! but PUBLISH, and gives PUBREL, SUBSCRIBE and UNSUBSCRIBE QoS 1 with DUP set on a
 //! retransmission; so on a 3.1 connection only those three types' QoS bits are checked. And
 //! MQTT 3.1 has neither the CONNACK session-present flag nor the SUBACK failure code 0x80.
 //! `None` applies the stricter 3.1.1 rules, which every valid CONNECT passes.
+//!
+//! MQTT 5 keeps the 3.1.1 fixed header, adds packet type 15 (AUTH, refused below level 5),
+//! requires every variable byte integer in its shortest form [MQTT-1.5.5-1] (the remaining
+//! length included), and gives most packets a reason code and properties, so only PINGREQ
+//! and PINGRESP keep a fixed length. A malformed MQTT 5 packet gets a DISCONNECT whose reason
+//! code [`CodecError::disconnect_reason`] names.
+//!
+//! [`encode`] writes a packet as a peer of the given level reads it: the same `Packet` is
+//! written with its reason codes and properties to an MQTT 5 client and without them to a
+//! 3.1.1 one, which is what lets 3.1.1 and MQTT 5 clients share messages.
 //!
 //! # Not mqttbytes
 //! DESIGN.md section 9 lists the faults of mqttbytes 0.6 (no 3.1, level 5 accepted on the v4
@@ -36,6 +48,7 @@
 //! each divergence found.
 
 mod ack;
+mod auth;
 mod connack;
 mod connect;
 pub mod corpus;
@@ -43,12 +56,15 @@ mod disconnect;
 mod error;
 mod fields;
 mod ping;
+mod properties;
 mod publish;
+mod reason;
 mod suback;
 mod subscribe;
 pub mod topic_rules;
 mod unsuback;
 mod unsubscribe;
+pub mod v5_corpus;
 mod wire;
 
 #[cfg(test)]
@@ -60,19 +76,35 @@ mod proptests;
 #[cfg(test)]
 pub(crate) mod test_support;
 #[cfg(test)]
+pub(crate) mod test_support_rumqttc;
+#[cfg(test)]
+pub(crate) mod test_support_v5;
+#[cfg(test)]
 #[path = "mod_tests.rs"]
 mod tests;
+#[cfg(test)]
+mod v5_differential_tests;
+#[cfg(test)]
+mod v5_fuzz_tests;
+#[cfg(test)]
+mod v5_tests;
 
 use bytes::{Buf, BufMut, BytesMut};
 
+pub use ack::Ack;
+pub use auth::Auth;
 pub use connack::{ConnAck, ConnectReturnCode};
 pub use connect::{Connect, Will};
+pub use disconnect::Disconnect;
 pub use error::CodecError;
 pub use fields::{PacketId, PacketType, ProtocolLevel, QoS};
+pub use properties::{Properties, PropertiesOf, PropertyId, MAX_SUBSCRIPTION_ID};
 pub use publish::Publish;
+pub use reason::ReasonCode;
 pub use suback::{SubAck, SubackCode};
-pub use subscribe::Subscribe;
+pub use subscribe::{RetainHandling, SubOptions, Subscribe};
 pub use topic_rules::{validate_topic_filter, validate_topic_name, TopicError, TopicName};
+pub use unsuback::UnsubAck;
 pub use unsubscribe::Unsubscribe;
 
 use wire::Reader;
@@ -80,7 +112,11 @@ use wire::Reader;
 /// The largest remaining length the 4-byte variable-length integer can express.
 pub const MAX_REMAINING_LEN: usize = 268_435_455;
 
-/// One MQTT 3.1/3.1.1 control packet.
+/// One control packet, of any protocol level (like emqttd's single `#mqtt_packet{}` record).
+///
+/// What only MQTT 5 has (reason codes, properties) lives in fields that are empty on 3.1 and
+/// 3.1.1 and boxed where large, so a 3.1.1 packet stays as small as before: the enum is at
+/// most 64 bytes (a test holds it there).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet {
     /// Client request to connect (boxed: it is by far the largest packet, and one a connection
@@ -91,13 +127,13 @@ pub enum Packet {
     /// Application message.
     Publish(Publish),
     /// QoS 1 acknowledgement.
-    PubAck(PacketId),
+    PubAck(Ack),
     /// QoS 2, publish received.
-    PubRec(PacketId),
+    PubRec(Ack),
     /// QoS 2, publish release.
-    PubRel(PacketId),
+    PubRel(Ack),
     /// QoS 2, publish complete.
-    PubComp(PacketId),
+    PubComp(Ack),
     /// Subscribe request.
     Subscribe(Subscribe),
     /// Subscribe acknowledgement.
@@ -105,13 +141,16 @@ pub enum Packet {
     /// Unsubscribe request.
     Unsubscribe(Unsubscribe),
     /// Unsubscribe acknowledgement.
-    UnsubAck(PacketId),
+    UnsubAck(UnsubAck),
     /// Keepalive request.
     PingReq,
     /// Keepalive response.
     PingResp,
-    /// Clean disconnect: the will is discarded [MQTT-3.14.4-3].
-    Disconnect,
+    /// Clean disconnect: on 3.1/3.1.1 the will is discarded [MQTT-3.14.4-3]. In MQTT 5 sent
+    /// by either side, with a reason code.
+    Disconnect(Disconnect),
+    /// MQTT 5 only: a step of enhanced authentication.
+    Auth(Auth),
 }
 
 impl Packet {
@@ -131,30 +170,35 @@ impl Packet {
             Packet::UnsubAck(_) => PacketType::UnsubAck,
             Packet::PingReq => PacketType::PingReq,
             Packet::PingResp => PacketType::PingResp,
-            Packet::Disconnect => PacketType::Disconnect,
+            Packet::Disconnect(_) => PacketType::Disconnect,
+            Packet::Auth(_) => PacketType::Auth,
         }
     }
 
-    /// Bytes [`encode`] writes for this packet: first byte, remaining length and body. Lets a
-    /// writer reserve once, or check a packet against a client's maximum before sending it.
-    pub fn encoded_len(&self) -> usize {
-        let body = self.body_len();
+    /// Bytes [`encode`] writes for this packet at `level`: first byte, remaining length and
+    /// body. Lets a writer reserve once, or check a packet against a client's maximum packet
+    /// size before sending it.
+    pub fn encoded_len(&self, level: ProtocolLevel) -> usize {
+        let body = self.body_len(level);
         1 + remaining_len_len(body) + body
     }
 
-    /// The remaining length: variable header plus payload.
-    fn body_len(&self) -> usize {
+    /// The remaining length at `level`: variable header plus payload.
+    fn body_len(&self, level: ProtocolLevel) -> usize {
         match self {
             Packet::Connect(connect) => connect.len(),
-            Packet::ConnAck(connack) => connack.len(),
-            Packet::Publish(publish) => publish.len(),
-            Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubRel(_) | Packet::PubComp(_) => ack::LEN,
-            Packet::Subscribe(subscribe) => subscribe.len(),
-            Packet::SubAck(suback) => suback.len(),
-            Packet::Unsubscribe(unsubscribe) => unsubscribe.len(),
-            Packet::UnsubAck(_) => unsuback::LEN,
+            Packet::ConnAck(connack) => connack.len(level),
+            Packet::Publish(publish) => publish.len(level),
+            Packet::PubAck(ack) | Packet::PubRec(ack) | Packet::PubRel(ack) | Packet::PubComp(ack) => {
+                ack.len(level)
+            }
+            Packet::Subscribe(subscribe) => subscribe.len(level),
+            Packet::SubAck(suback) => suback.len(level),
+            Packet::Unsubscribe(unsubscribe) => unsubscribe.len(level),
+            Packet::UnsubAck(unsuback) => unsuback.len(level),
             Packet::PingReq | Packet::PingResp => ping::LEN,
-            Packet::Disconnect => disconnect::LEN,
+            Packet::Disconnect(disconnect) => disconnect.len(level),
+            Packet::Auth(auth) => auth.len(),
         }
     }
 
@@ -188,7 +232,10 @@ packet_from!(
     Publish(Publish),
     Subscribe(Subscribe),
     SubAck(SubAck),
-    Unsubscribe(Unsubscribe)
+    Unsubscribe(Unsubscribe),
+    UnsubAck(UnsubAck),
+    Disconnect(Disconnect),
+    Auth(Auth)
 );
 
 /// A fixed header that passed every check [`peek_header`] can make.
@@ -209,6 +256,12 @@ impl FixedHeader {
     pub fn frame_len(&self) -> usize {
         self.header_len + self.remaining_len
     }
+
+    /// Whether the remaining length took the fewest bytes it could, as MQTT 5 requires
+    /// [MQTT-1.5.5-1] (3.1.1 does not).
+    pub fn is_shortest(&self) -> bool {
+        self.header_len == 1 + remaining_len_len(self.remaining_len)
+    }
 }
 
 /// Reads the fixed header at the start of `buf` without consuming anything: `Ok(None)` if
@@ -224,14 +277,26 @@ pub fn peek_header(
     let Some((&first, len_bytes)) = buf.split_first() else {
         return Ok(None);
     };
-    let packet_type = PacketType::from_nibble(first >> 4).ok_or(CodecError::InvalidPacketType(first >> 4))?;
+    let packet_type = match PacketType::from_nibble(first >> 4) {
+        // AUTH exists in MQTT 5 only; below, 15 is reserved.
+        Some(PacketType::Auth) if level != Some(ProtocolLevel::V5) => {
+            return Err(CodecError::InvalidPacketType(first >> 4))
+        }
+        None => return Err(CodecError::InvalidPacketType(first >> 4)),
+        Some(packet_type) => packet_type,
+    };
     let flags = first & 0x0F;
     check_flags(packet_type, flags, level)?;
 
     let Some((remaining_len, len_len)) = read_remaining_len(len_bytes)? else {
         return Ok(None);
     };
-    if let Some(expected) = packet_type.fixed_remaining_len() {
+    if level == Some(ProtocolLevel::V5) && len_len != remaining_len_len(remaining_len) {
+        return Err(CodecError::NonMinimalVarInt {
+            field: "remaining length",
+        });
+    }
+    if let Some(expected) = packet_type.fixed_remaining_len(level) {
         if remaining_len != expected {
             return Err(CodecError::UnexpectedRemainingLength {
                 packet_type,
@@ -313,25 +378,38 @@ pub fn decode(
     frame.advance(header.header_len);
     let body = Reader::new(frame);
     let packet = match header.packet_type {
-        PacketType::Connect => Packet::Connect(Box::new(Connect::decode(body)?)),
+        PacketType::Connect => Packet::Connect(Box::new(Connect::decode(body, header.is_shortest())?)),
         PacketType::ConnAck => Packet::ConnAck(ConnAck::decode(body, level)?),
-        PacketType::Publish => Packet::Publish(Publish::decode(header.flags, body)?),
-        PacketType::PubAck => Packet::PubAck(ack::decode(body, PacketType::PubAck)?),
-        PacketType::PubRec => Packet::PubRec(ack::decode(body, PacketType::PubRec)?),
-        PacketType::PubRel => Packet::PubRel(ack::decode(body, PacketType::PubRel)?),
-        PacketType::PubComp => Packet::PubComp(ack::decode(body, PacketType::PubComp)?),
-        PacketType::Subscribe => Packet::Subscribe(Subscribe::decode(body)?),
+        PacketType::Publish => Packet::Publish(Publish::decode(header.flags, body, level)?),
+        PacketType::PubAck => Packet::PubAck(Ack::decode(body, PacketType::PubAck, level)?),
+        PacketType::PubRec => Packet::PubRec(Ack::decode(body, PacketType::PubRec, level)?),
+        PacketType::PubRel => Packet::PubRel(Ack::decode(body, PacketType::PubRel, level)?),
+        PacketType::PubComp => Packet::PubComp(Ack::decode(body, PacketType::PubComp, level)?),
+        PacketType::Subscribe => Packet::Subscribe(Subscribe::decode(body, level)?),
         PacketType::SubAck => Packet::SubAck(SubAck::decode(body, level)?),
-        PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::decode(body)?),
-        PacketType::UnsubAck => Packet::UnsubAck(unsuback::decode(body)?),
+        PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::decode(body, level)?),
+        PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::decode(body, level)?),
         PacketType::PingReq => ping::decode(body, PacketType::PingReq).map(|()| Packet::PingReq)?,
         PacketType::PingResp => ping::decode(body, PacketType::PingResp).map(|()| Packet::PingResp)?,
-        PacketType::Disconnect => disconnect::decode(body).map(|()| Packet::Disconnect)?,
+        PacketType::Disconnect => Packet::Disconnect(Disconnect::decode(body, level)?),
+        // peek_header lets AUTH through at level 5 only.
+        PacketType::Auth => Packet::Auth(Auth::decode(body)?),
     };
     Ok(Some(packet))
 }
 
-/// Appends `packet`'s frame to `buf`, reserving [`Packet::encoded_len`] bytes first.
+/// Appends `packet`'s frame, as a client or server of protocol `level` reads it, to `buf`,
+/// reserving [`Packet::encoded_len`] bytes first.
+///
+/// On 3.1 and 3.1.1 what those levels cannot carry is left out: reason codes, properties,
+/// the options of a subscription but its QoS; a `SubackCode::Failure` is 0x80 and a
+/// `ConnectReturnCode` only MQTT 5 has is written as its nearest 3.1.1 code. A `Connect`
+/// is always written at its own `level`, an `Auth` always as MQTT 5 (no other level has it).
+/// On MQTT 5 the shortest form is written: an acknowledgement with reason Success and no
+/// properties is two bytes [MQTT-3.4.2-1], a normal DISCONNECT none.
+///
+/// That every reason code and property is allowed in its packet is checked by debug
+/// assertions only: the broker builds these, and a packet that breaks the tables is a bug.
 ///
 /// Writes the fields as they are: a `Publish` whose `pkid` does not match its `qos`, or a
 /// 3.1.1 `Connect` with a password but no username, is written as such (tests use this to
@@ -341,23 +419,25 @@ pub fn decode(
 /// If a string or binary field is longer than 65,535 bytes, or the body longer than
 /// [`MAX_REMAINING_LEN`]: neither fits the wire format, and neither can come out of
 /// [`decode`], so only a caller bug builds one.
-pub fn encode(packet: &Packet, buf: &mut BytesMut) {
-    let body_len = packet.body_len();
+pub fn encode(packet: &Packet, level: ProtocolLevel, buf: &mut BytesMut) {
+    let body_len = packet.body_len(level);
     buf.reserve(1 + remaining_len_len(body_len) + body_len);
     buf.put_u8(packet.first_byte());
     put_remaining_len(buf, body_len);
     match packet {
         Packet::Connect(connect) => connect.encode(buf),
-        Packet::ConnAck(connack) => connack.encode(buf),
-        Packet::Publish(publish) => publish.encode(buf),
-        Packet::PubAck(id) | Packet::PubRec(id) | Packet::PubRel(id) | Packet::PubComp(id) => {
-            ack::encode(*id, buf);
+        Packet::ConnAck(connack) => connack.encode(level, buf),
+        Packet::Publish(publish) => publish.encode(level, buf),
+        Packet::PubAck(ack) | Packet::PubRec(ack) | Packet::PubRel(ack) | Packet::PubComp(ack) => {
+            ack.encode(packet.packet_type(), level, buf);
         }
-        Packet::Subscribe(subscribe) => subscribe.encode(buf),
-        Packet::SubAck(suback) => suback.encode(buf),
-        Packet::Unsubscribe(unsubscribe) => unsubscribe.encode(buf),
-        Packet::UnsubAck(id) => unsuback::encode(*id, buf),
-        Packet::PingReq | Packet::PingResp | Packet::Disconnect => {}
+        Packet::Subscribe(subscribe) => subscribe.encode(level, buf),
+        Packet::SubAck(suback) => suback.encode(level, buf),
+        Packet::Unsubscribe(unsubscribe) => unsubscribe.encode(level, buf),
+        Packet::UnsubAck(unsuback) => unsuback.encode(level, buf),
+        Packet::PingReq | Packet::PingResp => {}
+        Packet::Disconnect(disconnect) => disconnect.encode(level, buf),
+        Packet::Auth(auth) => auth.encode(buf),
     }
 }
 

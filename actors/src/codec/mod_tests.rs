@@ -113,7 +113,8 @@ fn huge_declared_frame_is_refused_after_five_bytes() {
 fn peek_header_reads_without_consuming() {
     let bytes = encode_vec(&Packet::Subscribe(Subscribe {
         pkid: pkid(1),
-        filters: vec![("a".into(), QoS::AtLeastOnce)],
+        filters: vec![("a".into(), QoS::AtLeastOnce.into())],
+        properties: None,
     }));
     let header = peek_header(&bytes[..2], NO_LIMIT, None)
         .expect("valid header")
@@ -128,10 +129,10 @@ fn peek_header_reads_without_consuming() {
 #[test]
 fn consecutive_packets_are_decoded_one_at_a_time() {
     let first = Packet::Publish(Publish::at_most_once(topic("t"), Bytes::from_static(b"1")));
-    let second = Packet::PubAck(pkid(2));
+    let second = Packet::PubAck(Ack::new(pkid(2)));
     let mut buf = BytesMut::new();
-    encode(&first, &mut buf);
-    encode(&second, &mut buf);
+    encode(&first, ProtocolLevel::V311, &mut buf);
+    encode(&second, ProtocolLevel::V311, &mut buf);
     buf.extend_from_slice(&[0xE0]);
     let level = Some(ProtocolLevel::V311);
     assert_eq!(decode(&mut buf, NO_LIMIT, level), Ok(Some(first)));
@@ -144,15 +145,21 @@ fn consecutive_packets_are_decoded_one_at_a_time() {
 fn encode_appends_and_reserves() {
     let mut buf = BytesMut::from(&b"prefix"[..]);
     let packet = Packet::PingResp;
-    encode(&packet, &mut buf);
+    encode(&packet, ProtocolLevel::V311, &mut buf);
     assert_eq!(&buf[..], b"prefix\xD0\x00");
-    assert_eq!(packet.encoded_len(), 2);
+    assert_eq!(packet.encoded_len(ProtocolLevel::V311), 2);
 }
 
 #[test]
 fn packet_type_of_each_packet() {
-    assert_eq!(Packet::PubRel(pkid(1)).packet_type(), PacketType::PubRel);
-    assert_eq!(Packet::Disconnect.packet_type(), PacketType::Disconnect);
+    assert_eq!(
+        Packet::PubRel(Ack::new(pkid(1))).packet_type(),
+        PacketType::PubRel
+    );
+    assert_eq!(
+        Packet::Disconnect(Disconnect::NORMAL).packet_type(),
+        PacketType::Disconnect
+    );
     let publish = Publish::at_most_once(topic("t"), Bytes::new());
     assert_eq!(Packet::from(publish).packet_type(), PacketType::Publish);
 }
@@ -161,7 +168,10 @@ fn packet_type_of_each_packet() {
 fn mqtt_3_1_checks_only_the_qos_of_pubrel_subscribe_unsubscribe() {
     let v31 = Some(ProtocolLevel::V31);
     assert_eq!(decode_ok(&[0xCF, 0x00], v31), Packet::PingReq);
-    assert_eq!(decode_ok(&[0xE1, 0x00], v31), Packet::Disconnect);
+    assert_eq!(
+        decode_ok(&[0xE1, 0x00], v31),
+        Packet::Disconnect(Disconnect::NORMAL)
+    );
     assert_eq!(
         decode_err(&[0xA4, 0x05, 0x00, 0x01, 0x00, 0x01, b'a'], v31),
         CodecError::InvalidHeaderFlags {
@@ -231,4 +241,16 @@ fn error_messages_are_lower_case_and_name_the_value() {
             "{message}"
         );
     }
+}
+
+/// A 3.1.1 packet pays nothing for what only MQTT 5 carries but a null pointer: the enum stays
+/// within one cache line.
+#[test]
+fn packet_is_at_most_64_bytes() {
+    assert!(
+        std::mem::size_of::<Packet>() <= 64,
+        "Packet is {} bytes",
+        std::mem::size_of::<Packet>()
+    );
+    assert_eq!(std::mem::size_of::<Option<Box<Properties>>>(), 8);
 }

@@ -11,7 +11,7 @@ use super::*;
 /// incomplete.
 fn roundtrip(packet: &Packet, level: Option<ProtocolLevel>) -> Result<(), TestCaseError> {
     let bytes = encode_vec(packet);
-    prop_assert_eq!(bytes.len(), packet.encoded_len());
+    prop_assert_eq!(bytes.len(), packet.encoded_len(ProtocolLevel::V311));
     let mut buf = BytesMut::from(&bytes[..]);
     prop_assert_eq!(decode(&mut buf, bytes.len(), level), Ok(Some(packet.clone())));
     prop_assert!(buf.is_empty());
@@ -36,7 +36,7 @@ fn roundtrip(packet: &Packet, level: Option<ProtocolLevel>) -> Result<(), TestCa
 fn valid_in_3_1(packet: &Packet) -> bool {
     match packet {
         Packet::ConnAck(connack) => !connack.session_present,
-        Packet::SubAck(suback) => !suback.return_codes.contains(&SubackCode::Failure),
+        Packet::SubAck(suback) => !suback.return_codes.contains(&SubackCode::FAILURE),
         _ => true,
     }
 }
@@ -61,8 +61,13 @@ proptest! {
 
     #[test]
     fn acks_roundtrip(id in arb_pkid(), which in 0..5usize) {
-        let make = [Packet::PubAck, Packet::PubRec, Packet::PubRel, Packet::PubComp, Packet::UnsubAck];
-        let packet = make[which](id);
+        let packet = match which {
+            0 => Packet::PubAck(Ack::new(id)),
+            1 => Packet::PubRec(Ack::new(id)),
+            2 => Packet::PubRel(Ack::new(id)),
+            3 => Packet::PubComp(Ack::new(id)),
+            _ => Packet::UnsubAck(UnsubAck::new(id)),
+        };
         roundtrip(&packet, Some(ProtocolLevel::V311))?;
         roundtrip(&packet, Some(ProtocolLevel::V31))?;
     }
@@ -86,7 +91,7 @@ proptest! {
 
     #[test]
     fn bodiless_roundtrip(which in 0..3usize) {
-        let packet = [Packet::PingReq, Packet::PingResp, Packet::Disconnect][which].clone();
+        let packet = [Packet::PingReq, Packet::PingResp, Packet::Disconnect(Disconnect::NORMAL)][which].clone();
         roundtrip(&packet, Some(ProtocolLevel::V311))?;
     }
 

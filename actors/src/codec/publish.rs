@@ -5,15 +5,21 @@
 //! is never copied: it is a `Bytes` view of the frame, so the read buffer's allocation lives
 //! as long as any session still holds the message. The topic is copied once into a shared
 //! [`TopicName`], cheap to clone on fan-out.
+//!
+//! MQTT 5 (section 3.3) puts properties between the packet id and the payload, and lets the
+//! topic name be empty when a Topic Alias stands for it; an empty topic without an alias is a
+//! protocol error. Whether the alias is known, or within the Topic Alias Maximum, is the
+//! connection's state, not this packet's.
 
 use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::CodecError;
-use super::fields::{PacketId, PacketType, QoS};
-use super::topic_rules::TopicName;
-use super::wire::{prefixed_len, put_prefixed, Reader};
+use super::fields::{PacketId, PacketType, ProtocolLevel, QoS};
+use super::properties::{self, Properties, PropertiesOf};
+use super::topic_rules::{validate_topic_name, TopicName};
+use super::wire::{check_utf8, prefixed_len, put_prefixed, Reader};
 
 const FLAG_RETAIN: u8 = 0b0001;
 const FLAG_DUP: u8 = 0b1000;
@@ -27,12 +33,16 @@ pub struct Publish {
     pub qos: QoS,
     /// Store as the topic's retained message [MQTT-3.3.1-5].
     pub retain: bool,
-    /// Where the message goes; never contains a wildcard [MQTT-3.3.2-2].
+    /// Where the message goes; never contains a wildcard [MQTT-3.3.2-2]. Empty only in an
+    /// MQTT 5 PUBLISH whose Topic Alias stands for the topic: resolve it before routing.
     pub topic: TopicName,
     /// `Some` exactly when `qos` is above 0 [MQTT-2.3.1-5].
     pub pkid: Option<PacketId>,
     /// The message, a zero-copy view of the frame it came in.
     pub payload: Bytes,
+    /// MQTT 5 only: expiry, topic alias, response topic, subscription identifiers and the
+    /// other PUBLISH properties. Boxed and usually `None`, so a 3.1.1 message pays 8 bytes.
+    pub properties: Option<Box<Properties>>,
 }
 
 impl Publish {
@@ -45,16 +55,36 @@ impl Publish {
             topic,
             pkid: None,
             payload,
+            properties: None,
         }
     }
 
-    pub(crate) fn decode(flags: u8, mut r: Reader) -> Result<Publish, CodecError> {
+    pub(crate) fn decode(
+        flags: u8,
+        mut r: Reader,
+        level: Option<ProtocolLevel>,
+    ) -> Result<Publish, CodecError> {
         // peek_header has refused QoS 3; this only keeps the function total.
         let qos = QoS::from_u8((flags >> 1) & 0b11).ok_or(CodecError::InvalidPublishQoS { flags })?;
-        let topic = r.topic_name("topic name")?;
+        let v5 = level == Some(ProtocolLevel::V5);
+        let topic = if v5 {
+            Self::decode_v5_topic(&mut r)?
+        } else {
+            Some(r.topic_name("topic name")?)
+        };
         let pkid = match qos {
             QoS::AtMostOnce => None,
             QoS::AtLeastOnce | QoS::ExactlyOnce => Some(r.packet_id(PacketType::Publish)?),
+        };
+        let properties = if v5 {
+            Properties::decode(&mut r, PropertiesOf::Packet(PacketType::Publish))?
+        } else {
+            None
+        };
+        let topic = match topic {
+            Some(topic) => topic,
+            None if properties.as_ref().is_some_and(|p| p.topic_alias.is_some()) => TopicName::alias_only(),
+            None => return Err(CodecError::EmptyTopicWithoutAlias),
         };
         Ok(Publish {
             dup: flags & FLAG_DUP != 0,
@@ -63,19 +93,44 @@ impl Publish {
             topic,
             pkid,
             payload: r.rest(),
+            properties,
         })
     }
 
-    pub(crate) fn encode(&self, buf: &mut BytesMut) {
+    /// An MQTT 5 topic name: `None` when empty (a Topic Alias must then stand for it).
+    fn decode_v5_topic(r: &mut Reader) -> Result<Option<TopicName>, CodecError> {
+        let raw = r.binary("topic name")?;
+        let topic = check_utf8(&raw, "topic name")?;
+        if topic.is_empty() {
+            return Ok(None);
+        }
+        match validate_topic_name(topic) {
+            Ok(()) => Ok(Some(TopicName::from_validated(topic))),
+            Err(reason) => Err(CodecError::InvalidTopicName {
+                topic: raw.clone(),
+                reason,
+            }),
+        }
+    }
+
+    pub(crate) fn encode(&self, level: ProtocolLevel, buf: &mut BytesMut) {
         put_prefixed(buf, self.topic.as_bytes(), "topic name");
         if let Some(pkid) = self.pkid {
             buf.put_u16(pkid.get());
         }
+        if level == ProtocolLevel::V5 {
+            let of = PropertiesOf::Packet(PacketType::Publish);
+            properties::encode(self.properties.as_deref(), of, buf);
+        }
         buf.put_slice(&self.payload);
     }
 
-    pub(crate) fn len(&self) -> usize {
-        prefixed_len(self.topic.as_bytes()) + self.pkid.map_or(0, |_| 2) + self.payload.len()
+    pub(crate) fn len(&self, level: ProtocolLevel) -> usize {
+        let properties = match level {
+            ProtocolLevel::V5 => properties::encoded_len(self.properties.as_deref()),
+            ProtocolLevel::V31 | ProtocolLevel::V311 => 0,
+        };
+        prefixed_len(self.topic.as_bytes()) + self.pkid.map_or(0, |_| 2) + properties + self.payload.len()
     }
 
     /// DUP, QoS and RETAIN for the first byte.
@@ -101,6 +156,7 @@ impl fmt::Debug for Publish {
             .field("topic", &self.topic)
             .field("pkid", &self.pkid)
             .field("payload_len", &self.payload.len())
+            .field("properties", &self.properties)
             .finish()
     }
 }

@@ -4,8 +4,13 @@ use bytes::{Bytes, BytesMut};
 
 use super::*;
 use crate::codec::corpus::{field, frame};
-use crate::codec::test_support::{assert_roundtrip, decode_err, decode_ok, pkid, topic, NO_LIMIT};
-use crate::codec::{decode, Packet, ProtocolLevel, TopicError};
+use crate::codec::test_support::{
+    assert_roundtrip, assert_roundtrip_at, decode_err, decode_ok, encode_vec_at, pkid, props, topic, NO_LIMIT,
+};
+use crate::codec::test_support_v5::sample_publish_v5;
+use crate::codec::{decode, Packet, PropertiesOf, PropertyId, ProtocolLevel, ReasonCode, TopicError};
+
+const V5: Option<ProtocolLevel> = Some(ProtocolLevel::V5);
 
 fn publish(qos: QoS, id: Option<u16>, payload: &'static [u8]) -> Publish {
     Publish {
@@ -15,6 +20,7 @@ fn publish(qos: QoS, id: Option<u16>, payload: &'static [u8]) -> Publish {
         topic: topic("a/b"),
         pkid: id.map(pkid),
         payload: Bytes::from_static(payload),
+        properties: None,
     }
 }
 
@@ -50,7 +56,10 @@ fn roundtrip_multibyte_remaining_lengths() {
     for size in [200, 20_000, 2_100_000] {
         let p = Publish::at_most_once(topic("big"), Bytes::from(vec![0xA5; size]));
         let bytes = crate::codec::test_support::encode_vec(&Packet::Publish(p.clone()));
-        assert_eq!(bytes.len(), Packet::Publish(p.clone()).encoded_len());
+        assert_eq!(
+            bytes.len(),
+            Packet::Publish(p.clone()).encoded_len(ProtocolLevel::V311)
+        );
         assert_eq!(decode_ok(&bytes, Some(ProtocolLevel::V311)), Packet::Publish(p));
     }
     let p = Publish::at_most_once(topic("big"), Bytes::from(vec![7; 20_000]));
@@ -211,4 +220,101 @@ fn debug_shows_payload_size_not_bytes() {
         shown.contains("payload_len: 14") && !shown.contains("secret"),
         "{shown}"
     );
+}
+
+#[test]
+fn v5_roundtrip_without_and_with_properties() {
+    let bare = Packet::Publish(publish(QoS::AtMostOnce, None, b"hi"));
+    assert_roundtrip_at(
+        &bare,
+        &[0x30, 0x08, 0x00, 0x03, b'a', b'/', b'b', 0x00, b'h', b'i'],
+        V5,
+    );
+    let full = Packet::Publish(sample_publish_v5());
+    assert_roundtrip_at(&full, &[], V5);
+    // The same message to a 3.1.1 subscriber: properties dropped, payload untouched.
+    let mut v311 = sample_publish_v5();
+    v311.properties = None;
+    assert_eq!(
+        decode_ok(
+            &encode_vec_at(&full, ProtocolLevel::V311),
+            Some(ProtocolLevel::V311)
+        ),
+        Packet::Publish(v311)
+    );
+}
+
+#[test]
+fn v5_topic_alias_stands_for_an_empty_topic() {
+    let mut p = publish(QoS::AtLeastOnce, Some(5), b"x");
+    p.topic = TopicName::alias_only();
+    p.properties = props(|p| p.topic_alias = Some(7));
+    let expected = [0x32, 0x09, 0x00, 0x00, 0x00, 0x05, 0x03, 0x23, 0x00, 0x07, b'x'];
+    assert_roundtrip_at(&Packet::Publish(p), &expected, V5);
+    // A topic and an alias: the alias is being set.
+    let mut p = publish(QoS::AtMostOnce, None, b"");
+    p.properties = props(|p| p.topic_alias = Some(1));
+    assert_roundtrip_at(&Packet::Publish(p), &[], V5);
+}
+
+#[test]
+fn v5_empty_topic_without_alias_is_a_protocol_error() {
+    let err = decode_err(&[0x30, 0x04, 0x00, 0x00, 0x00, b'x'], V5);
+    assert_eq!(err, CodecError::EmptyTopicWithoutAlias);
+    assert_eq!(err.disconnect_reason(), Some(ReasonCode::PROTOCOL_ERROR));
+    // Other properties do not stand for the topic.
+    assert_eq!(
+        decode_err(&[0x30, 0x06, 0x00, 0x00, 0x02, 0x01, 0x01, b'x'], V5),
+        CodecError::EmptyTopicWithoutAlias
+    );
+    // Below MQTT 5 an empty topic is simply invalid.
+    assert!(matches!(
+        decode_err(&[0x30, 0x03, 0x00, 0x00, b'x'], Some(ProtocolLevel::V311)),
+        CodecError::InvalidTopicName { .. }
+    ));
+}
+
+#[test]
+fn v5_topic_alias_0_mqtt_3_3_2_8() {
+    let err = decode_err(&[0x30, 0x08, 0x00, 0x01, b'a', 0x03, 0x23, 0x00, 0x00, b'x'], V5);
+    assert_eq!(err.disconnect_reason(), Some(ReasonCode::TOPIC_ALIAS_INVALID));
+}
+
+#[test]
+fn v5_topic_rules_still_apply_mqtt_3_3_2_2() {
+    let err = decode_err(&[0x30, 0x05, 0x00, 0x01, b'#', 0x00, b'x'], V5);
+    assert!(matches!(err, CodecError::InvalidTopicName { .. }), "{err:?}");
+    assert_eq!(err.disconnect_reason(), Some(ReasonCode::MALFORMED_PACKET));
+    assert!(matches!(
+        decode_err(&[0x30, 0x05, 0x00, 0x01, 0xFF, 0x00, b'x'], V5),
+        CodecError::InvalidUtf8 { .. }
+    ));
+}
+
+#[test]
+fn v5_properties_of_publish_only() {
+    // Will Delay Interval is a will property, not a PUBLISH one.
+    assert_eq!(
+        decode_err(&[0x30, 0x0A, 0x00, 0x01, b'a', 0x05, 0x18, 0, 0, 0, 1, b'x'], V5),
+        CodecError::PropertyNotAllowed {
+            property: PropertyId::WillDelayInterval,
+            of: PropertiesOf::Packet(crate::codec::PacketType::Publish)
+        }
+    );
+    // A property block that runs into the payload is cut at its length.
+    assert!(matches!(
+        decode_err(&[0x30, 0x07, 0x00, 0x01, b'a', 0x02, 0x02, 0x00, 0x00], V5),
+        CodecError::Truncated {
+            field: "message expiry interval",
+            ..
+        }
+    ));
+    // The property length is missing altogether.
+    assert!(matches!(
+        decode_err(&[0x32, 0x05, 0x00, 0x01, b'a', 0x00, 0x01], V5),
+        CodecError::Truncated {
+            field: "property length",
+            ..
+        }
+    ));
 }

@@ -16,9 +16,21 @@ pub(crate) fn topic(name: &str) -> TopicName {
     TopicName::new(name).expect("test topic names are valid")
 }
 
+/// Properties set by `set` on an empty set, boxed as a packet holds them.
+pub(crate) fn props(set: impl FnOnce(&mut Properties)) -> Option<Box<Properties>> {
+    let mut props = Box::<Properties>::default();
+    set(&mut props);
+    Some(props)
+}
+
+/// `packet` as written to a 3.1.1 peer (a `Connect` at its own level).
 pub(crate) fn encode_vec(packet: &Packet) -> Vec<u8> {
+    encode_vec_at(packet, ProtocolLevel::V311)
+}
+
+pub(crate) fn encode_vec_at(packet: &Packet, level: ProtocolLevel) -> Vec<u8> {
     let mut buf = BytesMut::new();
-    encode(packet, &mut buf);
+    encode(packet, level, &mut buf);
     buf.to_vec()
 }
 
@@ -59,16 +71,22 @@ pub(crate) fn assert_roundtrip(packet: &Packet, expected: &[u8]) {
     assert_roundtrip_at(packet, expected, level_for(packet));
 }
 
-/// Encodes `packet` (to exactly `expected`, unless that is empty), checks `encoded_len`,
-/// decodes it back, checks that every prefix is incomplete without being consumed, and that
-/// a following packet is left in the buffer.
+/// Encodes `packet` at `level` (3.1.1 for `None`: a CONNECT has its own), to exactly
+/// `expected` unless that is empty, checks `encoded_len`, decodes it back, checks that every
+/// prefix is incomplete without being consumed, and that a following packet is left in the
+/// buffer.
 #[track_caller]
 pub(crate) fn assert_roundtrip_at(packet: &Packet, expected: &[u8], level: Option<ProtocolLevel>) {
-    let bytes = encode_vec(packet);
+    let write_level = level.unwrap_or(ProtocolLevel::V311);
+    let bytes = encode_vec_at(packet, write_level);
     if !expected.is_empty() {
         assert_eq!(bytes, expected, "encoding of {packet:?}");
     }
-    assert_eq!(bytes.len(), packet.encoded_len(), "encoded_len of {packet:?}");
+    assert_eq!(
+        bytes.len(),
+        packet.encoded_len(write_level),
+        "encoded_len of {packet:?}"
+    );
     assert_eq!(decode_ok(&bytes, level), *packet);
     assert_truncations_incomplete(&bytes, level);
 
@@ -168,6 +186,7 @@ pub(crate) fn arb_will() -> impl Strategy<Value = Will> {
             payload,
             qos,
             retain,
+            properties: None,
         }
     })
 }
@@ -199,6 +218,7 @@ pub(crate) fn arb_connect() -> impl Strategy<Value = Connect> {
                     will,
                     username,
                     password,
+                    properties: None,
                 }
             },
         )
@@ -210,6 +230,7 @@ pub(crate) fn arb_connack() -> impl Strategy<Value = ConnAck> {
         ConnAck {
             session_present: session_present && code == ConnectReturnCode::Accepted,
             code,
+            properties: None,
         }
     })
 }
@@ -232,6 +253,7 @@ pub(crate) fn arb_publish() -> impl Strategy<Value = Publish> {
                 topic,
                 pkid: at_least_once.then_some(id),
                 payload,
+                properties: None,
             }
         })
 }
@@ -239,20 +261,30 @@ pub(crate) fn arb_publish() -> impl Strategy<Value = Publish> {
 pub(crate) fn arb_subscribe() -> impl Strategy<Value = Subscribe> {
     (
         arb_pkid(),
-        prop::collection::vec((arb_topic_filter(), arb_qos()), 1..6),
+        prop::collection::vec((arb_topic_filter(), arb_qos().prop_map(SubOptions::new)), 1..6),
     )
-        .prop_map(|(pkid, filters)| Subscribe { pkid, filters })
+        .prop_map(|(pkid, filters)| Subscribe {
+            pkid,
+            filters,
+            properties: None,
+        })
 }
 
 pub(crate) fn arb_suback() -> impl Strategy<Value = SubAck> {
-    let code = prop_oneof![arb_qos().prop_map(SubackCode::Success), Just(SubackCode::Failure)];
-    (arb_pkid(), prop::collection::vec(code, 1..10))
-        .prop_map(|(pkid, return_codes)| SubAck { pkid, return_codes })
+    let code = prop_oneof![arb_qos().prop_map(SubackCode::Success), Just(SubackCode::FAILURE)];
+    (arb_pkid(), prop::collection::vec(code, 1..10)).prop_map(|(pkid, return_codes)| SubAck {
+        pkid,
+        return_codes,
+        properties: None,
+    })
 }
 
 pub(crate) fn arb_unsubscribe() -> impl Strategy<Value = Unsubscribe> {
-    (arb_pkid(), prop::collection::vec(arb_topic_filter(), 1..6))
-        .prop_map(|(pkid, filters)| Unsubscribe { pkid, filters })
+    (arb_pkid(), prop::collection::vec(arb_topic_filter(), 1..6)).prop_map(|(pkid, filters)| Unsubscribe {
+        pkid,
+        filters,
+        properties: None,
+    })
 }
 
 /// Any valid packet of any type.
@@ -261,16 +293,16 @@ pub(crate) fn arb_packet() -> impl Strategy<Value = Packet> {
         arb_connect().prop_map(Packet::from),
         arb_connack().prop_map(Packet::ConnAck),
         arb_publish().prop_map(Packet::Publish),
-        arb_pkid().prop_map(Packet::PubAck),
-        arb_pkid().prop_map(Packet::PubRec),
-        arb_pkid().prop_map(Packet::PubRel),
-        arb_pkid().prop_map(Packet::PubComp),
+        arb_pkid().prop_map(|id| Packet::PubAck(Ack::new(id))),
+        arb_pkid().prop_map(|id| Packet::PubRec(Ack::new(id))),
+        arb_pkid().prop_map(|id| Packet::PubRel(Ack::new(id))),
+        arb_pkid().prop_map(|id| Packet::PubComp(Ack::new(id))),
         arb_subscribe().prop_map(Packet::Subscribe),
         arb_suback().prop_map(Packet::SubAck),
         arb_unsubscribe().prop_map(Packet::Unsubscribe),
-        arb_pkid().prop_map(Packet::UnsubAck),
+        arb_pkid().prop_map(|id| Packet::UnsubAck(UnsubAck::new(id))),
         Just(Packet::PingReq),
         Just(Packet::PingResp),
-        Just(Packet::Disconnect),
+        Just(Packet::Disconnect(Disconnect::NORMAL)),
     ]
 }

@@ -180,6 +180,14 @@ impl TopicName {
         TopicName(Arc::from(topic))
     }
 
+    /// The empty topic of an MQTT 5 PUBLISH that names its topic by Topic Alias alone
+    /// (section 3.3.2.3.4): the one `TopicName` that breaks [`validate_topic_name`]. The codec
+    /// builds it only for such a PUBLISH, and the connection replaces it by the aliased topic
+    /// before the message goes anywhere.
+    pub(crate) fn alias_only() -> TopicName {
+        TopicName(Arc::from(""))
+    }
+
     /// The topic as a string slice.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -1,5 +1,6 @@
-//! Reading and writing the field encodings of MQTT 3.1.1 section 1.5: big-endian `u16`,
-//! length-prefixed binary data and length-prefixed UTF-8 strings.
+//! Reading and writing the field encodings of MQTT 3.1.1 section 1.5 and MQTT 5.0 section
+//! 1.5: big-endian integers, variable byte integers, length-prefixed binary data, UTF-8
+//! strings and string pairs.
 //!
 //! [`Reader`] works on one frame that [`decode`](super::decode) has already split off, so
 //! running out of bytes here means the peer declared a frame too short for its fields
@@ -26,6 +27,11 @@ impl Reader {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.buf.is_empty()
+    }
+
+    /// Splits off the next `n` bytes as a reader of their own (an MQTT 5 property block).
+    pub(crate) fn split(&mut self, n: usize, field: &'static str) -> Result<Reader, CodecError> {
+        self.take(n, field).map(Reader::new)
     }
 
     /// Takes exactly `n` bytes.
@@ -66,6 +72,47 @@ impl Reader {
                 available: self.buf.len(),
             }),
         }
+    }
+
+    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, CodecError> {
+        match self.buf.first_chunk::<4>() {
+            Some(&quad) => {
+                self.buf.advance(4);
+                Ok(u32::from_be_bytes(quad))
+            }
+            None => Err(CodecError::Truncated {
+                field,
+                needed: 4,
+                available: self.buf.len(),
+            }),
+        }
+    }
+
+    /// An MQTT 5 variable byte integer (section 1.5.5): 7 bits a byte, low first, at most
+    /// four bytes, in the fewest bytes that hold the value [MQTT-1.5.5-1]. A fifth byte or a
+    /// longer form than needed is malformed.
+    pub(crate) fn var_int(&mut self, field: &'static str) -> Result<u32, CodecError> {
+        let mut value = 0u32;
+        for i in 0..4 {
+            let byte = self.u8(field)?;
+            // i < 4, so the shift is at most 21 and the value below 2^28: no overflow.
+            value |= u32::from(byte & 0x7F) << (7 * i);
+            if byte & 0x80 == 0 {
+                // A last byte of 0 after the first adds nothing: a longer form than needed.
+                if i > 0 && byte == 0 {
+                    return Err(CodecError::NonMinimalVarInt { field });
+                }
+                return Ok(value);
+            }
+        }
+        Err(CodecError::MalformedVarInt { field })
+    }
+
+    /// An MQTT 5 UTF-8 string pair (section 1.5.7): a name string and a value string.
+    pub(crate) fn string_pair(&mut self, field: &'static str) -> Result<(String, String), CodecError> {
+        let name = self.string(field)?;
+        let value = self.string(field)?;
+        Ok((name, value))
     }
 
     /// Binary data: a `u16` length, then that many bytes (section 1.5.3).
@@ -149,6 +196,42 @@ pub(crate) fn prefixed_len(field: &[u8]) -> usize {
     2 + field.len()
 }
 
+/// The largest value a variable byte integer holds: 268,435,455.
+pub(crate) const MAX_VAR_INT: u32 = 268_435_455;
+
+/// Bytes a variable byte integer takes on the wire (1 to 4).
+pub(crate) fn var_int_len(value: usize) -> usize {
+    match value {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    }
+}
+
+/// Writes a variable byte integer in its shortest form [MQTT-1.5.5-1].
+///
+/// # Panics
+/// Above [`MAX_VAR_INT`]: a caller bug (a body or property block that large cannot be sent,
+/// and a subscription identifier that large is never valid).
+pub(crate) fn put_var_int(buf: &mut BytesMut, value: usize, name: &'static str) {
+    assert!(
+        value <= MAX_VAR_INT as usize,
+        "{name} of {value} exceeds the MQTT maximum of {MAX_VAR_INT}"
+    );
+    let mut rest = value;
+    loop {
+        // Truncation intended: the low 7 bits.
+        let byte = (rest & 0x7F) as u8;
+        rest >>= 7;
+        if rest == 0 {
+            buf.put_u8(byte);
+            return;
+        }
+        buf.put_u8(byte | 0x80);
+    }
+}
+
 /// Writes binary data or a string with its `u16` length.
 ///
 /// # Panics
@@ -230,6 +313,81 @@ mod tests {
             Err(CodecError::NullCharacter { field: "f", at: 2 })
         );
         assert_eq!(check_utf8("\u{FEFF}x".as_bytes(), "f"), Ok("\u{FEFF}x"));
+    }
+
+    #[test]
+    fn var_int_boundaries_mqtt_1_5_5() {
+        let cases: [(u32, &[u8]); 8] = [
+            (0, &[0x00]),
+            (127, &[0x7F]),
+            (128, &[0x80, 0x01]),
+            (16_383, &[0xFF, 0x7F]),
+            (16_384, &[0x80, 0x80, 0x01]),
+            (2_097_151, &[0xFF, 0xFF, 0x7F]),
+            (2_097_152, &[0x80, 0x80, 0x80, 0x01]),
+            (MAX_VAR_INT, &[0xFF, 0xFF, 0xFF, 0x7F]),
+        ];
+        for (value, encoded) in cases {
+            let mut buf = BytesMut::new();
+            put_var_int(&mut buf, value as usize, "v");
+            assert_eq!(&buf[..], encoded, "{value}");
+            assert_eq!(var_int_len(value as usize), encoded.len());
+            let mut r = Reader::new(Bytes::copy_from_slice(encoded));
+            assert_eq!(r.var_int("v"), Ok(value));
+            assert!(r.is_empty());
+        }
+    }
+
+    #[test]
+    fn var_int_longer_than_4_bytes_or_than_needed_mqtt_1_5_5_1() {
+        let mut r = Reader::new(Bytes::from_static(&[0x80, 0x80, 0x80, 0x80, 0x01]));
+        assert_eq!(r.var_int("v"), Err(CodecError::MalformedVarInt { field: "v" }));
+        for non_minimal in [&[0x80, 0x00][..], &[0xFF, 0x80, 0x00], &[0x81, 0x80, 0x80, 0x00]] {
+            let mut r = Reader::new(Bytes::copy_from_slice(non_minimal));
+            assert_eq!(
+                r.var_int("v"),
+                Err(CodecError::NonMinimalVarInt { field: "v" }),
+                "{non_minimal:02x?}"
+            );
+        }
+        let mut r = Reader::new(Bytes::from_static(&[0x80, 0x80]));
+        assert_eq!(
+            r.var_int("v"),
+            Err(CodecError::Truncated {
+                field: "v",
+                needed: 1,
+                available: 0
+            })
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "exceeds the MQTT maximum")]
+    fn put_var_int_refuses_values_above_the_maximum() {
+        put_var_int(&mut BytesMut::new(), MAX_VAR_INT as usize + 1, "v");
+    }
+
+    #[test]
+    fn u32_and_string_pair() {
+        let mut r = Reader::new(Bytes::from_static(&[0, 0, 1, 0, 0, 1, b'k', 0, 0, 0, 1]));
+        assert_eq!(r.u32("x"), Ok(256));
+        assert_eq!(r.string_pair("user property"), Ok(("k".into(), String::new())));
+        assert_eq!(
+            r.u32("x"),
+            Err(CodecError::Truncated {
+                field: "x",
+                needed: 4,
+                available: 2
+            })
+        );
+        let mut r = Reader::new(Bytes::from_static(&[0, 1, b'k', 0, 1, 0xFF]));
+        assert_eq!(
+            r.string_pair("user property"),
+            Err(CodecError::InvalidUtf8 {
+                field: "user property",
+                valid_up_to: 0
+            })
+        );
     }
 
     #[test]

@@ -29,6 +29,12 @@ impl ConnectionState {
         myself: &ActorRef<ConnectionMsg>,
         connect: Box<Connect>,
     ) -> Result<Box<Attached>, Close> {
+        if connect.level == codec::ProtocolLevel::V5 {
+            // The codec reads MQTT 5; the broker does not serve it yet.
+            Metrics::add(&self.deps.metrics.protocol_errors, 1);
+            self.refuse(ConnectReturnCode::UnacceptableProtocolVersion).await;
+            return Err(Close::Refused("MQTT 5 is not served yet".into()));
+        }
         let client_id = self.client_id(&connect).await?;
         let access = self.deps.access.current();
         if let Err(code) = access.authenticate(connect.username.as_deref(), connect.password.as_deref()) {
@@ -141,8 +147,9 @@ impl ConnectionState {
         let connack = Packet::ConnAck(ConnAck {
             session_present: false,
             code,
+            properties: None,
         });
-        codec::encode(&connack, &mut buf);
+        codec::encode(&connack, codec::ProtocolLevel::V311, &mut buf);
         if writer.write_all(&buf).await.is_ok() {
             self.deps.metrics.packet_sent(connack.packet_type());
             Metrics::add(&self.deps.metrics.bytes_sent, buf.len() as u64);

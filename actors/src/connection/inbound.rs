@@ -20,7 +20,7 @@ use ractor::ActorRef;
 use tokio::sync::Semaphore;
 
 use crate::auth::acl::{Action, Who};
-use crate::codec::{Packet, Publish, QoS};
+use crate::codec::{Ack, Packet, Publish, QoS};
 use crate::connection::{Attached, Close, ConnectionDeps, READ_CREDIT};
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
@@ -75,7 +75,7 @@ impl Inbound {
                 self.to_session.push(ToSession::Client(packet));
                 Ok(())
             }
-            Packet::Disconnect => {
+            Packet::Disconnect(_) => {
                 self.end_batch().await?;
                 // A call, not a cast: the session must drop the will before it hears that the
                 // connection ended [MQTT-3.1.2-10].
@@ -114,7 +114,8 @@ impl Inbound {
                 if allowed {
                     self.dispatch(msg, true).await;
                 }
-                self.to_session.push(ToSession::Reply(Packet::PubAck(pkid)));
+                self.to_session
+                    .push(ToSession::Reply(Packet::PubAck(Ack::new(pkid))));
             }
             (QoS::ExactlyOnce, Some(pkid)) => {
                 self.hand_over().await?;
@@ -131,7 +132,8 @@ impl Inbound {
                 if qos2 == Qos2::New && allowed {
                     self.dispatch(msg, true).await;
                 }
-                self.to_session.push(ToSession::Reply(Packet::PubRec(pkid)));
+                self.to_session
+                    .push(ToSession::Reply(Packet::PubRec(Ack::new(pkid))));
             }
             (_, None) => return Err(Close::Protocol("QoS > 0 PUBLISH without packet id".into())),
         }

@@ -194,6 +194,7 @@ pub fn packet_name(kind: PacketType) -> &'static str {
         PacketType::PingReq => "pingreq",
         PacketType::PingResp => "pingresp",
         PacketType::Disconnect => "disconnect",
+        PacketType::Auth => "auth",
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use ractor::ActorRef;
 use tokio::time::Instant;
 
-use crate::codec::{Packet, PacketId, Publish, QoS};
+use crate::codec::{Ack, Packet, PacketId, Publish, QoS};
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
 use crate::routing::publish::Deliveries;
@@ -90,7 +90,7 @@ impl SessionState {
     fn resend(&mut self, entry: &InflightEntry) {
         match entry.stage {
             Stage::Published => self.send(publish_packet(&entry.out, Some(entry.pkid), true)),
-            Stage::Released => self.write(&Packet::PubRel(entry.pkid)),
+            Stage::Released => self.write(&Packet::PubRel(Ack::new(entry.pkid))),
         }
     }
 
@@ -144,5 +144,6 @@ fn publish_packet(out: &Outgoing, pkid: Option<PacketId>, dup: bool) -> Publish 
         topic: out.msg.topic.clone(),
         pkid,
         payload: out.msg.payload.clone(),
+        properties: None,
     }
 }

@@ -37,7 +37,9 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::auth::Access;
-use crate::codec::{ConnAck, ConnectReturnCode, Packet, PacketId, ProtocolLevel, QoS, SubackCode};
+use crate::codec::{
+    Ack, ConnAck, ConnectReturnCode, Packet, PacketId, ProtocolLevel, QoS, SubackCode, UnsubAck,
+};
 use crate::config::SessionConfig;
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
@@ -419,6 +421,7 @@ impl SessionState {
         self.write(&Packet::ConnAck(ConnAck {
             session_present,
             code: ConnectReturnCode::Accepted,
+            properties: None,
         }));
         self.resend_inflight();
         self.handle.load.set_offline(false);
@@ -498,31 +501,33 @@ impl SessionState {
 
     async fn client_packet(&mut self, packet: Packet) {
         match packet {
-            Packet::PubAck(pkid) | Packet::PubComp(pkid) => {
-                if self.inflight.complete(pkid) {
+            Packet::PubAck(ack) | Packet::PubComp(ack) => {
+                if self.inflight.complete(ack.pkid) {
                     self.drain();
                 }
             }
-            Packet::PubRec(pkid) => {
-                self.inflight.received(pkid, Instant::now());
-                self.write(&Packet::PubRel(pkid));
+            Packet::PubRec(ack) => {
+                self.inflight.received(ack.pkid, Instant::now());
+                self.write(&Packet::PubRel(Ack::new(ack.pkid)));
             }
-            Packet::PubRel(pkid) => {
-                self.awaiting_rel.remove(&pkid);
-                self.write(&Packet::PubComp(pkid));
+            Packet::PubRel(ack) => {
+                self.awaiting_rel.remove(&ack.pkid);
+                self.write(&Packet::PubComp(Ack::new(ack.pkid)));
             }
             Packet::Subscribe(subscribe) => {
-                let granted = self.subscribe(subscribe.filters, true).await;
+                let filters = subscribe.filters.into_iter().map(|(f, o)| (f, o.qos)).collect();
+                let granted = self.subscribe(filters, true).await;
                 self.write(&Packet::SubAck(crate::codec::SubAck {
                     pkid: subscribe.pkid,
                     return_codes: granted.codes,
+                    properties: None,
                 }));
                 // Retained messages follow the SUBACK [MQTT-3.3.1-6].
                 self.send_retained(granted.filters);
             }
             Packet::Unsubscribe(unsubscribe) => {
                 self.unsubscribe(unsubscribe.filters).await;
-                self.write(&Packet::UnsubAck(unsubscribe.pkid));
+                self.write(&Packet::UnsubAck(UnsubAck::new(unsubscribe.pkid)));
             }
             Packet::PingReq => self.write(&Packet::PingResp),
             other => {

@@ -145,7 +145,7 @@ impl Outbox {
     /// while no connection is attached.
     pub fn push(&mut self, packet: &Packet) {
         if self.attached() {
-            codec::encode(packet, &mut self.buf);
+            codec::encode(packet, self.level, &mut self.buf);
         }
     }
 
@@ -234,7 +234,7 @@ mod tests {
     use crate::codec::PacketId;
 
     fn ack(n: u16) -> Packet {
-        Packet::PubAck(PacketId::new(n).expect("non-zero"))
+        Packet::PubAck(crate::codec::Ack::new(PacketId::new(n).expect("non-zero")))
     }
 
     #[test]

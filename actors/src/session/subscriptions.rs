@@ -32,7 +32,7 @@ impl SessionState {
         };
         for (filter, qos) in filters {
             if (check_acl && !self.may_subscribe(&filter)) || !self.route(&filter, qos).await {
-                granted.codes.push(SubackCode::Failure);
+                granted.codes.push(SubackCode::FAILURE);
                 continue;
             }
             self.reg.subscriptions.insert(filter.clone(), qos);
