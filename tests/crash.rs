@@ -106,7 +106,7 @@ async fn connection_kill_keeps_the_persistent_session_queueing_and_publishes_the
         .client("victim")
         .expect("victim connected")
         .path
-        .clone();
+        .to_string();
     assert!(path.contains("/connection_sup/connection/"), "{path}");
     broker.ctl(CtlCommand::Kill { path: path.clone() }).await.unwrap();
     let will = receive(&mut watcher).await;

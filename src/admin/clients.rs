@@ -62,7 +62,7 @@ fn client_json(id: &str, entry: &ClientInfo) -> Value {
         "keepalive": entry.keepalive,
         "clean_session": entry.clean,
         "connected_at": unix_secs(entry.connected_at),
-        "path": entry.path,
+        "path": &*entry.path,
     })
 }
 

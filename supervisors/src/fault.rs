@@ -26,6 +26,8 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -294,12 +296,19 @@ impl FaultPlan {
     }
 }
 
-/// A child's view of the plan.
+/// A fault about to be applied: await it before handling the message.
+pub type Fault = Pin<Box<dyn Future<Output = Result<(), ActorProcessingErr>> + Send>>;
+
+/// A child's view of the plan: one word, `None` when no plan runs, since every supervised actor
+/// keeps one in its state.
 #[derive(Clone, Default)]
-pub struct FaultHook {
-    plan: Option<Arc<FaultPlan>>,
+pub struct FaultHook(Option<Arc<Hooked>>);
+
+/// The plan and the rules whose glob matches this path.
+struct Hooked {
+    plan: Arc<FaultPlan>,
     path: Arc<str>,
-    rules: Arc<[usize]>,
+    rules: Box<[usize]>,
 }
 
 impl FaultHook {
@@ -310,20 +319,23 @@ impl FaultHook {
 
     /// A hook for the whole plan, to hand to the root.
     pub fn from_plan(plan: Arc<FaultPlan>) -> Self {
-        Self {
-            plan: (!plan.is_empty()).then_some(plan),
-            ..Self::default()
-        }
+        Self((!plan.is_empty()).then(|| {
+            Arc::new(Hooked {
+                plan,
+                path: Arc::from(""),
+                rules: Box::default(),
+            })
+        }))
     }
 
     /// The plan, if any.
     pub fn plan(&self) -> Option<&Arc<FaultPlan>> {
-        self.plan.as_ref()
+        self.0.as_ref().map(|h| &h.plan)
     }
 
     /// The hook for a child at `path`.
     pub fn for_path(&self, path: &str) -> Self {
-        let Some(plan) = &self.plan else {
+        let Some(plan) = self.plan() else {
             return Self::default();
         };
         let rules: Vec<usize> = plan
@@ -333,36 +345,39 @@ impl FaultHook {
             .filter(|(_, r)| glob_matches(&r.glob, path))
             .map(|(i, _)| i)
             .collect();
-        Self {
-            plan: Some(plan.clone()),
+        Self(Some(Arc::new(Hooked {
+            plan: plan.clone(),
             path: Arc::from(path),
             rules: rules.into(),
-        }
+        })))
+    }
+
+    /// The hook's plan, path and rules, when it has rules.
+    fn armed(&self) -> Option<&Hooked> {
+        self.0.as_deref().filter(|h| !h.rules.is_empty())
     }
 
     /// Called by the engine when the child at this path has started: timed `kill` rules get a
     /// timer that kills this incarnation.
     pub(crate) fn started(&self, cell: &ActorCell) {
-        let Some(plan) = &self.plan else { return };
-        if self.rules.is_empty() {
-            return;
-        }
+        let Some(hooked) = self.armed() else { return };
+        let (plan, path, rules) = (&hooked.plan, &hooked.path, &hooked.rules);
         {
             let mut paths = plan.paths.lock();
-            let state = paths.entry(self.path.to_string()).or_default();
+            let state = paths.entry(path.to_string()).or_default();
             state.cell = Some(cell.clone());
             let now = tokio::time::Instant::now();
-            for &index in self.rules.iter() {
+            for &index in rules.iter() {
                 state.every.insert(index, now);
             }
         }
-        for &index in self.rules.iter() {
+        for &index in rules.iter() {
             let rule = &plan.rules[index];
             if let (Action::Kill, Trigger::Every(period)) = (rule.action, rule.trigger) {
                 // Jittered by the seeded generator (0.5 to 1.5 periods), so kills land at random
                 // moments and a seed still names the run.
                 let delay = period.mul_f64(0.5 + plan.next_unit());
-                let (plan, cell, path) = (plan.clone(), cell.clone(), self.path.clone());
+                let (plan, cell, path) = (plan.clone(), cell.clone(), path.clone());
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
                     if cell.get_status() == ractor::ActorStatus::Running {
@@ -376,35 +391,49 @@ impl FaultHook {
 
     /// Called at the top of every handler: applies any fault due now.
     pub async fn check(&self) -> Result<(), ActorProcessingErr> {
-        let Some(plan) = &self.plan else { return Ok(()) };
-        if self.rules.is_empty() {
-            return Ok(());
-        }
-        let Some(action) = self.due(plan) else {
-            return Ok(());
-        };
-        match action {
-            // A `String` payload always (`panic!` with arguments may not box one for the hook).
-            Action::Panic => std::panic::panic_any(format!("{INJECTED_PANIC}{}", self.path)),
-            Action::Stop => Err(format!("injected fault: stop at {}", self.path).into()),
-            Action::Delay(d) => {
-                // Boxed: this future sits in every actor's `handle` future, kept inline by ractor.
-                Box::pin(tokio::time::sleep(d)).await;
-                Ok(())
-            }
-            Action::Kill => {
-                let cell = plan.paths.lock().get(&*self.path).and_then(|s| s.cell.clone());
-                if let Some(cell) = cell {
-                    cell.kill();
-                    // The kill signal cancels this handler.
-                    std::future::pending::<()>().await;
-                }
-                Ok(())
-            }
+        match self.due_now() {
+            None => Ok(()),
+            Some(fault) => fault.await,
         }
     }
 
-    fn due(&self, plan: &FaultPlan) -> Option<Action> {
+    /// The fault due before this message, if one is, as a boxed future that applies it (a
+    /// panic inside it, an error, a delay, or a kill that cancels the handler). Deciding is
+    /// plain code and the common answer is `None`, so a handler pays for a future only when a
+    /// fault fires; the boxed future keeps every actor's handler future small (ractor keeps it
+    /// inline in each actor's processing loop).
+    pub fn due_now(&self) -> Option<Fault> {
+        let hooked = self.armed()?;
+        let action = hooked.due()?;
+        let path = hooked.path.clone();
+        let plan = hooked.plan.clone();
+        Some(Box::pin(async move {
+            match action {
+                // A `String` payload always (`panic!` with arguments may not box one for the hook).
+                Action::Panic => std::panic::panic_any(format!("{INJECTED_PANIC}{path}")),
+                Action::Stop => Err(format!("injected fault: stop at {path}").into()),
+                Action::Delay(d) => {
+                    tokio::time::sleep(d).await;
+                    Ok(())
+                }
+                Action::Kill => {
+                    let cell = plan.paths.lock().get(&*path).and_then(|s| s.cell.clone());
+                    if let Some(cell) = cell {
+                        cell.kill();
+                        // The kill signal cancels this handler.
+                        std::future::pending::<()>().await;
+                    }
+                    Ok(())
+                }
+            }
+        }))
+    }
+}
+
+impl Hooked {
+    /// The action of the first rule that fires for this message, if one does.
+    fn due(&self) -> Option<Action> {
+        let plan = &self.plan;
         let mut paths = plan.paths.lock();
         let state = paths.entry(self.path.to_string()).or_default();
         state.handled += 1;

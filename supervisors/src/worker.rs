@@ -12,6 +12,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use futures::future::{Either, FutureExt};
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 use crate::slot::Slot;
@@ -41,7 +42,9 @@ pub trait Worker: Send + Sync + Sized + 'static {
         state: &mut Self::State,
     ) -> impl Future<Output = Result<(), ActorProcessingErr>> + Send;
 
-    /// An actor this worker monitors (or a child it linked) started, ended or failed.
+    /// An actor this worker monitors (or a child it linked) started, ended or failed. ractor
+    /// keeps this future inline in the actor's loop beside `handle`'s: do the work in plain code
+    /// and return a small (or boxed) future.
     fn exited(
         myself: ActorRef<Self::Msg>,
         event: SupervisionEvent,
@@ -76,42 +79,51 @@ impl<W: Worker> Actor for Supervised<W> {
     type State = Running<W>;
     type Arguments = (W::Args, FaultHook);
 
-    async fn pre_start(
+    /// Not an `async fn`, for the reason [`Supervised::handle`] gives: the start's future is
+    /// kept in the actor's task for as long as the actor lives.
+    fn pre_start(
         &self,
         myself: ActorRef<W::Msg>,
         (args, fault): Self::Arguments,
-    ) -> Result<Running<W>, ActorProcessingErr> {
-        Ok(Running {
-            state: W::init(myself, args).await?,
-            fault,
-        })
+    ) -> impl Future<Output = Result<Running<W>, ActorProcessingErr>> + Send {
+        W::init(myself, args).map(move |state| Ok(Running { state: state?, fault }))
     }
 
-    async fn handle(
+    /// The fault check first, then the worker's handler. Not an `async fn`: that would keep the
+    /// message twice (as its own argument and inside the worker's future), and ractor keeps this
+    /// future inline in every actor's loop. Only when a fault fires is the pair boxed.
+    fn handle(
         &self,
         myself: ActorRef<W::Msg>,
         msg: W::Msg,
         running: &mut Running<W>,
-    ) -> Result<(), ActorProcessingErr> {
-        running.fault.check().await?;
-        W::handle(myself, msg, &mut running.state).await
+    ) -> impl Future<Output = Result<(), ActorProcessingErr>> + Send {
+        let Running { state, fault } = running;
+        match fault.due_now() {
+            None => Either::Left(W::handle(myself, msg, state)),
+            Some(fault) => Either::Right(Box::pin(async move {
+                fault.await?;
+                W::handle(myself, msg, state).await
+            })),
+        }
     }
 
-    async fn handle_supervisor_evt(
+    // Not `async fn`s either: the worker's own future is what ractor keeps.
+    fn handle_supervisor_evt(
         &self,
         myself: ActorRef<W::Msg>,
         event: SupervisionEvent,
         running: &mut Running<W>,
-    ) -> Result<(), ActorProcessingErr> {
-        W::exited(myself, event, &mut running.state).await
+    ) -> impl Future<Output = Result<(), ActorProcessingErr>> + Send {
+        W::exited(myself, event, &mut running.state)
     }
 
-    async fn post_stop(
+    fn post_stop(
         &self,
         myself: ActorRef<W::Msg>,
         running: &mut Running<W>,
-    ) -> Result<(), ActorProcessingErr> {
-        W::stopped(myself, &mut running.state).await
+    ) -> impl Future<Output = Result<(), ActorProcessingErr>> + Send {
+        W::stopped(myself, &mut running.state)
     }
 }
 

@@ -99,7 +99,7 @@ pub use disconnect::Disconnect;
 pub use error::CodecError;
 pub use fields::{PacketId, PacketType, ProtocolLevel, QoS};
 pub use properties::{Properties, PropertiesOf, PropertyId, MAX_SUBSCRIPTION_ID};
-pub use publish::Publish;
+pub use publish::{Publish, PublishView};
 pub use reason::ReasonCode;
 pub use suback::{SubAck, SubackCode};
 pub use subscribe::{RetainHandling, SubOptions, Subscribe};
@@ -188,7 +188,7 @@ impl Packet {
         match self {
             Packet::Connect(connect) => connect.len(),
             Packet::ConnAck(connack) => connack.len(level),
-            Packet::Publish(publish) => publish.len(level),
+            Packet::Publish(publish) => publish.view().len(level),
             Packet::PubAck(ack) | Packet::PubRec(ack) | Packet::PubRel(ack) | Packet::PubComp(ack) => {
                 ack.len(level)
             }
@@ -206,7 +206,7 @@ impl Packet {
     fn first_byte(&self) -> u8 {
         let packet_type = self.packet_type();
         let flags = match self {
-            Packet::Publish(publish) => publish.header_flags(),
+            Packet::Publish(publish) => publish.view().header_flags(),
             _ => packet_type.required_flags().unwrap_or(0),
         };
         (packet_type as u8) << 4 | flags
@@ -427,7 +427,7 @@ pub fn encode(packet: &Packet, level: ProtocolLevel, buf: &mut BytesMut) {
     match packet {
         Packet::Connect(connect) => connect.encode(buf),
         Packet::ConnAck(connack) => connack.encode(level, buf),
-        Packet::Publish(publish) => publish.encode(level, buf),
+        Packet::Publish(publish) => publish.view().encode_body(level, buf),
         Packet::PubAck(ack) | Packet::PubRec(ack) | Packet::PubRel(ack) | Packet::PubComp(ack) => {
             ack.encode(packet.packet_type(), level, buf);
         }

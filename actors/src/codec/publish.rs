@@ -113,21 +113,72 @@ impl Publish {
         }
     }
 
-    pub(crate) fn encode(&self, level: ProtocolLevel, buf: &mut BytesMut) {
+    /// A borrowed view of this PUBLISH, which is what is encoded.
+    pub fn view(&self) -> PublishView<'_> {
+        PublishView {
+            dup: self.dup,
+            qos: self.qos,
+            retain: self.retain,
+            topic: &self.topic,
+            pkid: self.pkid,
+            payload: &self.payload,
+            properties: self.properties.as_deref(),
+        }
+    }
+}
+
+/// A PUBLISH to encode, borrowing its topic, payload and properties: the broker writes a
+/// routed message to each subscriber without cloning (so without touching the reference
+/// counts of) its shared topic and payload.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishView<'a> {
+    /// Re-delivery of an earlier attempt [MQTT-3.3.1-1]; never set at QoS 0 [MQTT-3.3.1-2].
+    pub dup: bool,
+    /// Delivery guarantee.
+    pub qos: QoS,
+    /// The RETAIN flag.
+    pub retain: bool,
+    /// Where the message goes (empty for an MQTT 5 alias-only PUBLISH).
+    pub topic: &'a str,
+    /// `Some` exactly when `qos` is above 0 [MQTT-2.3.1-5].
+    pub pkid: Option<PacketId>,
+    /// The message.
+    pub payload: &'a [u8],
+    /// MQTT 5 only: the PUBLISH properties.
+    pub properties: Option<&'a Properties>,
+}
+
+impl PublishView<'_> {
+    /// Appends the whole frame (fixed header included) for a client at `level`.
+    pub fn encode(&self, level: ProtocolLevel, buf: &mut BytesMut) {
+        let body_len = self.len(level);
+        buf.reserve(1 + super::remaining_len_len(body_len) + body_len);
+        buf.put_u8((PacketType::Publish as u8) << 4 | self.header_flags());
+        super::put_remaining_len(buf, body_len);
+        self.encode_body(level, buf);
+    }
+
+    /// The whole frame's size at `level` (to compare with a client's maximum packet size).
+    pub fn frame_len(&self, level: ProtocolLevel) -> usize {
+        let body_len = self.len(level);
+        1 + super::remaining_len_len(body_len) + body_len
+    }
+
+    pub(crate) fn encode_body(&self, level: ProtocolLevel, buf: &mut BytesMut) {
         put_prefixed(buf, self.topic.as_bytes(), "topic name");
         if let Some(pkid) = self.pkid {
             buf.put_u16(pkid.get());
         }
         if level == ProtocolLevel::V5 {
             let of = PropertiesOf::Packet(PacketType::Publish);
-            properties::encode(self.properties.as_deref(), of, buf);
+            properties::encode(self.properties, of, buf);
         }
-        buf.put_slice(&self.payload);
+        buf.put_slice(self.payload);
     }
 
     pub(crate) fn len(&self, level: ProtocolLevel) -> usize {
         let properties = match level {
-            ProtocolLevel::V5 => properties::encoded_len(self.properties.as_deref()),
+            ProtocolLevel::V5 => properties::encoded_len(self.properties),
             ProtocolLevel::V31 | ProtocolLevel::V311 => 0,
         };
         prefixed_len(self.topic.as_bytes()) + self.pkid.map_or(0, |_| 2) + properties + self.payload.len()

@@ -92,6 +92,7 @@ impl ConnectionState {
             client_id,
             session,
             username,
+            ip: self.peer.ip(),
         }))
     }
 

@@ -11,8 +11,17 @@
 //! QoS 2 from the client is exactly once on the receiving side: a resent PUBLISH still awaiting
 //! PUBREL is not routed again (method B of MQTT 3.1.1 figure 4.3), which only the session knows,
 //! so the reader asks it, after handing it what came before (a PUBREL may free the id).
+//!
+//! The common path waits for nothing, so it is plain code: [`Inbound::packet`] and
+//! [`Inbound::end_batch`] return a [`Wait`] only for what must wait (a QoS 2 receipt, a retained
+//! message stored before its ack, DISCONNECT, read credits, a subscriber over its high water).
+//! The reader's task lives as long as its connection and holds room for the largest future it
+//! awaits, so keeping those futures boxed and off the common path keeps every idle connection
+//! small.
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use ractor::rpc::CallResult;
@@ -20,7 +29,7 @@ use ractor::ActorRef;
 use tokio::sync::Semaphore;
 
 use crate::auth::acl::{Action, Who};
-use crate::codec::{Ack, Packet, Publish, QoS};
+use crate::codec::{Ack, Packet, PacketId, Publish, QoS};
 use crate::connection::{Attached, Close, ConnectionDeps, READ_CREDIT};
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
@@ -28,6 +37,12 @@ use crate::routing::load::Load;
 use crate::routing::publish::Run;
 use crate::session::{Inbound as ToSession, Qos2, SessionHandle, SessionMsg};
 use crate::timeouts;
+
+/// Something the reader must await before it goes on: boxed, see the module docs.
+pub(super) type Wait<'a> = Pin<Box<dyn Future<Output = Result<(), Close>> + Send + 'a>>;
+
+/// What handling a packet left: nothing (done), something to await, or the reason to close.
+pub(super) type Step<'a> = Result<Option<Wait<'a>>, Close>;
 
 /// The connected client, as its reader sees it.
 pub(super) struct Inbound {
@@ -47,12 +62,12 @@ pub(super) struct Inbound {
 }
 
 impl Inbound {
-    pub(super) fn new(attached: Attached, deps: Arc<ConnectionDeps>, ip: IpAddr) -> Self {
+    pub(super) fn new(attached: Attached, deps: Arc<ConnectionDeps>) -> Self {
         Self {
             client_id: attached.client_id,
             session: attached.session,
             username: attached.username,
-            ip,
+            ip: attached.ip,
             deps,
             credit: Arc::new(Semaphore::new(READ_CREDIT)),
             run: Run::default(),
@@ -62,9 +77,9 @@ impl Inbound {
     }
 
     /// Handles one packet from the client.
-    pub(super) async fn packet(&mut self, packet: Packet) -> Result<(), Close> {
+    pub(super) fn packet(&mut self, packet: Packet) -> Step<'_> {
         match packet {
-            Packet::Publish(publish) => self.publish(publish).await,
+            Packet::Publish(publish) => self.publish(publish),
             Packet::PubAck(_)
             | Packet::PubRec(_)
             | Packet::PubRel(_)
@@ -73,18 +88,9 @@ impl Inbound {
             | Packet::Unsubscribe(_)
             | Packet::PingReq => {
                 self.to_session.push(ToSession::Client(packet));
-                Ok(())
+                Ok(None)
             }
-            Packet::Disconnect(_) => {
-                self.end_batch().await?;
-                // A call, not a cast: the session must drop the will before it hears that the
-                // connection ended [MQTT-3.1.2-10].
-                let _ = self
-                    .session
-                    .call(SessionMsg::Disconnect, Some(timeouts::READER_CALL))
-                    .await;
-                Err(Close::Disconnected)
-            }
+            Packet::Disconnect(_) => Ok(Some(Box::pin(self.disconnect()))),
             Packet::Connect(_) => Err(Close::Protocol("second CONNECT [MQTT-3.1.0-2]".into())),
             other => Err(Close::Protocol(format!(
                 "{:?} is not a packet a client sends",
@@ -93,9 +99,12 @@ impl Inbound {
         }
     }
 
-    async fn publish(&mut self, publish: Publish) -> Result<(), Close> {
+    fn publish(&mut self, publish: Publish) -> Step<'_> {
         Metrics::add(&self.deps.metrics.messages_received, 1);
         let allowed = self.may_publish(&publish.topic);
+        if !allowed {
+            Metrics::add(&self.deps.metrics.messages_dropped, 1);
+        }
         let (qos, pkid) = (publish.qos, publish.pkid);
         let msg = Arc::new(Message::new(
             publish.topic,
@@ -107,40 +116,84 @@ impl Inbound {
         match (qos, pkid) {
             (QoS::AtMostOnce, _) => {
                 if allowed {
-                    self.dispatch(msg, false).await;
+                    if msg.retain {
+                        self.deps.publisher.retain(&msg);
+                    }
+                    self.route(msg);
                 }
+                Ok(None)
             }
             (QoS::AtLeastOnce, Some(pkid)) => {
+                let ack = ToSession::Reply(Packet::PubAck(Ack::new(pkid)));
+                if allowed && msg.retain {
+                    return Ok(Some(Box::pin(self.retained_then(msg, ack))));
+                }
                 if allowed {
-                    self.dispatch(msg, true).await;
+                    self.route(msg);
                 }
-                self.to_session
-                    .push(ToSession::Reply(Packet::PubAck(Ack::new(pkid))));
+                self.to_session.push(ack);
+                Ok(None)
             }
-            (QoS::ExactlyOnce, Some(pkid)) => {
-                self.hand_over().await?;
-                let call = self
-                    .session
-                    .call(|r| SessionMsg::Qos2Received(pkid, r), Some(timeouts::READER_CALL));
-                let qos2 = match call.await {
-                    Ok(CallResult::Success(qos2)) => qos2,
-                    Ok(CallResult::Timeout) => {
-                        return Err(Close::SessionGone("did not answer in time".into()))
-                    }
-                    _ => return Err(Close::SessionGone("ended before answering".into())),
-                };
-                if qos2 == Qos2::New && allowed {
-                    self.dispatch(msg, true).await;
-                }
-                self.to_session
-                    .push(ToSession::Reply(Packet::PubRec(Ack::new(pkid))));
-            }
-            (_, None) => return Err(Close::Protocol("QoS > 0 PUBLISH without packet id".into())),
+            (QoS::ExactlyOnce, Some(pkid)) => Ok(Some(Box::pin(self.exactly_once(pkid, msg, allowed)))),
+            (_, None) => Err(Close::Protocol("QoS > 0 PUBLISH without packet id".into())),
         }
-        if !allowed {
-            Metrics::add(&self.deps.metrics.messages_dropped, 1);
+    }
+
+    /// Routes `msg` through this read's run; notes a subscriber over its high water.
+    fn route(&mut self, msg: Arc<Message>) {
+        if let Some(load) = self.deps.publisher.publish_into(msg, &mut self.run).pressure {
+            self.pressure.get_or_insert(load);
+        }
+    }
+
+    /// A retained message whose publisher gets an ack: stored first, so that a subscriber who
+    /// follows the ack finds it, then routed and acked. What this read routed so far goes out
+    /// before the wait (its sessions would otherwise hold their writes for it).
+    async fn retained_then(&mut self, msg: Arc<Message>, ack: ToSession) -> Result<(), Close> {
+        self.run.cast();
+        self.deps.publisher.retain_and_wait(&msg).await;
+        self.route(msg);
+        self.to_session.push(ack);
+        Ok(())
+    }
+
+    /// QoS 2: route the message unless the session still awaits PUBREL for its packet id
+    /// (then it is a resend), and owe a PUBREC.
+    async fn exactly_once(&mut self, pkid: PacketId, msg: Arc<Message>, allowed: bool) -> Result<(), Close> {
+        if let Some(wait) = self.hand_over()? {
+            wait.await?;
+        }
+        let call = self
+            .session
+            .call(|r| SessionMsg::Qos2Received(pkid, r), Some(timeouts::READER_CALL));
+        let qos2 = match call.await {
+            Ok(CallResult::Success(qos2)) => qos2,
+            Ok(CallResult::Timeout) => return Err(Close::SessionGone("did not answer in time".into())),
+            _ => return Err(Close::SessionGone("ended before answering".into())),
+        };
+        let ack = ToSession::Reply(Packet::PubRec(Ack::new(pkid)));
+        match (qos2 == Qos2::New && allowed, msg.retain) {
+            (true, true) => self.retained_then(msg, ack).await?,
+            (true, false) => {
+                self.route(msg);
+                self.to_session.push(ack);
+            }
+            (false, _) => self.to_session.push(ack),
         }
         Ok(())
+    }
+
+    /// DISCONNECT: what came before goes to the session, then a call, not a cast: the session
+    /// must drop the will before it hears that the connection ended [MQTT-3.1.2-10].
+    async fn disconnect(&mut self) -> Result<(), Close> {
+        if let Some(wait) = self.end_batch()? {
+            wait.await?;
+        }
+        let _ = self
+            .session
+            .call(SessionMsg::Disconnect, Some(timeouts::READER_CALL))
+            .await;
+        Err(Close::Disconnected)
     }
 
     /// Whether the ACL lets this client publish to `topic`.
@@ -153,35 +206,36 @@ impl Inbound {
         self.deps.access.current().allowed(&who, Action::Publish, topic)
     }
 
-    /// Stores a retained message (waiting for the store when the publisher will get an ack, so
-    /// a subscriber that follows the ack finds it) and routes the message.
-    async fn dispatch(&mut self, msg: Arc<Message>, ack_follows: bool) {
-        let publisher = &self.deps.publisher;
-        if msg.retain {
-            if ack_follows {
-                publisher.retain_and_wait(&msg).await;
-            } else {
-                publisher.retain(&msg);
-            }
-        }
-        if let Some(load) = publisher.publish_into(msg, &mut self.run).pressure {
-            self.pressure.get_or_insert(load);
-        }
-    }
-
-    /// Casts this read's deliveries and hands the session its packets (taking a read credit
-    /// each, so at most [`READ_CREDIT`] wait in its mailbox).
-    async fn hand_over(&mut self) -> Result<(), Close> {
+    /// Casts this read's deliveries and hands the session its packets, taking a read credit
+    /// each (so at most [`READ_CREDIT`] wait in its mailbox); waits only when the credits are
+    /// not there.
+    fn hand_over(&mut self) -> Step<'_> {
         self.run.cast();
         if self.to_session.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         // Cannot overflow u32: at most READ_CREDIT packets are gathered per read.
         let n = self.to_session.len() as u32;
-        match self.credit.acquire_many(n).await {
-            Ok(permit) => permit.forget(),
-            Err(_) => return Err(Close::SessionGone("read credits closed".into())),
+        let taken = match self.credit.try_acquire_many(n) {
+            Ok(permit) => {
+                permit.forget();
+                true
+            }
+            Err(_) => false,
+        };
+        match taken {
+            true => self.send_to_session().map(|()| None),
+            false => Ok(Some(Box::pin(async move {
+                match self.credit.acquire_many(n).await {
+                    Ok(permit) => permit.forget(),
+                    Err(_) => return Err(Close::SessionGone("read credits closed".into())),
+                }
+                self.send_to_session()
+            }))),
         }
+    }
+
+    fn send_to_session(&mut self) -> Result<(), Close> {
         let packets = std::mem::take(&mut self.to_session);
         self.session
             .send_message(SessionMsg::Inbound(self.credit.clone(), packets))
@@ -191,15 +245,31 @@ impl Inbound {
     /// The end of a read: everything handed over, then, if a subscriber this read published to
     /// is over its high water, no more reading until it is below its low water or
     /// `session.publisher_wait` has passed, after which that subscriber counts as stalled.
-    pub(super) async fn end_batch(&mut self) -> Result<(), Close> {
-        self.hand_over().await?;
-        if let Some(load) = self.pressure.take() {
-            let wait = self.deps.publisher_wait;
-            if tokio::time::timeout(wait, load.room()).await.is_err() {
-                tracing::warn!(client_id = %self.client_id, ?wait, "a subscriber's session stayed over half its queue: stalled, its queue drops oldest until it catches up");
-                load.stall();
+    pub(super) fn end_batch(&mut self) -> Step<'_> {
+        let Some(pressure) = self.pressure.take() else {
+            return self.hand_over();
+        };
+        let wait = self.deps.publisher_wait;
+        let client_id = self.client_id.clone();
+        let credits = self.hand_over()?;
+        Ok(Some(Box::pin(async move {
+            if let Some(credits) = credits {
+                credits.await?;
             }
-        }
-        Ok(())
+            if tokio::time::timeout(wait, pressure.room()).await.is_err() {
+                tracing::warn!(%client_id, ?wait, "a subscriber's session stayed over half its queue: stalled, its queue drops oldest until it catches up");
+                pressure.stall();
+            }
+            Ok(())
+        })))
+    }
+}
+
+/// Awaits what a step left to wait for, if anything.
+pub(super) async fn finish(step: Step<'_>) -> Result<(), Close> {
+    match step {
+        Ok(None) => Ok(()),
+        Ok(Some(wait)) => wait.await,
+        Err(close) => Err(close),
     }
 }

@@ -26,6 +26,7 @@ pub mod frame_clock;
 mod inbound;
 mod reader;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,10 +48,7 @@ use crate::session::outbox::Writer;
 use crate::session::sm::SmPool;
 use crate::session::{SessionHandle, SessionMsg};
 
-/// Packets the reader may have handed its session and the session not yet handled (the
-/// reader's read credits). The reader hands over every complete frame a read brought, up to
-/// this many, as one batch.
-pub const READ_CREDIT: usize = 64;
+pub use crate::session::READ_CREDIT;
 
 /// What connections need of the rest of the broker: built once by the tree, shared by all.
 pub struct ConnectionDeps {
@@ -145,6 +143,8 @@ pub struct Attached {
     pub session: ActorRef<SessionMsg>,
     /// User name, for the ACL.
     pub username: Option<Arc<str>>,
+    /// Peer address, for the ACL.
+    pub ip: std::net::IpAddr,
 }
 
 /// Messages of a connection.
@@ -165,8 +165,8 @@ pub struct ConnectionArgs {
     pub peer: SocketAddr,
     /// Its slot under the listener's `max_connections`.
     pub permit: ConnectionPermit,
-    /// Its path in the tree.
-    pub path: String,
+    /// Its path in the tree (shared with the registry's entry for the client).
+    pub path: Arc<str>,
 }
 
 /// The connected client, once CONNECT was accepted.
@@ -184,7 +184,7 @@ pub struct Connection;
 pub struct ConnectionState {
     deps: Arc<ConnectionDeps>,
     peer: SocketAddr,
-    path: String,
+    path: Arc<str>,
     /// The socket's write half until CONNECT is accepted; then the session's.
     writer: Option<Writer>,
     client: Option<Client>,
@@ -209,13 +209,12 @@ impl Worker for Connection {
     ) -> Result<ConnectionState, ActorProcessingErr> {
         let _ = args.socket.set_nodelay(true);
         let (read, write) = args.socket.into_split();
-        let bucket = args.permit.listener().rate_limit();
+        let bucket = args.permit.listener().rate_limit().map(Box::new);
         let reader = reader::spawn(reader::ReaderArgs {
             read,
             conn: myself,
             deps: args.deps.clone(),
             bucket,
-            ip: args.peer.ip(),
         });
         Ok(ConnectionState {
             deps: args.deps,
@@ -250,35 +249,46 @@ impl Worker for Connection {
         Ok(())
     }
 
-    async fn exited(
+    fn exited(
         myself: ActorRef<ConnectionMsg>,
         event: SupervisionEvent,
         state: &mut ConnectionState,
-    ) -> Result<(), ActorProcessingErr> {
-        let Some(client) = &mut state.client else {
-            return Ok(());
-        };
-        let (cell, reason) = match &event {
+    ) -> impl Future<Output = Result<(), ActorProcessingErr>> + Send {
+        let close = state.session_ended(&event);
+        async move {
+            if let Some(close) = close {
+                Box::pin(state.close(&myself, &close)).await;
+            }
+            Ok(())
+        }
+    }
+}
+
+impl ConnectionState {
+    /// If `event` says the session ended, why the connection closes; a session that died
+    /// abnormally could not publish the will, so it is published here.
+    fn session_ended(&mut self, event: &SupervisionEvent) -> Option<Close> {
+        let client = self.client.as_mut()?;
+        let (cell, reason) = match event {
             SupervisionEvent::ActorTerminated(cell, _, reason) => {
                 (cell, ExitReason::from_reason(reason.as_deref()))
             }
             SupervisionEvent::ActorFailed(cell, err) => (cell, ExitReason::Failed(err.to_string())),
-            _ => return Ok(()),
+            _ => return None,
         };
         if cell.get_id() != client.session.get_id() {
-            return Ok(());
+            return None;
         }
         if reason.is_abnormal() {
             if let Some(will) = client.will.take() {
                 tracing::debug!(topic = %will.topic, client_id = %client.id, "session died: publishing the will");
                 if will.retain {
-                    state.deps.publisher.retain(&will);
+                    self.deps.publisher.retain(&will);
                 }
-                state.deps.publisher.publish(will);
+                self.deps.publisher.publish(will);
             }
         }
-        Box::pin(state.close(&myself, &Close::SessionGone(reason.to_string()))).await;
-        Ok(())
+        Some(Close::SessionGone(reason.to_string()))
     }
 }
 

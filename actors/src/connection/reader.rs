@@ -13,7 +13,6 @@
 //! Whatever ends the loop, the connection actor hears why in one `Closed` message, a panic
 //! included.
 
-use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +27,7 @@ use tokio::time::Instant;
 
 use crate::codec::{self, Packet};
 use crate::connection::frame_clock::FrameClock;
-use crate::connection::inbound::Inbound;
+use crate::connection::inbound::{finish, Inbound};
 use crate::connection::{Close, ConnectionDeps, ConnectionMsg, READ_CREDIT};
 use crate::esockd::rate_limit::TokenBucket;
 use crate::observability::metrics::Metrics;
@@ -38,20 +37,21 @@ pub(super) struct ReaderArgs {
     pub read: OwnedReadHalf,
     pub conn: ActorRef<ConnectionMsg>,
     pub deps: Arc<ConnectionDeps>,
-    pub bucket: Option<TokenBucket>,
-    pub ip: IpAddr,
+    pub bucket: Option<Box<TokenBucket>>,
 }
 
 /// Spawns the reader; its end, however it comes, is one `Closed` to the connection.
 pub(super) fn spawn(args: ReaderArgs) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let conn = args.conn.clone();
-        let close = AssertUnwindSafe(read_loop(args))
-            .catch_unwind()
-            .await
-            .unwrap_or(Close::ReaderPanicked);
-        let _ = conn.send_message(ConnectionMsg::Closed(close));
-    })
+    let conn = args.conn.clone();
+    // Combinators, not an `async` block: a block would keep the loop's future twice (as what
+    // it captured and as what it awaits), and this task lives as long as the connection.
+    let fut = AssertUnwindSafe(read_loop(args))
+        .catch_unwind()
+        .map(move |ended| {
+            let close = ended.unwrap_or(Close::ReaderPanicked);
+            let _ = conn.send_message(ConnectionMsg::Closed(close));
+        });
+    tokio::spawn(fut)
 }
 
 /// How much room a read makes in the buffer.
@@ -80,109 +80,125 @@ async fn read_some(read: &OwnedReadHalf, buf: &mut BytesMut) -> std::io::Result<
     }
 }
 
-/// The read loop; returns why the connection ends.
-async fn read_loop(args: ReaderArgs) -> Close {
+/// The read loop; returns why the connection ends. An `async move` block rather than an
+/// `async fn`, which would keep a second copy of its argument: this future lives as long as the
+/// connection.
+#[allow(clippy::manual_async_fn)] // on purpose, see above
+fn read_loop(args: ReaderArgs) -> impl std::future::Future<Output = Close> + Send {
     let ReaderArgs {
         read,
         conn,
         deps,
         mut bucket,
-        ip,
     } = args;
-    let max = deps.mqtt.max_packet_size as usize;
-    let mut buf = BytesMut::new();
-    let mut level = None;
-    // The client's side of the protocol, once CONNECT is accepted (boxed: an idle connection
-    // holds it for its whole life).
-    let mut client: Option<Box<Inbound>> = None;
-    // The connect timeout, then (keepalive on) 1.5 × keepalive from the last packet.
-    let mut idle = Some(Instant::now() + deps.mqtt.connect_timeout);
-    let mut keepalive = None;
-    let mut frame = FrameClock::new(deps.mqtt.frame_timeout);
-    loop {
-        let mut decoded = 0;
-        while decoded < READ_CREDIT {
-            let packet = match codec::decode(&mut buf, max, level) {
-                Ok(Some(packet)) => packet,
-                Ok(None) => break,
-                Err(err) => {
-                    if let Some(client) = &mut client {
-                        let _ = client.end_batch().await;
-                    }
-                    return match (level, err.connack_code()) {
-                        (None, Some(code)) => Close::Unsupported(code, err.to_string()),
-                        _ => Close::from(err),
-                    };
-                }
-            };
-            decoded += 1;
-            frame.completed();
-            deps.metrics.packet_received(packet.packet_type());
-            let handled = match (&mut client, packet) {
-                (Some(client), packet) => client.packet(packet).await,
-                (None, Packet::Connect(connect)) => {
-                    level = Some(connect.level);
-                    let secs = u64::from(connect.keep_alive);
-                    keepalive = (secs > 0).then(|| Duration::from_millis(secs * 1500));
-                    match accepted(&conn, connect).await {
-                        Some(attached) => {
-                            client = Some(Box::new(Inbound::new(*attached, deps.clone(), ip)));
-                            Ok(())
+    async move {
+        let mut buf = BytesMut::new();
+        let mut level = None;
+        // The client's side of the protocol, once CONNECT is accepted (boxed: an idle connection
+        // holds it for its whole life).
+        let mut client: Option<Box<Inbound>> = None;
+        // The connect timeout, then (keepalive on) 1.5 × keepalive from the last packet.
+        let mut idle = Some(Instant::now() + deps.mqtt.connect_timeout);
+        // CONNECT's keepalive in seconds (0: off).
+        let mut keepalive = 0u16;
+        let mut frame = FrameClock::new(deps.mqtt.frame_timeout);
+        loop {
+            let mut decoded = 0;
+            while decoded < READ_CREDIT {
+                let packet = match codec::decode(&mut buf, deps.mqtt.max_packet_size as usize, level) {
+                    Ok(Some(packet)) => packet,
+                    Ok(None) => break,
+                    Err(err) => {
+                        if let Some(client) = &mut client {
+                            let _ = finish(client.end_batch()).await;
                         }
-                        None => return Close::Refused("see the connection's log".into()),
+                        return match (level, err.connack_code()) {
+                            (None, Some(code)) => Close::Unsupported(code, err.to_string()),
+                            _ => Close::from(err),
+                        };
                     }
-                }
-                (None, other) => Err(Close::Protocol(format!(
-                    "first packet is {:?}, not CONNECT [MQTT-3.1.0-1]",
-                    other.packet_type()
-                ))),
-            };
-            if let Err(close) = handled {
-                if let Some(client) = &mut client {
-                    let _ = client.end_batch().await;
-                }
-                return close;
-            }
-        }
-        if decoded > 0 {
-            if let Some(client) = &mut client {
-                if let Err(close) = client.end_batch().await {
+                };
+                decoded += 1;
+                frame.completed();
+                deps.metrics.packet_received(packet.packet_type());
+                let handled = match &mut client {
+                    Some(client) => finish(client.packet(packet)).await,
+                    None => match first_packet(packet) {
+                        Ok(connect) => {
+                            level = Some(connect.level);
+                            keepalive = connect.keep_alive;
+                            match Box::pin(accepted(&conn, connect)).await {
+                                Some(attached) => {
+                                    client = Some(Box::new(Inbound::new(*attached, deps.clone())));
+                                    Ok(())
+                                }
+                                None => return Close::Refused("see the connection's log".into()),
+                            }
+                        }
+                        Err(close) => Err(close),
+                    },
+                };
+                if let Err(close) = handled {
+                    if let Some(client) = &mut client {
+                        let _ = finish(client.end_batch()).await;
+                    }
                     return close;
                 }
             }
-            if level.is_some() {
-                idle = keepalive.map(|k| Instant::now() + k);
-            }
-        }
-        if decoded == READ_CREDIT {
-            continue;
-        }
-        let partial = !buf.is_empty();
-        let now = Instant::now();
-        let limit = frame.deadline(partial, now, idle);
-        let got = match limit {
-            Some(limit) => tokio::time::timeout_at(limit.at, read_some(&read, &mut buf)).await,
-            None => Ok(read_some(&read, &mut buf).await),
-        };
-        frame.waited(partial, now.elapsed());
-        let Ok(got) = got else {
-            return match (limit.is_some_and(|l| l.frame), level) {
-                (true, _) => Close::FrameTimeout,
-                (false, None) => Close::ConnectTimeout,
-                (false, Some(_)) => Close::KeepaliveExpired,
-            };
-        };
-        match got {
-            Ok(0) if buf.is_empty() => return Close::PeerClosed,
-            Ok(0) => return Close::Socket("closed inside a packet".into()),
-            Ok(n) => {
-                Metrics::add(&deps.metrics.bytes_received, n as u64);
-                if let Some(pause) = bucket.as_mut().and_then(|b| b.take(n)) {
-                    tokio::time::sleep(pause).await;
+            if decoded > 0 {
+                if let Some(client) = &mut client {
+                    if let Err(close) = finish(client.end_batch()).await {
+                        return close;
+                    }
+                }
+                if level.is_some() {
+                    // [MQTT-3.1.2-24]: one and a half times the keepalive.
+                    let secs = u64::from(keepalive);
+                    idle = (secs > 0).then(|| Instant::now() + Duration::from_millis(secs * 1500));
                 }
             }
-            Err(e) => return Close::Socket(e.to_string()),
+            if decoded == READ_CREDIT {
+                continue;
+            }
+            let partial = !buf.is_empty();
+            let now = Instant::now();
+            let limit = frame.deadline(partial, now, idle);
+            let frame_limit = limit.is_some_and(|l| l.frame);
+            let got = match limit {
+                Some(limit) => tokio::time::timeout_at(limit.at, read_some(&read, &mut buf)).await,
+                None => Ok(read_some(&read, &mut buf).await),
+            };
+            frame.waited(partial, now.elapsed());
+            let Ok(got) = got else {
+                return match (frame_limit, level) {
+                    (true, _) => Close::FrameTimeout,
+                    (false, None) => Close::ConnectTimeout,
+                    (false, Some(_)) => Close::KeepaliveExpired,
+                };
+            };
+            match got {
+                Ok(0) if buf.is_empty() => return Close::PeerClosed,
+                Ok(0) => return Close::Socket("closed inside a packet".into()),
+                Ok(n) => {
+                    Metrics::add(&deps.metrics.bytes_received, n as u64);
+                    if let Some(pause) = bucket.as_mut().and_then(|b| b.take(n)) {
+                        Box::pin(tokio::time::sleep(pause)).await;
+                    }
+                }
+                Err(e) => return Close::Socket(e.to_string()),
+            }
         }
+    }
+}
+
+/// The first packet must be CONNECT [MQTT-3.1.0-1].
+fn first_packet(packet: Packet) -> Result<Box<codec::Connect>, Close> {
+    match packet {
+        Packet::Connect(connect) => Ok(connect),
+        other => Err(Close::Protocol(format!(
+            "first packet is {:?}, not CONNECT [MQTT-3.1.0-1]",
+            other.packet_type()
+        ))),
     }
 }
 

@@ -41,7 +41,7 @@ pub async fn admit(
     let id = format!("connection/{}", encode_segment(&peer.to_string()));
     let deps = deps.clone();
     let child = DynamicChild::once(id, move |ctx| {
-        let path = ctx.path.clone();
+        let path = Arc::from(ctx.path.as_str());
         arbor_supervisors::worker::start::<Connection>(
             ctx,
             ConnectionArgs {

@@ -93,6 +93,14 @@ impl Load {
         admit
     }
 
+    /// Deliveries counted as cast and not yet handled: the session skips writing its socket
+    /// while more are on their way, so that a burst is one write (see
+    /// [`crate::session::outbox`]). A publisher counts a delivery before it casts it and casts
+    /// everything it counted before it waits on anything.
+    pub fn in_mailbox(&self) -> usize {
+        self.inbox.load(Ordering::Acquire)
+    }
+
     /// Messages dropped at the door so far.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)

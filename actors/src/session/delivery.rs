@@ -11,7 +11,7 @@ use std::sync::Arc;
 use ractor::ActorRef;
 use tokio::time::Instant;
 
-use crate::codec::{Ack, Packet, PacketId, Publish, QoS};
+use crate::codec::{Ack, Packet, PacketId, PacketType, PublishView, QoS};
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
 use crate::routing::publish::Deliveries;
@@ -34,7 +34,7 @@ impl SessionState {
     }
 
     fn routed_one(&mut self, msg: Arc<Message>, sub_qos: QoS) {
-        self.handle.load.handled();
+        self.reg.handle.load.handled();
         let qos = msg.qos.min(sub_qos);
         self.deliver(Outgoing {
             msg,
@@ -51,7 +51,7 @@ impl SessionState {
         if ready {
             self.send_now(out);
         } else {
-            for _ in 0..self.mqueue.push(out, !self.handle.load.is_stalled()) {
+            for _ in 0..self.mqueue.push(out, !self.reg.handle.load.is_stalled()) {
                 self.deps.metrics.mqueue_drop();
             }
             self.drain();
@@ -72,11 +72,13 @@ impl SessionState {
     }
 
     fn send_now(&mut self, out: Outgoing) {
-        let mut packet = publish_packet(&out, None, false);
-        if out.qos != QoS::AtMostOnce {
-            packet.pkid = Some(self.inflight.push(out, Instant::now()));
+        if out.qos == QoS::AtMostOnce {
+            self.send(&out, None, false);
+        } else {
+            let pkid = self.inflight.next_id();
+            self.send(&out, Some(pkid), false);
+            self.inflight.insert(pkid, out, Instant::now());
         }
-        self.send(packet);
     }
 
     /// Everything inflight again, in order: PUBLISH with DUP, or PUBREL past PUBREC (a takeover).
@@ -89,7 +91,7 @@ impl SessionState {
 
     fn resend(&mut self, entry: &InflightEntry) {
         match entry.stage {
-            Stage::Published => self.send(publish_packet(&entry.out, Some(entry.pkid), true)),
+            Stage::Published => self.send(&entry.out, Some(entry.pkid), true),
             Stage::Released => self.write(&Packet::PubRel(Ack::new(entry.pkid))),
         }
     }
@@ -107,8 +109,7 @@ impl SessionState {
                 }
             }
         }
-        self.awaiting_rel
-            .retain(|_, at| now.saturating_duration_since(*at) < await_rel);
+        self.awaiting_rel.expire(now, await_rel);
     }
 
     /// Schedules the next retry/expiry pass if one is owed and none is scheduled.
@@ -121,10 +122,24 @@ impl SessionState {
         }
     }
 
-    /// Writes a PUBLISH, counted as a message sent.
-    fn send(&mut self, publish: Publish) {
-        self.write(&Packet::Publish(publish));
-        Metrics::add(&self.deps.metrics.messages_sent, 1);
+    /// Writes `out` as a PUBLISH, counted as a packet and a message sent.
+    fn send(&mut self, out: &Outgoing, pkid: Option<PacketId>, dup: bool) {
+        if !self.outbox.attached() {
+            return;
+        }
+        let msg = &out.msg;
+        self.outbox.push_publish(&PublishView {
+            dup,
+            qos: out.qos,
+            retain: out.retain,
+            topic: &msg.topic,
+            pkid,
+            payload: &msg.payload,
+            properties: None,
+        });
+        let metrics = &self.deps.metrics;
+        metrics.packet_sent(PacketType::Publish);
+        Metrics::add(&metrics.messages_sent, 1);
     }
 
     /// Writes a packet to the client, counted as a packet sent.
@@ -133,17 +148,5 @@ impl SessionState {
             self.outbox.push(packet);
             self.deps.metrics.packet_sent(packet.packet_type());
         }
-    }
-}
-
-fn publish_packet(out: &Outgoing, pkid: Option<PacketId>, dup: bool) -> Publish {
-    Publish {
-        dup,
-        qos: out.qos,
-        retain: out.retain,
-        topic: out.msg.topic.clone(),
-        pkid,
-        payload: out.msg.payload.clone(),
-        properties: None,
     }
 }

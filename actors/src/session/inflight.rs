@@ -36,14 +36,14 @@ pub struct InflightEntry {
 /// The inflight window, in send order.
 #[derive(Debug)]
 pub struct Inflight {
-    max: usize,
+    max: u16,
     entries: VecDeque<InflightEntry>,
     next: PacketId,
 }
 
 impl Inflight {
     /// A window of `max` entries (at least 1).
-    pub fn new(max: usize) -> Self {
+    pub fn new(max: u16) -> Self {
         Self {
             max: max.max(1),
             entries: VecDeque::new(),
@@ -53,7 +53,7 @@ impl Inflight {
 
     /// Whether another message fits.
     pub fn has_room(&self) -> bool {
-        self.entries.len() < self.max
+        self.entries.len() < usize::from(self.max)
     }
 
     /// Number of entries.
@@ -68,10 +68,23 @@ impl Inflight {
 
     /// Adds `out` under a fresh packet id not in use, and returns that id.
     pub fn push(&mut self, out: Outgoing, now: Instant) -> PacketId {
+        let pkid = self.next_id();
+        self.insert(pkid, out, now);
+        pkid
+    }
+
+    /// The packet id the next entry gets: the next one not in use.
+    pub fn next_id(&mut self) -> PacketId {
         let mut pkid = self.next;
         while self.entries.iter().any(|e| e.pkid == pkid) {
             pkid = pkid.wrapping_next();
         }
+        self.next = pkid;
+        pkid
+    }
+
+    /// Adds `out` under `pkid`, which [`Inflight::next_id`] gave.
+    pub fn insert(&mut self, pkid: PacketId, out: Outgoing, now: Instant) {
         self.next = pkid.wrapping_next();
         self.entries.push_back(InflightEntry {
             pkid,
@@ -79,7 +92,6 @@ impl Inflight {
             stage: Stage::Published,
             sent_at: now,
         });
-        pkid
     }
 
     /// PUBACK (QoS 1) or PUBCOMP (QoS 2): the message is done. Returns whether it was inflight.

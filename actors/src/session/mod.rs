@@ -27,7 +27,7 @@ pub mod registry;
 pub mod sm;
 mod subscriptions;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -51,6 +51,11 @@ use crate::routing::trie::{RouteTable, Subscriber};
 use crate::session::inflight::Inflight;
 use crate::session::mqueue::MQueue;
 use crate::session::outbox::{FlushOutcome, Flushed, Outbox, Writer};
+
+/// Packets a connection's reader may have handed its session and the session not yet handled
+/// (the reader's read credits). The reader hands over every complete frame a read brought, up
+/// to this many, as one batch.
+pub const READ_CREDIT: usize = 64;
 
 /// The route table the broker runs: filters to sessions.
 pub type Routes = RouteTable<SessionHandle>;
@@ -167,8 +172,8 @@ pub enum SessionMsg {
     Subscribe(Vec<(String, QoS)>, RpcReplyPort<Vec<SubackCode>>),
     /// Unsubscribe on the client's behalf (the admin API).
     Unsubscribe(Vec<String>, RpcReplyPort<()>),
-    /// A write that had to wait is done.
-    Flushed(Flushed),
+    /// A write that had to wait is done (boxed: rare, and large next to the other messages).
+    Flushed(Box<Flushed>),
     /// Retry and expiry pass: a timer armed only while something is inflight or awaiting PUBREL.
     Tick,
     /// The expiry timer of a detached persistent session, with its generation.
@@ -220,11 +225,12 @@ pub struct SessionArgs {
 /// router, their one writer; a router that is down sweeps them when it starts), its load's
 /// waiting publishers and the sessions gauge.
 struct Registration {
+    /// How routes address this session.
+    handle: SessionHandle,
     router: Slot<ActorRef<RouterMsg<SessionHandle>>>,
     metrics: Arc<Metrics>,
-    load: Arc<Load>,
-    client_id: Arc<str>,
-    subscriptions: HashMap<String, QoS>,
+    /// Filter → granted QoS (a sorted map: small, and listed in order by `info`).
+    subscriptions: BTreeMap<String, QoS>,
 }
 
 impl Drop for Registration {
@@ -232,10 +238,10 @@ impl Drop for Registration {
         if !self.subscriptions.is_empty() {
             if let Some(router) = self.router.get() {
                 let filters = self.subscriptions.keys().cloned().collect();
-                let _ = router.send_message(RouterMsg::RemoveAll(self.client_id.clone(), filters));
+                let _ = router.send_message(RouterMsg::RemoveAll(self.handle.client_id.clone(), filters));
             }
         }
-        self.load.close();
+        self.handle.load.close();
         Metrics::gauge_down(&self.metrics.sessions);
     }
 }
@@ -243,7 +249,50 @@ impl Drop for Registration {
 /// The attached connection.
 struct Connected {
     cell: ActorCell,
-    identity: Identity,
+    identity: Box<Identity>,
+}
+
+/// The attached reader's read credits: what it has taken and we have not handled is on its
+/// way; `held` are credits of handled packets kept back while the client does not read what we
+/// write.
+struct Credit {
+    semaphore: Arc<Semaphore>,
+    held: usize,
+}
+
+/// QoS 2 packet ids received from the client and awaiting PUBREL, with when each came: made on
+/// first use (most clients never publish at QoS 2).
+#[derive(Default)]
+#[allow(clippy::box_collection)] // on purpose: one word in every session, not a 48-byte map
+struct Receipts(Option<Box<HashMap<PacketId, Instant>>>);
+
+impl Receipts {
+    fn contains(&self, pkid: PacketId) -> bool {
+        self.0.as_ref().is_some_and(|m| m.contains_key(&pkid))
+    }
+    fn insert(&mut self, pkid: PacketId, at: Instant) {
+        self.0.get_or_insert_default().insert(pkid, at);
+    }
+    fn remove(&mut self, pkid: PacketId) {
+        if let Some(m) = &mut self.0 {
+            m.remove(&pkid);
+        }
+    }
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |m| m.len())
+    }
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Keeps the receipts younger than `timeout`.
+    fn expire(&mut self, now: Instant, timeout: std::time::Duration) {
+        if let Some(m) = &mut self.0 {
+            m.retain(|_, at| now.saturating_duration_since(*at) < timeout);
+            if m.is_empty() {
+                self.0 = None;
+            }
+        }
+    }
 }
 
 /// The session worker.
@@ -252,7 +301,6 @@ pub struct Session;
 /// Its state.
 pub struct SessionState {
     reg: Registration,
-    handle: SessionHandle,
     deps: Arc<SessionDeps>,
     clean: bool,
     conn: Option<Connected>,
@@ -260,9 +308,9 @@ pub struct SessionState {
     will: Option<Arc<Message>>,
     inflight: Inflight,
     mqueue: MQueue,
-    awaiting_rel: HashMap<PacketId, Instant>,
-    /// Read credits kept from the reader while the client does not read what we write.
-    held_credit: Option<(Arc<Semaphore>, usize)>,
+    awaiting_rel: Receipts,
+    /// The attached reader's read credits, as last seen.
+    credit: Option<Credit>,
     /// Whether a `Tick` is scheduled. An idle session has no timer (each costs a tokio task).
     tick_armed: bool,
     expiry_gen: u64,
@@ -285,27 +333,25 @@ impl Worker for Session {
         let load = Arc::new(Load::new(cfg.max_mqueue_len));
         let outbox = Outbox::new(deps.metrics.clone());
         let mut state = SessionState {
-            handle: SessionHandle {
-                client_id: args.client_id.clone(),
-                session: myself.clone(),
-                load: load.clone(),
-            },
-            inflight: Inflight::new(usize::from(cfg.max_inflight)),
+            inflight: Inflight::new(cfg.max_inflight),
             mqueue: MQueue::new(cfg.max_mqueue_len, cfg.mqueue_store_qos0),
             reg: Registration {
+                handle: SessionHandle {
+                    client_id: args.client_id,
+                    session: myself.clone(),
+                    load,
+                },
                 router: deps.router.clone(),
                 metrics: deps.metrics.clone(),
-                load,
-                client_id: args.client_id,
-                subscriptions: HashMap::new(),
+                subscriptions: BTreeMap::new(),
             },
             deps,
             clean: args.clean,
             conn: None,
             outbox,
             will: None,
-            awaiting_rel: HashMap::new(),
-            held_credit: None,
+            awaiting_rel: Receipts::default(),
+            credit: None,
             tick_armed: false,
             expiry_gen: 0,
             created_at: crate::message::unix_now(),
@@ -351,11 +397,13 @@ impl Worker for Session {
                 let _ = reply.send(());
             }
             SessionMsg::Flushed(flushed) => {
-                if let FlushOutcome::Failed(e) = state.outbox.flushed(flushed) {
-                    tracing::debug!(client_id = %state.handle.client_id, error = %e, "write failed");
+                if let FlushOutcome::Failed(e) = state.outbox.flushed(*flushed) {
+                    tracing::debug!(client_id = %state.reg.handle.client_id, error = %e, "write failed");
                 }
                 state.drain();
-                state.release_credit();
+                if state.outbox.has_room() || !state.outbox.attached() {
+                    state.release_credit();
+                }
             }
             SessionMsg::Tick => {
                 state.tick_armed = false;
@@ -366,32 +414,32 @@ impl Worker for Session {
             }
             SessionMsg::Expire(generation) => {
                 if state.conn.is_none() && generation == state.expiry_gen {
-                    tracing::info!(client_id = %state.handle.client_id, "persistent session expired");
+                    tracing::info!(client_id = %state.reg.handle.client_id, "persistent session expired");
                     myself.stop(None);
                 }
             }
         }
-        state.handle.load.set_queued(state.mqueue.len());
+        state.reg.handle.load.set_queued(state.mqueue.len());
         state.arm_tick(&myself);
         state.flush(&myself);
         Ok(())
     }
 
-    async fn exited(
+    fn exited(
         myself: ActorRef<SessionMsg>,
         event: SupervisionEvent,
         state: &mut SessionState,
-    ) -> Result<(), ActorProcessingErr> {
+    ) -> impl std::future::Future<Output = Result<(), ActorProcessingErr>> + Send {
         let ended = match &event {
             SupervisionEvent::ActorTerminated(cell, ..) | SupervisionEvent::ActorFailed(cell, _) => {
-                cell.get_id()
+                Some(cell.get_id())
             }
-            _ => return Ok(()),
+            _ => None,
         };
-        if state.conn.as_ref().is_some_and(|c| c.cell.get_id() == ended) {
+        if ended.is_some() && state.conn.as_ref().map(|c| c.cell.get_id()) == ended {
             state.detach(&myself);
         }
-        Ok(())
+        std::future::ready(Ok(()))
     }
 }
 
@@ -405,16 +453,18 @@ impl SessionState {
             .as_ref()
             .is_some_and(|old| old.cell.get_id() != attach.conn.get_id())
         {
-            tracing::info!(client_id = %self.handle.client_id, "takeover: closing the previous connection");
+            tracing::info!(client_id = %self.reg.handle.client_id, "takeover: closing the previous connection");
             self.close_connection("takeover by a new connection");
         }
         myself.get_cell().monitor(attach.conn.clone());
         self.expiry_gen += 1;
+        self.release_credit();
+        self.credit = None;
         self.outbox.attach(attach.writer, attach.level);
         self.will = attach.will;
         self.conn = Some(Connected {
             cell: attach.conn,
-            identity: attach.identity,
+            identity: Box::new(attach.identity),
         });
         // MQTT 3.1 has no session-present flag.
         let session_present = attach.session_present && attach.level == ProtocolLevel::V311;
@@ -424,7 +474,7 @@ impl SessionState {
             properties: None,
         }));
         self.resend_inflight();
-        self.handle.load.set_offline(false);
+        self.reg.handle.load.set_offline(false);
         self.drain();
     }
 
@@ -446,7 +496,7 @@ impl SessionState {
         self.outbox.detach();
         self.publish_will();
         self.release_credit();
-        self.handle.load.set_offline(true);
+        self.reg.handle.load.set_offline(true);
         if self.clean {
             myself.stop(None);
         } else {
@@ -477,25 +527,34 @@ impl SessionState {
                 Inbound::Client(packet) => self.client_packet(packet).await,
             }
         }
-        if let Some((held, count)) = self.held_credit.take() {
-            if Arc::ptr_eq(&held, &credit) {
-                self.held_credit = Some((held, count + n));
-            } else {
-                held.add_permits(count);
-                self.held_credit = Some((credit, n));
+        match &mut self.credit {
+            Some(c) if Arc::ptr_eq(&c.semaphore, &credit) => c.held += n,
+            _ => {
+                // A new reader (or the first batch): give back what the old one had held.
+                self.release_credit();
+                self.credit = Some(Credit {
+                    semaphore: credit,
+                    held: n,
+                });
             }
-        } else {
-            self.held_credit = Some((credit, n));
         }
-        self.release_credit();
+        if self.outbox.has_room() || !self.outbox.attached() {
+            self.release_credit();
+        }
     }
 
-    /// Gives the reader its credits back (the client reads again, or is gone).
+    /// Whether the reader has handed over packets not yet handled here (it takes a credit for
+    /// each before it casts them).
+    fn inbound_pending(&self) -> bool {
+        self.credit
+            .as_ref()
+            .is_some_and(|c| READ_CREDIT.saturating_sub(c.semaphore.available_permits()) > c.held)
+    }
+
+    /// Gives the reader the credits held back (the client reads again, or is gone).
     fn release_credit(&mut self) {
-        if self.outbox.has_room() || !self.outbox.attached() {
-            if let Some((credit, n)) = self.held_credit.take() {
-                credit.add_permits(n);
-            }
+        if let Some(c) = &mut self.credit {
+            c.semaphore.add_permits(std::mem::take(&mut c.held));
         }
     }
 
@@ -511,7 +570,7 @@ impl SessionState {
                 self.write(&Packet::PubRel(Ack::new(ack.pkid)));
             }
             Packet::PubRel(ack) => {
-                self.awaiting_rel.remove(&ack.pkid);
+                self.awaiting_rel.remove(ack.pkid);
                 self.write(&Packet::PubComp(Ack::new(ack.pkid)));
             }
             Packet::Subscribe(subscribe) => {
@@ -531,49 +590,54 @@ impl SessionState {
             }
             Packet::PingReq => self.write(&Packet::PingResp),
             other => {
-                tracing::debug!(client_id = %self.handle.client_id, packet = ?other.packet_type(), "not a packet for the session");
+                tracing::debug!(client_id = %self.reg.handle.client_id, packet = ?other.packet_type(), "not a packet for the session");
             }
         }
     }
 
     fn qos2_received(&mut self, pkid: PacketId) -> Qos2 {
-        if self.awaiting_rel.contains_key(&pkid) {
+        if self.awaiting_rel.contains(pkid) {
             return Qos2::Duplicate;
         }
         let max = usize::from(self.deps.config.max_awaiting_rel);
         if max > 0 && self.awaiting_rel.len() >= max {
-            tracing::warn!(client_id = %self.handle.client_id, %max, "too many QoS 2 messages awaiting PUBREL, dropping");
+            tracing::warn!(client_id = %self.reg.handle.client_id, %max, "too many QoS 2 messages awaiting PUBREL, dropping");
             return Qos2::Full;
         }
         self.awaiting_rel.insert(pkid, Instant::now());
         Qos2::New
     }
 
-    /// Writes what this message produced, without waiting (see [`outbox`]).
+    /// Writes what this message produced, without waiting, unless more is on its way
+    /// (deliveries, or packets the reader has taken credits for) and the buffer is small: then
+    /// the last of them writes (see [`outbox`]).
     fn flush(&mut self, myself: &ActorRef<SessionMsg>) {
-        if let FlushOutcome::Failed(e) = self.outbox.flush(myself, SessionMsg::Flushed) {
-            tracing::debug!(client_id = %self.handle.client_id, error = %e, "write failed");
+        let more = self.reg.handle.load.in_mailbox() > 0 || self.inbound_pending();
+        if more && self.outbox.buffered() < outbox::WRITE_BATCH {
+            return;
+        }
+        if let FlushOutcome::Failed(e) = self.outbox.flush(myself, |f| SessionMsg::Flushed(Box::new(f))) {
+            tracing::debug!(client_id = %self.reg.handle.client_id, error = %e, "write failed");
         }
     }
 
     fn info(&self) -> SessionInfo {
         let cfg = &self.deps.config;
-        let mut subscriptions: Vec<(String, u8)> = self
+        let subscriptions: Vec<(String, u8)> = self
             .reg
             .subscriptions
             .iter()
             .map(|(f, q)| (f.clone(), q.as_u8()))
             .collect();
-        subscriptions.sort();
         SessionInfo {
-            client_id: self.handle.client_id.to_string(),
+            client_id: self.reg.handle.client_id.to_string(),
             clean_session: self.clean,
             connected: self.conn.is_some(),
             subscriptions,
             inflight: self.inflight.len(),
             max_inflight: usize::from(cfg.max_inflight),
             mqueue_len: self.mqueue.len(),
-            mqueue_dropped: self.mqueue.dropped() + self.handle.load.dropped(),
+            mqueue_dropped: self.mqueue.dropped() + self.reg.handle.load.dropped(),
             awaiting_rel: self.awaiting_rel.len(),
             created_at: self.created_at,
             expiry_interval: cfg.expiry_interval.as_secs(),

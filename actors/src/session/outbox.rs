@@ -8,7 +8,11 @@
 //! session: the publisher's reader casts to the session, the session writes.
 //!
 //! Packets are encoded into a buffer during a handler; [`Outbox::flush`] at the end of the
-//! handler writes the buffer without waiting (the socket is non-blocking). If the kernel's send
+//! handler writes the buffer without waiting (the socket is non-blocking), unless more
+//! deliveries are already on their way to the session (its load counts them) and less than
+//! [`WRITE_BATCH`] is buffered: then the handler of the last of them writes, so a burst to a
+//! subscriber is one write, not one per message (a loopback `send` costs about as much as the
+//! rest of a delivery). If the kernel's send
 //! buffer is full, the write half and the unsent bytes are lent to a short task that waits for
 //! the socket ([`Flushed`] brings them back), while the session goes on handling its mailbox
 //! into a fresh buffer. The buffer is bounded ([`OUTBOX_LIMIT`]): past it the session queues
@@ -32,7 +36,10 @@ pub type Writer = Box<dyn AsyncWrite + Send + Sync + Unpin>;
 /// Bytes buffered for one client past which its session holds deliveries back.
 pub const OUTBOX_LIMIT: usize = 64 * 1024;
 
-/// A spare buffer larger than this is freed after a write instead of being kept for the next.
+/// Bytes buffered past which the session writes even while more deliveries are on their way.
+pub const WRITE_BATCH: usize = 16 * 1024;
+
+/// A buffer back from a flush task larger than this is freed instead of being reused.
 const KEEP_CAPACITY: usize = 2 * OUTBOX_LIMIT;
 
 /// The write half and buffer coming back from a flush that had to wait (see the module docs).
@@ -64,7 +71,6 @@ enum Half {
 pub struct Outbox {
     half: Half,
     buf: BytesMut,
-    spare: BytesMut,
     generation: u64,
     level: codec::ProtocolLevel,
     /// Counts the bytes written (`bytes/sent`).
@@ -86,7 +92,6 @@ impl Outbox {
         Self {
             half: Half::Detached,
             buf: BytesMut::new(),
-            spare: BytesMut::new(),
             generation: 0,
             level: codec::ProtocolLevel::V311,
             metrics,
@@ -108,7 +113,6 @@ impl Outbox {
         self.generation += 1;
         self.half = Half::Detached;
         self.buf = BytesMut::new();
-        self.spare = BytesMut::new();
     }
 
     /// Whether a connection is attached and its socket writable.
@@ -119,6 +123,11 @@ impl Outbox {
     /// The protocol level packets are encoded for.
     pub fn level(&self) -> codec::ProtocolLevel {
         self.level
+    }
+
+    /// Bytes encoded and not yet handed to the socket.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
     }
 
     /// Whether deliveries must wait: no connection, or past [`OUTBOX_LIMIT`] bytes unsent.
@@ -146,6 +155,14 @@ impl Outbox {
     pub fn push(&mut self, packet: &Packet) {
         if self.attached() {
             codec::encode(packet, self.level, &mut self.buf);
+        }
+    }
+
+    /// Encodes a PUBLISH from borrowed parts (no reference count of the shared message is
+    /// touched); as [`Outbox::push`].
+    pub fn push_publish(&mut self, publish: &codec::PublishView<'_>) {
+        if self.attached() {
+            publish.encode(self.level, &mut self.buf);
         }
     }
 
@@ -182,7 +199,7 @@ impl Outbox {
         let Half::Here(mut writer) = std::mem::replace(&mut self.half, Half::Lent(self.buf.len())) else {
             return FlushOutcome::Done;
         };
-        let mut pending = std::mem::replace(&mut self.buf, std::mem::take(&mut self.spare));
+        let mut pending = std::mem::take(&mut self.buf);
         let generation = self.generation;
         let session = session.clone();
         let metrics = self.metrics.clone();
@@ -215,8 +232,8 @@ impl Outbox {
             return self.failed(e.to_string());
         }
         self.half = Half::Here(flushed.writer);
-        if flushed.spare.capacity() <= KEEP_CAPACITY {
-            self.spare = flushed.spare;
+        if self.buf.is_empty() && flushed.spare.capacity() <= KEEP_CAPACITY {
+            self.buf = flushed.spare;
         }
         FlushOutcome::Done
     }

@@ -25,7 +25,7 @@ pub struct ClientInfo {
     /// Its connection actor (stopping it closes the connection).
     pub conn: ActorCell,
     /// The connection's path in the tree.
-    pub path: String,
+    pub path: Arc<str>,
     /// Peer address.
     pub peer: SocketAddr,
     /// When CONNECT was accepted.

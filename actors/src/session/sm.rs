@@ -17,7 +17,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use arbor_supervisors::{DynamicChild, ExitReason, Slot, SupervisorSlot, Worker};
-use ractor::{ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
 use crate::observability::notices;
 use crate::routing::publish::Publisher;
@@ -109,10 +109,17 @@ pub struct SmArgs {
     pub deps: Arc<SmDeps>,
 }
 
-/// What an sm worker watches: the actor of a session or of a connected client, by client id.
+/// What an sm worker watches: the actor of a session or of a connected client.
+#[derive(Clone, Copy)]
 enum Watch {
-    Session(Arc<str>),
-    Conn(Arc<str>),
+    Session = 0,
+    Conn = 1,
+}
+
+/// The key of a watched actor: its (local) pid and what it is, in one word, so the table of
+/// what a worker watches costs little per client (ractor's `ActorId` is three words).
+fn watch_key(cell: &ActorCell, what: Watch) -> u64 {
+    cell.get_id().pid() << 1 | what as u64
 }
 
 /// An sm worker.
@@ -121,7 +128,8 @@ pub struct Sm;
 /// Its state.
 pub struct SmState {
     deps: Arc<SmDeps>,
-    watching: HashMap<ActorId, Watch>,
+    /// Watched actors ([`watch_key`]) → their client id.
+    watching: HashMap<u64, Arc<str>>,
 }
 
 impl Worker for Sm {
@@ -155,20 +163,22 @@ impl Worker for Sm {
         Ok(())
     }
 
-    async fn exited(
+    fn exited(
         _myself: ActorRef<SmMsg>,
         event: SupervisionEvent,
         state: &mut SmState,
-    ) -> Result<(), ActorProcessingErr> {
-        let (cell, reason) = match &event {
+    ) -> impl std::future::Future<Output = Result<(), ActorProcessingErr>> + Send {
+        let ended = match &event {
             SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell, ExitReason::from_reason(reason.as_deref()))
+                Some((cell, ExitReason::from_reason(reason.as_deref())))
             }
-            SupervisionEvent::ActorFailed(cell, err) => (cell, ExitReason::Failed(err.to_string())),
-            _ => return Ok(()),
+            SupervisionEvent::ActorFailed(cell, err) => Some((cell, ExitReason::Failed(err.to_string()))),
+            _ => None,
         };
-        state.ended(cell, &reason);
-        Ok(())
+        if let Some((cell, reason)) = ended {
+            state.ended(cell, &reason);
+        }
+        std::future::ready(Ok(()))
     }
 }
 
@@ -182,13 +192,14 @@ impl SmState {
             self.watch(
                 myself,
                 entry.session.get_cell(),
-                Watch::Session(client_id.clone()),
+                Watch::Session,
+                client_id.clone(),
             );
             if !entry.alive() {
                 self.ended(&entry.session.get_cell(), &ExitReason::Normal);
             }
             if let Some(client) = entry.client {
-                self.watch(myself, client.conn.clone(), Watch::Conn(client_id));
+                self.watch(myself, client.conn.clone(), Watch::Conn, client_id);
                 if !arbor_supervisors::worker::alive(&client.conn) {
                     self.ended(&client.conn, &ExitReason::Killed);
                 }
@@ -196,31 +207,28 @@ impl SmState {
         }
     }
 
-    fn watch(&mut self, myself: &ActorRef<SmMsg>, cell: ActorCell, what: Watch) {
-        myself.get_cell().monitor(cell.clone());
-        self.watching.insert(cell.get_id(), what);
+    fn watch(&mut self, myself: &ActorRef<SmMsg>, cell: ActorCell, what: Watch, client_id: Arc<str>) {
+        self.watching.insert(watch_key(&cell, what), client_id);
+        myself.get_cell().monitor(cell);
     }
 
     /// A watched actor ended: its registry entry goes, and a connection's end is announced.
     fn ended(&mut self, cell: &ActorCell, reason: &ExitReason) {
-        match self.watching.remove(&cell.get_id()) {
-            Some(Watch::Session(client_id)) => {
-                self.deps.registry.remove_session(&client_id, cell);
-            }
-            Some(Watch::Conn(client_id)) => {
-                self.deps.registry.remove_client(&client_id, cell);
-                let reason = match reason {
-                    ExitReason::Shutdown(Some(detail)) => detail.clone(),
-                    other => other.to_string(),
-                };
-                let notice = serde_json::json!({
-                    "clientid": &*client_id,
-                    "reason": reason,
-                    "ts": crate::message::unix_now(),
-                });
-                self.notice(&client_id, "disconnected", notice);
-            }
-            None => {}
+        if let Some(client_id) = self.watching.remove(&watch_key(cell, Watch::Session)) {
+            self.deps.registry.remove_session(&client_id, cell);
+        }
+        if let Some(client_id) = self.watching.remove(&watch_key(cell, Watch::Conn)) {
+            self.deps.registry.remove_client(&client_id, cell);
+            let reason = match reason {
+                ExitReason::Shutdown(Some(detail)) => detail.clone(),
+                other => other.to_string(),
+            };
+            let notice = serde_json::json!({
+                "clientid": &*client_id,
+                "reason": reason,
+                "ts": crate::message::unix_now(),
+            });
+            self.notice(&client_id, "disconnected", notice);
         }
     }
 
@@ -264,8 +272,8 @@ impl SmState {
                 (self.start_session(client_id.clone(), clean, attach).await?, false)
             }
         };
-        self.watch(myself, session.get_cell(), Watch::Session(client_id.clone()));
-        self.watch(myself, conn, Watch::Conn(client_id.clone()));
+        self.watch(myself, session.get_cell(), Watch::Session, client_id.clone());
+        self.watch(myself, conn, Watch::Conn, client_id.clone());
         let notice = serde_json::json!({
             "clientid": &*client_id,
             "username": client.username,

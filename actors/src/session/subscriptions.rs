@@ -45,7 +45,7 @@ impl SessionState {
     fn may_subscribe(&self, filter: &str) -> bool {
         let Some(conn) = &self.conn else { return false };
         let who = Who {
-            client_id: &self.handle.client_id,
+            client_id: &self.reg.handle.client_id,
             username: conn.identity.username.as_deref(),
             ip: conn.identity.ip,
         };
@@ -78,7 +78,7 @@ impl SessionState {
         let routed = self
             .ask_router(|reply| RouterMsg::Subscribe {
                 filter: filter.to_string(),
-                subscriber: self.handle.clone(),
+                subscriber: self.reg.handle.clone(),
                 qos: qos.as_u8(),
                 reply,
             })
@@ -90,7 +90,7 @@ impl SessionState {
     pub(super) async fn unsubscribe(&mut self, filters: Vec<String>) {
         for filter in filters {
             self.reg.subscriptions.remove(&filter);
-            let key = self.handle.client_id.clone();
+            let key = self.reg.handle.client_id.clone();
             self.ask_router(|reply| RouterMsg::Unsubscribe(filter.clone(), key.clone(), reply))
                 .await;
         }
