@@ -206,6 +206,15 @@ impl Inbound {
         self.deps.access.current().allowed(&who, Action::Publish, topic)
     }
 
+    /// Casts this read's deliveries; true if it cast some and packets for the session wait
+    /// too: the caller then yields before it hands them over, so that a subscriber's session
+    /// (woken by the deliveries) writes before this client's own session writes its
+    /// acknowledgements (the task woken last runs first on a tokio worker).
+    pub(super) fn deliver_first(&mut self) -> bool {
+        let cast = self.run.cast();
+        cast && !self.to_session.is_empty()
+    }
+
     /// Casts this read's deliveries and hands the session its packets, taking a read credit
     /// each (so at most [`READ_CREDIT`] wait in its mailbox); waits only when the credits are
     /// not there.

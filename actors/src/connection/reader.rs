@@ -147,6 +147,9 @@ fn read_loop(args: ReaderArgs) -> impl std::future::Future<Output = Close> + Sen
             }
             if decoded > 0 {
                 if let Some(client) = &mut client {
+                    if client.deliver_first() {
+                        tokio::task::yield_now().await;
+                    }
                     if let Err(close) = finish(client.end_batch()).await {
                         return close;
                     }

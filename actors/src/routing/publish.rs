@@ -92,12 +92,12 @@ impl<S: Inbox> Run<S> {
         self.msgs.push((msg, qos));
     }
 
-    /// Casts what is held.
-    pub fn cast(&mut self) {
-        let Some(to) = self.to.take() else { return };
+    /// Casts what is held; true if there was something.
+    pub fn cast(&mut self) -> bool {
+        let Some(to) = self.to.take() else { return false };
         let n = self.msgs.len();
         let deliveries = match self.msgs.pop() {
-            None => return,
+            None => return false,
             Some((msg, qos)) if n == 1 => Deliveries::One(msg, qos),
             Some(last) => {
                 self.msgs.push(last);
@@ -107,6 +107,7 @@ impl<S: Inbox> Run<S> {
         if !to.deliver(deliveries) {
             to.load().uncast(n);
         }
+        true
     }
 }
 
