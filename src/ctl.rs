@@ -298,6 +298,9 @@ async fn clients(client: &Client, command: &ClientsCommand) -> anyhow::Result<St
                 "protocol_level",
                 "keepalive",
                 "clean_session",
+                "session_expiry",
+                "receive_maximum",
+                "topic_alias_maximum",
                 "connected_at",
                 "inflight",
                 "max_inflight",
@@ -376,6 +379,10 @@ async fn sessions(client: &Client, command: &SessionsCommand) -> anyhow::Result<
                 "awaiting_rel",
                 "created_at",
                 "expiry_interval",
+                "protocol_level",
+                "receive_maximum",
+                "topic_alias_maximum",
+                "maximum_packet_size",
             ];
             let mut out = fields(&v, &keys);
             let subs = items(&v["subscriptions"]);

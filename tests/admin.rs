@@ -102,7 +102,15 @@ async fn clients_list_show_and_kick_leave_a_persistent_session() {
     assert_eq!(client["mqueue_len"], 0);
     assert!(client["connected_at"].as_u64().unwrap() > 0);
     let human = broker.ctl(show(false)).await.unwrap();
-    assert!(human.contains("subscriptions   1"), "{human}");
+    let line = human
+        .lines()
+        .find(|l| l.starts_with("subscriptions"))
+        .unwrap_or_default();
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>(),
+        ["subscriptions", "1"],
+        "{human}"
+    );
 
     let kicked = broker
         .ctl(CtlCommand::Clients(ClientsCommand::Kick {
@@ -178,7 +186,10 @@ async fn sessions_list_and_show_report_subscriptions_and_queues() {
         serde_json::json!([{ "topic": "adm/sess/+", "qos": 1 }])
     );
     assert_eq!(session["max_inflight"], 32);
-    assert_eq!(session["expiry_interval"], 7200);
+    assert_eq!(
+        session["expiry_interval"], 0,
+        "a clean session ends with its connection"
+    );
     let human = broker
         .ctl(CtlCommand::Sessions(SessionsCommand::Show {
             client_id: "adm-sess".into(),

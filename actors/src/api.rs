@@ -16,6 +16,7 @@ use parking_lot::RwLock;
 use ractor::ActorRef;
 
 use crate::auth::Access;
+use crate::codec::{ProtocolLevel, ReasonCode};
 use crate::config::BrokerConfig;
 use crate::esockd::table::Listeners;
 use crate::observability::metrics::Metrics;
@@ -23,6 +24,7 @@ use crate::observability::stats::Stats;
 use crate::session::registry::Registry;
 use crate::session::sm::SmPool;
 use crate::session::{Routes, SessionMsg};
+use crate::timeouts;
 
 /// Loads the configuration again, as the binary did at start (for `acl reload` and SIGHUP).
 pub type ConfigLoader = Arc<dyn Fn() -> Result<BrokerConfig, String> + Send + Sync>;
@@ -132,8 +134,49 @@ impl BrokerApi {
             return false;
         };
         let why = ExitReason::Shutdown(Some("kicked by an operator".into()));
-        client.conn.stop(Some(why.to_reason()));
+        let session = (client.protocol_level == ProtocolLevel::V5 as u8)
+            .then(|| self.session(client_id))
+            .flatten();
+        match session {
+            // An MQTT 5 client hears why first (0x98), from its session.
+            Some(session) => {
+                tokio::spawn(async move {
+                    let conn = client.conn.get_id();
+                    let reason = ReasonCode::ADMINISTRATIVE_ACTION;
+                    let _ = session
+                        .call(
+                            |r| SessionMsg::Goodbye(conn, reason, r),
+                            Some(timeouts::SESSION_CALL),
+                        )
+                        .await;
+                    client.conn.stop(Some(why.to_reason()));
+                });
+            }
+            None => client.conn.stop(Some(why.to_reason())),
+        }
         true
+    }
+
+    /// Has every connected MQTT 5 client told `reason` in a DISCONNECT (by its session, the
+    /// socket's one writer), waiting at most [`timeouts::SESSION_CALL`] in all. 3.1/3.1.1
+    /// clients have no server DISCONNECT and hear nothing.
+    pub async fn goodbye_all(&self, reason: ReasonCode) {
+        let calls = self
+            .registry()
+            .clients()
+            .into_iter()
+            .filter(|(_, client)| client.protocol_level == ProtocolLevel::V5 as u8)
+            .filter_map(|(id, client)| Some((self.session(&id)?, client.conn.get_id())))
+            .map(|(session, conn)| async move {
+                let _ = session
+                    .call(
+                        |r| SessionMsg::Goodbye(conn, reason, r),
+                        Some(timeouts::SESSION_CALL),
+                    )
+                    .await;
+            });
+        let all = futures_util::future::join_all(calls);
+        let _ = tokio::time::timeout(timeouts::SESSION_CALL, all).await;
     }
 
     /// Remembers how to load the configuration again.

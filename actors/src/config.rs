@@ -136,6 +136,29 @@ pub struct MqttConfig {
     pub frame_timeout: Duration,
     /// Longest client id accepted, in bytes.
     pub max_clientid_len: u16,
+    /// Highest QoS the broker grants and accepts from MQTT 5 clients (0, 1 or 2; CONNACK's
+    /// Maximum QoS). 3.1/3.1.1 subscriptions are granted at most this too.
+    pub max_qos: u8,
+    /// Whether retained messages are served (CONNACK's Retain Available).
+    pub retain_available: bool,
+    /// Whether filters with `+` or `#` may be subscribed (CONNACK's Wildcard Subscription
+    /// Available).
+    pub wildcard_subscription: bool,
+    /// Whether `$share/<group>/<filter>` may be subscribed (Shared Subscription Available).
+    pub shared_subscription: bool,
+    /// Whether MQTT 5 subscriptions may carry an identifier (Subscription Identifiers
+    /// Available).
+    pub subscription_identifiers: bool,
+    /// Highest topic alias an MQTT 5 client may use toward the broker (0: none).
+    pub max_topic_alias: u16,
+    /// QoS 1 and 2 PUBLISHes an MQTT 5 client may have unacknowledged toward the broker
+    /// (CONNACK's Receive Maximum, 1 to 65535).
+    pub receive_maximum: u16,
+    /// Longest keepalive allowed, in seconds: a longer one (or 0) from an MQTT 5 client is
+    /// replaced by this in CONNACK's Server Keep Alive. 0: the client's is kept.
+    pub max_keepalive: u16,
+    /// Sent as Response Information to an MQTT 5 client that asks for it (empty: none).
+    pub response_information: String,
 }
 
 /// `[session]`: per-session windows and queues (emqttd_session).
@@ -361,6 +384,12 @@ impl BrokerConfig {
                 "mqtt.max_packet_size",
                 format!("must be between 2 and {MAX_MQTT_FRAME} bytes"),
             );
+        }
+        if self.mqtt.max_qos > 2 {
+            return invalid("mqtt.max_qos", "must be 0, 1 or 2".into());
+        }
+        if self.mqtt.receive_maximum == 0 {
+            return invalid("mqtt.receive_maximum", "must be at least 1".into());
         }
         let non_zero = [
             ("mqtt.connect_timeout", self.mqtt.connect_timeout),

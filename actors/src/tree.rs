@@ -42,6 +42,7 @@ use arbor_supervisors::{
 
 use crate::api::{BrokerApi, Parts};
 use crate::auth::Access;
+use crate::codec::ReasonCode;
 use crate::config::{BrokerConfig, IntensityConfig};
 use crate::connection::ConnectionDeps;
 use crate::esockd::listener::{Listener, ListenerArgs};
@@ -96,6 +97,7 @@ pub async fn start(
         session_sup: sessions_slot.clone(),
         sessions: Arc::new(SessionDeps {
             config: config.session.clone(),
+            mqtt: config.mqtt.clone(),
             metrics: metrics.clone(),
             router: router.clone(),
             retained: retained.clone(),
@@ -110,6 +112,7 @@ pub async fn start(
     let connections = Arc::new(ConnectionDeps {
         mqtt: config.mqtt.clone(),
         publisher_wait: config.session.publisher_wait,
+        session_expiry_max: config.session.expiry_interval,
         metrics: metrics.clone(),
         access: access.clone(),
         publisher: publisher.clone(),
@@ -290,6 +293,9 @@ impl BrokerHandle {
 
     /// Stops the tree in reverse start order and waits for it.
     pub async fn shutdown(&self) -> ExitReason {
+        // MQTT 5 clients hear why first (DISCONNECT 0x8B), written by their sessions before the
+        // listeners, and so the connections, stop.
+        self.api.goodbye_all(ReasonCode::SERVER_SHUTTING_DOWN).await;
         self.root.shutdown().await
     }
 }

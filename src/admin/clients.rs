@@ -61,6 +61,9 @@ fn client_json(id: &str, entry: &ClientInfo) -> Value {
         "protocol_level": entry.protocol_level,
         "keepalive": entry.keepalive,
         "clean_session": entry.clean,
+        "session_expiry": entry.session_expiry,
+        "receive_maximum": entry.receive_maximum,
+        "topic_alias_maximum": entry.topic_alias_maximum,
         "connected_at": unix_secs(entry.connected_at),
         "path": &*entry.path,
     })

@@ -7,7 +7,8 @@
 //!
 //! - counters: `arbor_bytes_{received,sent}`, `arbor_packets_{received,sent}`,
 //!   `arbor_packets_{received,sent}_by_type{type}`, `arbor_messages_{received,sent,dropped}`,
-//!   `arbor_mqueue_dropped`, `arbor_auth_failures`, `arbor_protocol_errors`,
+//!   `arbor_mqueue_dropped`, `arbor_messages_expired`, `arbor_messages_too_large`,
+//!   `arbor_auth_failures`, `arbor_protocol_errors`,
 //!   `arbor_listener_accepted{listener}`, `arbor_listener_shutdowns{listener,reason}`,
 //!   `arbor_supervisor_restarts{path}` (the restarts each supervisor performed on its children);
 //! - gauges: `arbor_connections`, `arbor_sessions`, `arbor_topics`, `arbor_subscriptions`,
@@ -167,6 +168,18 @@ impl Collector for BrokerCollector {
             "arbor_mqueue_dropped",
             "Messages dropped from a full session queue",
             m.mqueue_dropped,
+        )?;
+        counter(
+            e,
+            "arbor_messages_expired",
+            "MQTT 5 messages that expired before they could be sent",
+            m.messages_expired,
+        )?;
+        counter(
+            e,
+            "arbor_messages_too_large",
+            "PUBLISHes not sent to a client whose Maximum Packet Size they exceed",
+            m.messages_too_large,
         )?;
         counter(
             e,

@@ -15,6 +15,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub struct Raw {
     pub stream: TcpStream,
     buf: BytesMut,
+    /// The level packets are encoded and decoded at (the CONNECT's, once sent).
+    pub level: ProtocolLevel,
 }
 
 /// A CONNECT with the given id, clean flag, keepalive and optional will (topic, payload, retain).
@@ -44,12 +46,14 @@ impl Raw {
         Self {
             stream,
             buf: BytesMut::new(),
+            level: ProtocolLevel::V311,
         }
     }
 
     /// Opens a connection and completes CONNECT; returns it with the CONNACK.
     pub async fn connected(addr: SocketAddr, connect: Connect) -> (Self, ConnAck) {
         let mut raw = Self::open(addr).await;
+        raw.level = connect.level;
         raw.send(&Packet::Connect(Box::new(connect))).await;
         match raw.next().await {
             Some(Packet::ConnAck(ack)) => (raw, ack),
@@ -60,7 +64,11 @@ impl Raw {
     /// Sends a packet.
     pub async fn send(&mut self, packet: &Packet) {
         let mut out = BytesMut::new();
-        codec::encode(packet, ProtocolLevel::V311, &mut out);
+        let level = match packet {
+            Packet::Connect(c) => c.level,
+            _ => self.level,
+        };
+        codec::encode(packet, level, &mut out);
         self.send_bytes(&out).await;
     }
 
@@ -80,7 +88,8 @@ impl Raw {
     pub async fn next_within(&mut self, limit: Duration) -> Result<Option<Packet>, ()> {
         tokio::time::timeout(limit, async {
             loop {
-                if let Ok(Some(packet)) = codec::decode(&mut self.buf, 1 << 20, None) {
+                let level = (self.level == ProtocolLevel::V5).then_some(ProtocolLevel::V5);
+                if let Ok(Some(packet)) = codec::decode(&mut self.buf, 1 << 20, level) {
                     return Some(packet);
                 }
                 match self.stream.read_buf(&mut self.buf).await {
@@ -157,4 +166,69 @@ pub fn publish_packet(topic: &str, qos: QoS, pkid: u16, retain: bool, payload: &
         payload: Bytes::from(payload.to_string()),
         properties: None,
     })
+}
+
+/// An MQTT 5 CONNECT with the given id, Clean Start and properties (keepalive 30).
+pub fn connect_v5(id: &str, clean_start: bool, properties: codec::Properties) -> Connect {
+    Connect {
+        level: ProtocolLevel::V5,
+        client_id: id.to_string(),
+        clean_session: clean_start,
+        keep_alive: 30,
+        will: None,
+        username: None,
+        password: None,
+        properties: Some(Box::new(properties)),
+    }
+}
+
+impl Raw {
+    /// Subscribes (packet id `pkid`) with MQTT 5 options and an optional Subscription Identifier;
+    /// returns the SUBACK.
+    pub async fn subscribe_v5(
+        &mut self,
+        pkid: u16,
+        filters: &[(&str, codec::SubOptions)],
+        id: Option<u32>,
+    ) -> codec::SubAck {
+        self.send(&Packet::Subscribe(codec::Subscribe {
+            pkid: codec::PacketId::new(pkid).expect("non-zero"),
+            filters: filters.iter().map(|(f, o)| (f.to_string(), *o)).collect(),
+            properties: id.map(|id| {
+                Box::new(codec::Properties {
+                    subscription_ids: vec![id],
+                    ..codec::Properties::default()
+                })
+            }),
+        }))
+        .await;
+        match self.next().await {
+            Some(Packet::SubAck(ack)) => ack,
+            other => panic!("expected SUBACK, got {other:?}"),
+        }
+    }
+
+    /// The next packet, which must be a DISCONNECT from the server; returns its reason.
+    pub async fn expect_disconnect(&mut self) -> codec::ReasonCode {
+        match self.next().await {
+            Some(Packet::Disconnect(d)) => d.reason,
+            other => panic!("expected DISCONNECT, got {other:?}"),
+        }
+    }
+}
+
+/// A PUBLISH as [`publish_packet`], with MQTT 5 properties.
+pub fn publish_v5(
+    topic: &str,
+    qos: QoS,
+    pkid: u16,
+    retain: bool,
+    payload: &str,
+    properties: codec::Properties,
+) -> Packet {
+    let mut packet = publish_packet(topic, qos, pkid, retain, payload);
+    if let Packet::Publish(p) = &mut packet {
+        p.properties = Some(Box::new(properties));
+    }
+    packet
 }

@@ -184,7 +184,7 @@ impl TopicName {
     /// (section 3.3.2.3.4): the one `TopicName` that breaks [`validate_topic_name`]. The codec
     /// builds it only for such a PUBLISH, and the connection replaces it by the aliased topic
     /// before the message goes anywhere.
-    pub(crate) fn alias_only() -> TopicName {
+    pub fn alias_only() -> TopicName {
         TopicName(Arc::from(""))
     }
 

@@ -46,6 +46,9 @@ pub fn judge(level: ProtocolLevel, id: &str, clean_session: bool, max_len: usize
             Verdict::Reject("empty client id without clean session [MQTT-3.1.3-8]")
         }
         ProtocolLevel::V311 if id.is_empty() => Verdict::Assign,
+        // MQTT 5: an empty id is always assigned one, returned in CONNACK [MQTT-3.1.3-6],
+        // [MQTT-3.2.2-16].
+        ProtocolLevel::V5 if id.is_empty() => Verdict::Assign,
         _ if id.len() > max_len => Verdict::Reject("client id too long"),
         _ => Verdict::AsSent,
     }

@@ -1,9 +1,13 @@
 //! CONNECT (emqttd_protocol's `process(CONNECT)`): the client id rules, authentication, the will,
 //! and opening the session through the sm worker that owns the client id.
 //!
-//! A refusal is a CONNACK with its return code [MQTT-3.2.2-5], written by the connection itself
-//! (it still owns the socket), then the close. An accepted CONNECT hands the socket's write half
-//! to the session, which writes the CONNACK; the connection then monitors the session.
+//! A refusal is a CONNACK with its return code [MQTT-3.2.2-5] (MQTT 5: its reason code), written
+//! by the connection itself (it still owns the socket), then the close. An accepted CONNECT
+//! hands the socket's write half to the session, which writes the CONNACK with what
+//! [`negotiate`] granted; the connection then monitors the session.
+//!
+//! MQTT 5 enhanced authentication is not served yet: a CONNECT naming an authentication method
+//! is refused with 0x8C [MQTT-4.12.0-1].
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -13,8 +17,8 @@ use ractor::{ActorRef, MessagingErr};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
-use crate::codec::{self, ConnAck, Connect, ConnectReturnCode, Packet};
-use crate::connection::{client_id, Attached, Client, Close, ConnectionMsg, ConnectionState};
+use crate::codec::{self, ConnAck, Connect, ConnectReturnCode, Packet, ProtocolLevel};
+use crate::connection::{client_id, negotiate, Attached, Client, Close, ConnectionMsg, ConnectionState};
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
 use crate::session::registry::ClientInfo;
@@ -29,11 +33,17 @@ impl ConnectionState {
         myself: &ActorRef<ConnectionMsg>,
         connect: Box<Connect>,
     ) -> Result<Box<Attached>, Close> {
-        if connect.level == codec::ProtocolLevel::V5 {
-            // The codec reads MQTT 5; the broker does not serve it yet.
-            Metrics::add(&self.deps.metrics.protocol_errors, 1);
-            self.refuse(ConnectReturnCode::UnacceptableProtocolVersion).await;
-            return Err(Close::Refused("MQTT 5 is not served yet".into()));
+        self.level = connect.level;
+        let method = connect
+            .properties
+            .as_ref()
+            .and_then(|p| p.authentication_method.clone());
+        if let Some(method) = method {
+            Metrics::add(&self.deps.metrics.auth_failures, 1);
+            self.refuse(ConnectReturnCode::BadAuthenticationMethod).await;
+            return Err(Close::Refused(format!(
+                "unknown authentication method {method:?}"
+            )));
         }
         let client_id = self.client_id(&connect).await?;
         let access = self.deps.access.current();
@@ -42,14 +52,23 @@ impl ConnectionState {
             self.refuse(code).await;
             return Err(Close::Refused("authentication failed".into()));
         }
+        if let Some(code) = negotiate::will_refusal(&connect, &self.deps.mqtt) {
+            self.refuse(code).await;
+            return Err(Close::Refused(format!("will refused: {code:?}")));
+        }
+        let assigned =
+            (connect.client_id.is_empty() && connect.level == ProtocolLevel::V5).then_some(&*client_id);
+        let granted = negotiate::negotiate(&connect, &self.deps.mqtt, self.deps.session_expiry_max, assigned);
+        let now = Instant::now();
         let will = connect.will.as_ref().map(|w| {
-            Arc::new(Message::new(
+            let msg = Message::new(
                 w.topic.clone(),
                 w.payload.clone(),
                 w.qos,
                 w.retain,
                 client_id.clone(),
-            ))
+            );
+            Arc::new(msg.with_properties(w.properties.clone(), now))
         });
         let username: Option<Arc<str>> = connect.username.as_deref().map(Arc::from);
         let Some(writer) = self.writer.take() else {
@@ -67,6 +86,10 @@ impl ConnectionState {
                     ip: self.peer.ip(),
                 },
                 will: will.clone(),
+                will_delay: granted.will_delay,
+                expiry: granted.expiry,
+                limits: granted.limits,
+                connack: granted.connack,
                 session_present: false,
             }),
             client: ClientInfo {
@@ -75,9 +98,12 @@ impl ConnectionState {
                 peer: self.peer,
                 connected_at: SystemTime::now(),
                 clean: connect.clean_session,
-                keepalive: connect.keep_alive,
+                keepalive: granted.keepalive,
                 protocol_level: connect.level as u8,
                 username: connect.username.clone(),
+                session_expiry: granted.expiry.as_secs(),
+                receive_maximum: granted.limits.receive_maximum,
+                topic_alias_maximum: granted.limits.topic_alias_maximum,
             },
         };
         let (session, present) = self.open_session(Box::new(open)).await?;
@@ -93,6 +119,8 @@ impl ConnectionState {
             session,
             username,
             ip: self.peer.ip(),
+            keepalive: granted.keepalive,
+            level: connect.level,
         }))
     }
 
@@ -150,7 +178,12 @@ impl ConnectionState {
             code,
             properties: None,
         });
-        codec::encode(&connack, codec::ProtocolLevel::V311, &mut buf);
+        // A 3.1 client reads 3.1.1's CONNACK; MQTT 5 has its reason codes.
+        let level = match self.level {
+            ProtocolLevel::V5 => ProtocolLevel::V5,
+            _ => ProtocolLevel::V311,
+        };
+        codec::encode(&connack, level, &mut buf);
         if writer.write_all(&buf).await.is_ok() {
             self.deps.metrics.packet_sent(connack.packet_type());
             Metrics::add(&self.deps.metrics.bytes_sent, buf.len() as u64);

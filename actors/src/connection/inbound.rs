@@ -12,6 +12,13 @@
 //! PUBREL is not routed again (method B of MQTT 3.1.1 figure 4.3), which only the session knows,
 //! so the reader asks it, after handing it what came before (a PUBREL may free the id).
 //!
+//! MQTT 5 adds, for a v5 client only: topic aliases resolved before anything else
+//! ([`super::topic_alias`]); the PUBLISH properties carried on with the message; the broker's
+//! limits (Maximum QoS 0x9B, Retain Available 0x9A, Receive Maximum 0x93: a read that brings
+//! more unacknowledged QoS 1/2 PUBLISHes than it can have outstanding proves the client over
+//! it); PUBACK/PUBREC reason codes (0x87 not authorized, 0x10 no matching subscribers); and
+//! DISCONNECT's reason (0x04 publishes the will) and Session Expiry Interval.
+//!
 //! The common path waits for nothing, so it is plain code: [`Inbound::packet`] and
 //! [`Inbound::end_batch`] return a [`Wait`] only for what must wait (a QoS 2 receipt, a retained
 //! message stored before its ack, DISCONNECT, read credits, a subscriber over its high water).
@@ -29,13 +36,14 @@ use ractor::ActorRef;
 use tokio::sync::Semaphore;
 
 use crate::auth::acl::{Action, Who};
-use crate::codec::{Ack, Packet, PacketId, Publish, QoS};
+use crate::codec::{Ack, Disconnect, Packet, PacketId, ProtocolLevel, Publish, QoS, ReasonCode, TopicName};
+use crate::connection::topic_alias::InAliases;
 use crate::connection::{Attached, Close, ConnectionDeps, READ_CREDIT};
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
 use crate::routing::load::Load;
 use crate::routing::publish::Run;
-use crate::session::{Inbound as ToSession, Qos2, SessionHandle, SessionMsg};
+use crate::session::{ClientDisconnect, Inbound as ToSession, Qos2, SessionHandle, SessionMsg};
 use crate::timeouts;
 
 /// Something the reader must await before it goes on: boxed, see the module docs.
@@ -59,6 +67,12 @@ pub(super) struct Inbound {
     to_session: Vec<ToSession>,
     /// A subscriber over its high water, met during this read.
     pressure: Option<Arc<Load>>,
+    /// The protocol level.
+    level: ProtocolLevel,
+    /// MQTT 5: the client's topic aliases.
+    aliases: InAliases,
+    /// MQTT 5: QoS 1/2 PUBLISHes of this read (none of them acknowledged yet).
+    unacked: u16,
 }
 
 impl Inbound {
@@ -73,6 +87,9 @@ impl Inbound {
             run: Run::default(),
             to_session: Vec::new(),
             pressure: None,
+            level: attached.level,
+            aliases: InAliases::default(),
+            unacked: 0,
         }
     }
 
@@ -90,7 +107,7 @@ impl Inbound {
                 self.to_session.push(ToSession::Client(packet));
                 Ok(None)
             }
-            Packet::Disconnect(_) => Ok(Some(Box::pin(self.disconnect()))),
+            Packet::Disconnect(disconnect) => Ok(Some(Box::pin(self.disconnect(disconnect)))),
             Packet::Connect(_) => Err(Close::Protocol("second CONNECT [MQTT-3.1.0-2]".into())),
             other => Err(Close::Protocol(format!(
                 "{:?} is not a packet a client sends",
@@ -99,20 +116,30 @@ impl Inbound {
         }
     }
 
-    fn publish(&mut self, publish: Publish) -> Step<'_> {
+    fn publish(&mut self, mut publish: Publish) -> Step<'_> {
         Metrics::add(&self.deps.metrics.messages_received, 1);
+        if self.level == ProtocolLevel::V5 {
+            self.v5_publish(&mut publish)?;
+        } else if publish.retain && !self.deps.mqtt.retain_available {
+            // 3.1.1 cannot be told: the message is routed, not kept.
+            publish.retain = false;
+        }
         let allowed = self.may_publish(&publish.topic);
         if !allowed {
             Metrics::add(&self.deps.metrics.messages_dropped, 1);
         }
         let (qos, pkid) = (publish.qos, publish.pkid);
-        let msg = Arc::new(Message::new(
+        let mut msg = Message::new(
             publish.topic,
             publish.payload,
             publish.qos,
             publish.retain,
             self.client_id.clone(),
-        ));
+        );
+        if publish.properties.is_some() {
+            msg = msg.with_properties(publish.properties, tokio::time::Instant::now());
+        }
+        let msg = Arc::new(msg);
         match (qos, pkid) {
             (QoS::AtMostOnce, _) => {
                 if allowed {
@@ -124,14 +151,13 @@ impl Inbound {
                 Ok(None)
             }
             (QoS::AtLeastOnce, Some(pkid)) => {
-                let ack = ToSession::Reply(Packet::PubAck(Ack::new(pkid)));
+                let ack = Ack::new(pkid);
                 if allowed && msg.retain {
-                    return Ok(Some(Box::pin(self.retained_then(msg, ack))));
+                    return Ok(Some(Box::pin(self.retained_then(msg, Packet::PubAck, ack))));
                 }
-                if allowed {
-                    self.route(msg);
-                }
-                self.to_session.push(ack);
+                let routed = allowed && self.route(msg);
+                self.to_session
+                    .push(ToSession::Reply(Packet::PubAck(acked(ack, allowed, routed))));
                 Ok(None)
             }
             (QoS::ExactlyOnce, Some(pkid)) => Ok(Some(Box::pin(self.exactly_once(pkid, msg, allowed)))),
@@ -139,21 +165,61 @@ impl Inbound {
         }
     }
 
-    /// Routes `msg` through this read's run; notes a subscriber over its high water.
-    fn route(&mut self, msg: Arc<Message>) {
-        if let Some(load) = self.deps.publisher.publish_into(msg, &mut self.run).pressure {
+    /// An MQTT 5 PUBLISH: its topic alias resolved, and the server's limits checked.
+    fn v5_publish(&mut self, publish: &mut Publish) -> Result<(), Close> {
+        let mqtt = &self.deps.mqtt;
+        let alias = publish.properties.as_ref().and_then(|p| p.topic_alias);
+        let topic = std::mem::replace(&mut publish.topic, TopicName::alias_only());
+        publish.topic = self.aliases.resolve(topic, alias, mqtt.max_topic_alias)?;
+        if publish.qos.as_u8() > mqtt.max_qos {
+            let why = format!(
+                "QoS {} above the Maximum QoS {} [MQTT-3.2.2-11]",
+                publish.qos.as_u8(),
+                mqtt.max_qos
+            );
+            return Err(Close::Violation(ReasonCode::QOS_NOT_SUPPORTED, why));
+        }
+        if publish.retain && !mqtt.retain_available {
+            let why = "retained PUBLISH while Retain Available is 0 [MQTT-3.2.2-14]".to_string();
+            return Err(Close::Violation(ReasonCode::RETAIN_NOT_SUPPORTED, why));
+        }
+        if publish.qos != QoS::AtMostOnce {
+            self.unacked = self.unacked.saturating_add(1);
+            if self.unacked > mqtt.receive_maximum {
+                let why = format!(
+                    "more than the Receive Maximum {} unacknowledged [MQTT-3.3.4-7]",
+                    mqtt.receive_maximum
+                );
+                return Err(Close::Violation(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED, why));
+            }
+        }
+        Ok(())
+    }
+
+    /// Routes `msg` through this read's run; notes a subscriber over its high water. True if it
+    /// went to at least one subscriber.
+    fn route(&mut self, msg: Arc<Message>) -> bool {
+        let routed = self.deps.publisher.publish_into(msg, &mut self.run);
+        if let Some(load) = routed.pressure {
             self.pressure.get_or_insert(load);
         }
+        routed.delivered > 0
     }
 
     /// A retained message whose publisher gets an ack: stored first, so that a subscriber who
     /// follows the ack finds it, then routed and acked. What this read routed so far goes out
     /// before the wait (its sessions would otherwise hold their writes for it).
-    async fn retained_then(&mut self, msg: Arc<Message>, ack: ToSession) -> Result<(), Close> {
+    async fn retained_then(
+        &mut self,
+        msg: Arc<Message>,
+        kind: fn(Ack) -> Packet,
+        ack: Ack,
+    ) -> Result<(), Close> {
         self.run.cast();
         self.deps.publisher.retain_and_wait(&msg).await;
-        self.route(msg);
-        self.to_session.push(ack);
+        let routed = self.route(msg);
+        self.to_session
+            .push(ToSession::Reply(kind(acked(ack, true, routed))));
         Ok(())
     }
 
@@ -171,28 +237,45 @@ impl Inbound {
             Ok(CallResult::Timeout) => return Err(Close::SessionGone("did not answer in time".into())),
             _ => return Err(Close::SessionGone("ended before answering".into())),
         };
-        let ack = ToSession::Reply(Packet::PubRec(Ack::new(pkid)));
+        if qos2 == Qos2::Full && self.level == ProtocolLevel::V5 {
+            let why = "more QoS 2 PUBLISHes awaiting PUBREL than the Receive Maximum [MQTT-3.3.4-7]";
+            return Err(Close::Violation(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED, why.into()));
+        }
+        let ack = Ack::new(pkid);
         match (qos2 == Qos2::New && allowed, msg.retain) {
-            (true, true) => self.retained_then(msg, ack).await?,
+            (true, true) => self.retained_then(msg, Packet::PubRec, ack).await?,
             (true, false) => {
-                self.route(msg);
-                self.to_session.push(ack);
+                let routed = self.route(msg);
+                self.to_session
+                    .push(ToSession::Reply(Packet::PubRec(acked(ack, true, routed))));
             }
-            (false, _) => self.to_session.push(ack),
+            (false, _) => {
+                let ack = acked(ack, allowed, true);
+                self.to_session.push(ToSession::Reply(Packet::PubRec(ack)));
+            }
         }
         Ok(())
     }
 
     /// DISCONNECT: what came before goes to the session, then a call, not a cast: the session
-    /// must drop the will before it hears that the connection ended [MQTT-3.1.2-10].
-    async fn disconnect(&mut self) -> Result<(), Close> {
+    /// must drop the will before it hears that the connection ended [MQTT-3.1.2-10] (MQTT 5:
+    /// unless the reason is 0x04 [MQTT-3.14.4-3]), and take a new Session Expiry Interval.
+    async fn disconnect(&mut self, disconnect: Disconnect) -> Result<(), Close> {
         if let Some(wait) = self.end_batch()? {
             wait.await?;
         }
-        let _ = self
+        let said = Box::new(ClientDisconnect {
+            with_will: disconnect.reason == ReasonCode::DISCONNECT_WITH_WILL_MESSAGE,
+            expiry: disconnect.properties.and_then(|p| p.session_expiry_interval),
+        });
+        let call = self
             .session
-            .call(SessionMsg::Disconnect, Some(timeouts::READER_CALL))
-            .await;
+            .call(|r| SessionMsg::Disconnect(said, r), Some(timeouts::READER_CALL));
+        if let Ok(CallResult::Success(false)) = call.await {
+            return Err(Close::Protocol(
+                "DISCONNECT set a Session Expiry Interval where CONNECT had 0 [MQTT-3.14.2-2]".into(),
+            ));
+        }
         Err(Close::Disconnected)
     }
 
@@ -220,6 +303,7 @@ impl Inbound {
     /// not there.
     fn hand_over(&mut self) -> Step<'_> {
         self.run.cast();
+        self.unacked = 0;
         if self.to_session.is_empty() {
             return Ok(None);
         }
@@ -272,6 +356,17 @@ impl Inbound {
             Ok(())
         })))
     }
+}
+
+/// A PUBACK/PUBREC's MQTT 5 reason: 0x87 when the ACL refused the message, 0x10 when nobody
+/// subscribes to it (3.1/3.1.1 encode no reason).
+fn acked(mut ack: Ack, allowed: bool, routed: bool) -> Ack {
+    ack.reason = match (allowed, routed) {
+        (false, _) => ReasonCode::NOT_AUTHORIZED,
+        (true, false) => ReasonCode::NO_MATCHING_SUBSCRIBERS,
+        (true, true) => ReasonCode::SUCCESS,
+    };
+    ack
 }
 
 /// Awaits what a step left to wait for, if anything.

@@ -24,7 +24,9 @@ pub mod close_log;
 pub mod connect;
 pub mod frame_clock;
 mod inbound;
+mod negotiate;
 mod reader;
+mod topic_alias;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -38,7 +40,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::auth::Access;
-use crate::codec::{CodecError, Connect, ConnectReturnCode};
+use crate::codec::{CodecError, Connect, ConnectReturnCode, ProtocolLevel, ReasonCode};
 use crate::config::MqttConfig;
 use crate::esockd::table::ConnectionPermit;
 use crate::message::Message;
@@ -47,6 +49,7 @@ use crate::routing::publish::Publisher;
 use crate::session::outbox::Writer;
 use crate::session::sm::SmPool;
 use crate::session::{SessionHandle, SessionMsg};
+use crate::timeouts;
 
 pub use crate::session::READ_CREDIT;
 
@@ -56,6 +59,8 @@ pub struct ConnectionDeps {
     pub mqtt: MqttConfig,
     /// `session.publisher_wait`: how long a publisher waits for a subscriber over high water.
     pub publisher_wait: Duration,
+    /// `session.expiry_interval`: the longest a session outlives its connection.
+    pub session_expiry_max: Duration,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Passwords and ACL.
@@ -75,11 +80,14 @@ pub enum Close {
     PeerClosed,
     /// The socket failed, or closed inside a packet.
     Socket(String),
-    /// A packet broke the protocol.
+    /// A packet broke the protocol (MQTT 5: DISCONNECT 0x82).
     Protocol(String),
-    /// CONNECT named a protocol level this broker does not speak: CONNACK says so first
-    /// [MQTT-3.1.2-2].
-    Unsupported(ConnectReturnCode, String),
+    /// A packet broke a rule with its own MQTT 5 reason code (malformed 0x81, too large 0x95,
+    /// topic alias invalid 0x94, receive maximum exceeded 0x93...), sent in a DISCONNECT.
+    Violation(ReasonCode, String),
+    /// CONNECT could not be accepted as it came (a protocol level this broker does not speak
+    /// [MQTT-3.1.2-2], an invalid MQTT 5 CONNECT): CONNACK says so first, at this level.
+    Unsupported(ConnectReturnCode, ProtocolLevel, String),
     /// No CONNECT within `mqtt.connect_timeout`.
     ConnectTimeout,
     /// A packet that began was not finished within `mqtt.frame_timeout`.
@@ -101,7 +109,7 @@ impl Close {
             Close::Disconnected => "disconnected",
             Close::PeerClosed => "peer_closed",
             Close::Socket(_) => "socket_error",
-            Close::Protocol(_) | Close::Unsupported(..) => "protocol_error",
+            Close::Protocol(_) | Close::Violation(..) | Close::Unsupported(..) => "protocol_error",
             Close::ConnectTimeout => "connect_timeout",
             Close::FrameTimeout => "frame_timeout",
             Close::KeepaliveExpired => "keepalive_timeout",
@@ -118,7 +126,8 @@ impl std::fmt::Display for Close {
             Close::Disconnected => f.write_str("client sent DISCONNECT"),
             Close::PeerClosed => f.write_str("peer closed the socket"),
             Close::Socket(e) => write!(f, "socket error: {e}"),
-            Close::Protocol(e) | Close::Unsupported(_, e) => write!(f, "protocol error: {e}"),
+            Close::Protocol(e) | Close::Unsupported(_, _, e) => write!(f, "protocol error: {e}"),
+            Close::Violation(code, e) => write!(f, "protocol error ({}): {e}", code.name().unwrap_or("?")),
             Close::ConnectTimeout => f.write_str("no CONNECT within connect_timeout"),
             Close::FrameTimeout => f.write_str("a packet was not finished within frame_timeout"),
             Close::KeepaliveExpired => f.write_str("keepalive timeout"),
@@ -129,9 +138,31 @@ impl std::fmt::Display for Close {
     }
 }
 
+impl Close {
+    /// The reason code an MQTT 5 client is told in the server's DISCONNECT, if it is told one
+    /// (section 3.14.2.1): not when the client left, nor when the socket is gone.
+    pub fn disconnect_reason(&self) -> Option<ReasonCode> {
+        Some(match self {
+            Close::Protocol(_) => ReasonCode::PROTOCOL_ERROR,
+            Close::Violation(code, _) => *code,
+            Close::KeepaliveExpired => ReasonCode::KEEP_ALIVE_TIMEOUT,
+            Close::ReaderPanicked => ReasonCode::UNSPECIFIED_ERROR,
+            Close::Disconnected
+            | Close::PeerClosed
+            | Close::Socket(_)
+            | Close::Unsupported(..)
+            | Close::ConnectTimeout
+            | Close::FrameTimeout
+            | Close::Refused(_)
+            | Close::SessionGone(_) => return None,
+        })
+    }
+}
+
 impl From<CodecError> for Close {
     fn from(err: CodecError) -> Self {
-        Close::Protocol(err.to_string())
+        let code = err.disconnect_reason().unwrap_or(ReasonCode::PROTOCOL_ERROR);
+        Close::Violation(code, err.to_string())
     }
 }
 
@@ -145,6 +176,10 @@ pub struct Attached {
     pub username: Option<Arc<str>>,
     /// Peer address, for the ACL.
     pub ip: std::net::IpAddr,
+    /// The keepalive the client is held to (MQTT 5: possibly the server's).
+    pub keepalive: u16,
+    /// The protocol level.
+    pub level: ProtocolLevel,
 }
 
 /// Messages of a connection.
@@ -187,6 +222,8 @@ pub struct ConnectionState {
     path: Arc<str>,
     /// The socket's write half until CONNECT is accepted; then the session's.
     writer: Option<Writer>,
+    /// The protocol level of the CONNECT (3.1.1 until one came).
+    level: ProtocolLevel,
     client: Option<Client>,
     reader: JoinHandle<()>,
     _permit: ConnectionPermit,
@@ -221,6 +258,7 @@ impl Worker for Connection {
             peer: args.peer,
             path: args.path,
             writer: Some(Box::new(write)),
+            level: ProtocolLevel::V311,
             client: None,
             reader,
             _permit: args.permit,
@@ -306,8 +344,20 @@ impl ConnectionState {
         if close.kind() == "protocol_error" {
             Metrics::add(&self.deps.metrics.protocol_errors, 1);
         }
-        if let Close::Unsupported(code, _) = close {
+        if let Close::Unsupported(code, level, _) = close {
+            self.level = *level;
             self.refuse(*code).await;
+        }
+        if let (Some(client), Some(reason)) = (&self.client, close.disconnect_reason()) {
+            if self.level == ProtocolLevel::V5 {
+                // The session writes the DISCONNECT: it owns the socket's write side.
+                let conn = myself.get_id();
+                let call = client.session.call(
+                    |r| SessionMsg::Goodbye(conn, reason, r),
+                    Some(timeouts::SESSION_CALL),
+                );
+                let _ = call.await;
+            }
         }
         if let Some(mut writer) = self.writer.take() {
             let _ = tokio::io::AsyncWriteExt::shutdown(&mut writer).await;

@@ -113,7 +113,9 @@ fn read_loop(args: ReaderArgs) -> impl std::future::Future<Output = Close> + Sen
                             let _ = finish(client.end_batch()).await;
                         }
                         return match (level, err.connack_code()) {
-                            (None, Some(code)) => Close::Unsupported(code, err.to_string()),
+                            (None, Some(code)) => {
+                                Close::Unsupported(code, err.connack_level(), err.to_string())
+                            }
                             _ => Close::from(err),
                         };
                     }
@@ -126,9 +128,9 @@ fn read_loop(args: ReaderArgs) -> impl std::future::Future<Output = Close> + Sen
                     None => match first_packet(packet) {
                         Ok(connect) => {
                             level = Some(connect.level);
-                            keepalive = connect.keep_alive;
                             match Box::pin(accepted(&conn, connect)).await {
                                 Some(attached) => {
+                                    keepalive = attached.keepalive;
                                     client = Some(Box::new(Inbound::new(*attached, deps.clone())));
                                     Ok(())
                                 }

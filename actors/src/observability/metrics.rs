@@ -69,6 +69,10 @@ counters! {
     auth_failures,
     /// Messages a session dropped because its mqueue was full (also in `messages_dropped`).
     mqueue_dropped,
+    /// Messages that expired (MQTT 5 Message Expiry Interval) before they could be sent.
+    messages_expired,
+    /// PUBLISHes not sent to an MQTT 5 client larger than its Maximum Packet Size.
+    messages_too_large,
     /// Highest number of distinct topic filters seen.
     topics_max,
     /// Highest number of subscriptions seen.

@@ -5,16 +5,23 @@
 //! queued ahead of it and (for QoS 1/2) the window has room; otherwise it is queued, so order per
 //! publisher is kept across QoS levels and a subscriber that stops reading holds at most the
 //! outbox and the bounded queue.
+//!
+//! MQTT 5 adds per-delivery work, all here and none of it for a 3.1.1 client: a message whose
+//! expiry passed while it waited is dropped [MQTT-3.3.2-5] and the others carry what is left of
+//! their interval [MQTT-3.3.2-6]; the subscription identifiers and a topic alias are added; and
+//! a PUBLISH larger than the client's Maximum Packet Size is not sent to it, but dropped and
+//! counted [MQTT-3.1.2-25].
 
 use std::sync::Arc;
 
 use ractor::ActorRef;
 use tokio::time::Instant;
 
-use crate::codec::{Ack, Packet, PacketId, PacketType, PublishView, QoS};
+use crate::codec::{Ack, Packet, PacketId, PacketType, Properties, ProtocolLevel, PublishView, QoS};
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
 use crate::routing::publish::Deliveries;
+use crate::session::aliases::Alias;
 use crate::session::inflight::{InflightEntry, Stage};
 use crate::session::mqueue::Outgoing;
 use crate::session::{SessionMsg, SessionState};
@@ -35,12 +42,20 @@ impl SessionState {
 
     fn routed_one(&mut self, msg: Arc<Message>, sub_qos: QoS) {
         self.reg.handle.load.handled();
-        let qos = msg.qos.min(sub_qos);
-        self.deliver(Outgoing {
-            msg,
-            qos,
-            retain: false,
-        });
+        if msg.v5.is_some() && msg.expired(Instant::now()) {
+            Metrics::add(&self.deps.metrics.messages_expired, 1);
+            return;
+        }
+        let out = if self.with_options > 0 {
+            match self.matched(msg) {
+                Some(out) => out,
+                None => return,
+            }
+        } else {
+            let qos = msg.qos.min(sub_qos);
+            Outgoing::plain(msg, qos)
+        };
+        self.deliver(out);
     }
 
     /// Sends now if it may (see the module docs), or queues.
@@ -66,6 +81,11 @@ impl SessionState {
                 _ => break,
             }
             if let Some(out) = self.mqueue.pop() {
+                if out.msg.v5.is_some() && out.msg.expired(Instant::now()) {
+                    // Expired while queued [MQTT-3.3.2-5].
+                    Metrics::add(&self.deps.metrics.messages_expired, 1);
+                    continue;
+                }
                 self.send_now(out);
             }
         }
@@ -76,8 +96,9 @@ impl SessionState {
             self.send(&out, None, false);
         } else {
             let pkid = self.inflight.next_id();
-            self.send(&out, Some(pkid), false);
-            self.inflight.insert(pkid, out, Instant::now());
+            if self.send(&out, Some(pkid), false) {
+                self.inflight.insert(pkid, out, Instant::now());
+            }
         }
     }
 
@@ -91,7 +112,9 @@ impl SessionState {
 
     fn resend(&mut self, entry: &InflightEntry) {
         match entry.stage {
-            Stage::Published => self.send(&entry.out, Some(entry.pkid), true),
+            Stage::Published => {
+                self.send(&entry.out, Some(entry.pkid), true);
+            }
             Stage::Released => self.write(&Packet::PubRel(Ack::new(entry.pkid))),
         }
     }
@@ -122,24 +145,65 @@ impl SessionState {
         }
     }
 
-    /// Writes `out` as a PUBLISH, counted as a packet and a message sent.
-    fn send(&mut self, out: &Outgoing, pkid: Option<PacketId>, dup: bool) {
+    /// Writes `out` as a PUBLISH, counted as a packet and a message sent; false when it is
+    /// dropped: (MQTT 5) larger than the client accepts. With no client attached nothing is
+    /// written, and a QoS 1/2 message stays inflight, to be resent when one attaches.
+    fn send(&mut self, out: &Outgoing, pkid: Option<PacketId>, dup: bool) -> bool {
         if !self.outbox.attached() {
-            return;
+            return true;
         }
         let msg = &out.msg;
-        self.outbox.push_publish(&PublishView {
+        let level = self.outbox.level();
+        let mut alias = Alias::None;
+        let properties = (level == ProtocolLevel::V5)
+            .then(|| self.v5_properties(out, &mut alias))
+            .flatten();
+        let view = PublishView {
             dup,
             qos: out.qos,
             retain: out.retain,
-            topic: &msg.topic,
+            topic: if matches!(alias, Alias::Use(_)) {
+                ""
+            } else {
+                &msg.topic
+            },
             pkid,
             payload: &msg.payload,
-            properties: None,
-        });
+            properties: properties.as_ref(),
+        };
+        if let Some(max) = self.limits.maximum_packet_size {
+            if view.frame_len(level) > max as usize {
+                if matches!(alias, Alias::Set(_)) {
+                    self.aliases.unset(&msg.topic);
+                }
+                tracing::debug!(client_id = %self.reg.handle.client_id, %max, "PUBLISH larger than the client's Maximum Packet Size: dropped");
+                Metrics::add(&self.deps.metrics.messages_too_large, 1);
+                return false;
+            }
+        }
+        self.outbox.push_publish(&view);
         let metrics = &self.deps.metrics;
         metrics.packet_sent(PacketType::Publish);
         Metrics::add(&metrics.messages_sent, 1);
+        true
+    }
+
+    /// The properties of `out`'s PUBLISH to an MQTT 5 client (see the module docs), if it has
+    /// any; `alias` says how the topic is named.
+    fn v5_properties(&mut self, out: &Outgoing, alias: &mut Alias) -> Option<Properties> {
+        *alias = self.aliases.for_topic(&out.msg.topic);
+        if out.msg.v5.is_none() && out.sub_ids.is_none() && *alias == Alias::None {
+            return None;
+        }
+        let mut p = out.msg.properties().cloned().unwrap_or_default();
+        p.message_expiry_interval = out.msg.remaining_expiry(Instant::now());
+        if let Some(ids) = &out.sub_ids {
+            p.subscription_ids = ids.to_vec();
+        }
+        if let Alias::Set(a) | Alias::Use(a) = *alias {
+            p.topic_alias = Some(a);
+        }
+        Some(p)
     }
 
     /// Writes a packet to the client, counted as a packet sent.

@@ -36,7 +36,10 @@ pub struct InflightEntry {
 /// The inflight window, in send order.
 #[derive(Debug)]
 pub struct Inflight {
+    /// The window: the smaller of `configured` and the client's Receive Maximum.
     max: u16,
+    /// `session.max_inflight`.
+    configured: u16,
     entries: VecDeque<InflightEntry>,
     next: PacketId,
 }
@@ -46,9 +49,17 @@ impl Inflight {
     pub fn new(max: u16) -> Self {
         Self {
             max: max.max(1),
+            configured: max.max(1),
             entries: VecDeque::new(),
             next: PacketId::MIN,
         }
+    }
+
+    /// Narrows the window to a client's Receive Maximum [MQTT-3.3.4-9] (or widens it back up to
+    /// `session.max_inflight` for a new client). Entries past a narrower window stay until
+    /// acknowledged; nothing new is sent until the window has room.
+    pub fn set_window(&mut self, receive_maximum: u16) {
+        self.max = self.configured.min(receive_maximum).max(1);
     }
 
     /// Whether another message fits.

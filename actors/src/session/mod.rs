@@ -19,28 +19,30 @@
 //! waiters, the sessions gauge) is released by [`Registration`]'s `Drop`; its registry entry is
 //! removed by the sm worker that monitors it.
 
+mod aliases;
 mod delivery;
 pub mod inflight;
+mod info;
+pub(crate) mod lifecycle;
 pub mod mqueue;
 pub mod outbox;
+mod receipts;
 pub mod registry;
 pub mod sm;
 mod subscriptions;
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use arbor_supervisors::{ExitReason, Slot, Worker};
+use arbor_supervisors::{Slot, Worker};
 use ractor::{ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::auth::Access;
-use crate::codec::{
-    Ack, ConnAck, ConnectReturnCode, Packet, PacketId, ProtocolLevel, QoS, SubackCode, UnsubAck,
-};
-use crate::config::SessionConfig;
+use crate::codec::{Ack, Packet, PacketId, ProtocolLevel, QoS, ReasonCode, SubOptions, SubackCode, UnsubAck};
+use crate::config::{MqttConfig, SessionConfig};
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
 use crate::routing::load::Load;
@@ -50,7 +52,7 @@ use crate::routing::router::RouterMsg;
 use crate::routing::trie::{RouteTable, Subscriber};
 use crate::session::inflight::Inflight;
 use crate::session::mqueue::MQueue;
-use crate::session::outbox::{FlushOutcome, Flushed, Outbox, Writer};
+use crate::session::outbox::{FlushOutcome, Flushed, Outbox};
 
 /// Packets a connection's reader may have handed its session and the session not yet handled
 /// (the reader's read credits). The reader hands over every complete frame a read brought, up
@@ -64,6 +66,8 @@ pub type Routes = RouteTable<SessionHandle>;
 pub struct SessionDeps {
     /// `[session]` configuration.
     pub config: SessionConfig,
+    /// `[mqtt]` configuration (what subscriptions may use).
+    pub mqtt: MqttConfig,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// The router (subscribe and unsubscribe are calls to it).
@@ -109,31 +113,6 @@ impl Inbox for SessionHandle {
     }
 }
 
-/// Who the connected client is, for the ACL's `user:` and `ip:` rules.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    /// User name from CONNECT.
-    pub username: Option<Arc<str>>,
-    /// Peer address.
-    pub ip: IpAddr,
-}
-
-/// A connection taking a session: its actor, its socket's write half and what CONNACK says.
-pub struct Attach {
-    /// The connection actor (monitored; stopped to close the connection).
-    pub conn: ActorCell,
-    /// The socket's write half, from now on the session's to write.
-    pub writer: Writer,
-    /// The protocol level packets are encoded for.
-    pub level: ProtocolLevel,
-    /// Who the client is.
-    pub identity: Identity,
-    /// The will, published if the connection ends without DISCONNECT.
-    pub will: Option<Arc<Message>>,
-    /// CONNACK's session-present flag (set by the sm worker: a session was resumed).
-    pub session_present: bool,
-}
-
 /// What the connection's reader hands the session, in the order the client sent it.
 pub enum Inbound {
     /// A packet from the client: PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, UNSUBSCRIBE, PINGREQ.
@@ -162,8 +141,13 @@ pub enum SessionMsg {
     Inbound(Arc<Semaphore>, Vec<Inbound>),
     /// A QoS 2 PUBLISH from the client: new or a duplicate?
     Qos2Received(PacketId, RpcReplyPort<Qos2>),
-    /// The client sent DISCONNECT: its will is discarded [MQTT-3.1.2-10].
-    Disconnect(RpcReplyPort<()>),
+    /// The client sent DISCONNECT: its will is discarded [MQTT-3.1.2-10], unless (MQTT 5) its
+    /// reason was 0x04; a Session Expiry Interval in it replaces the session's. Replies false
+    /// when that change is not allowed (from 0 to more [MQTT-3.14.2-2]).
+    Disconnect(Box<ClientDisconnect>, RpcReplyPort<bool>),
+    /// The connection (this actor) is closing for this reason: an MQTT 5 client is told with a
+    /// DISCONNECT first, written by the session, the socket's one writer.
+    Goodbye(ractor::ActorId, ReasonCode, RpcReplyPort<()>),
     /// A (new) connection takes the session over.
     Attach(Box<Attach>, RpcReplyPort<()>),
     /// Discard the session (a clean-session reconnect): close its connection and stop.
@@ -178,36 +162,14 @@ pub enum SessionMsg {
     Tick,
     /// The expiry timer of a detached persistent session, with its generation.
     Expire(u64),
+    /// The will delay of a detached session ran out (with the detach's generation).
+    WillDue(u64),
     /// What the admin API shows about this session.
     Info(RpcReplyPort<SessionInfo>),
 }
 
-/// A session as `ctl sessions show` reports it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SessionInfo {
-    /// Client id.
-    pub client_id: String,
-    /// Clean session flag.
-    pub clean_session: bool,
-    /// Whether a connection is attached.
-    pub connected: bool,
-    /// Subscriptions: filter → granted QoS.
-    pub subscriptions: Vec<(String, u8)>,
-    /// QoS 1/2 messages sent and not yet acknowledged.
-    pub inflight: usize,
-    /// Window size.
-    pub max_inflight: usize,
-    /// Messages queued.
-    pub mqueue_len: usize,
-    /// Messages dropped so far: by the queue, and at the door of a full session.
-    pub mqueue_dropped: u64,
-    /// QoS 2 messages received and awaiting PUBREL.
-    pub awaiting_rel: usize,
-    /// When the session was created (seconds since the Unix epoch).
-    pub created_at: u64,
-    /// Seconds a detached persistent session is kept.
-    pub expiry_interval: u64,
-}
+pub use info::SessionInfo;
+pub use lifecycle::{Attach, ClientDisconnect, ClientLimits, Identity};
 
 /// What a session starts with.
 pub struct SessionArgs {
@@ -215,7 +177,7 @@ pub struct SessionArgs {
     pub deps: Arc<SessionDeps>,
     /// Client id.
     pub client_id: Arc<str>,
-    /// Clean session flag.
+    /// Clean session (3.1.1) or Clean Start (MQTT 5) flag.
     pub clean: bool,
     /// The connection that created it.
     pub attach: Box<Attach>,
@@ -229,8 +191,25 @@ struct Registration {
     handle: SessionHandle,
     router: Slot<ActorRef<RouterMsg<SessionHandle>>>,
     metrics: Arc<Metrics>,
-    /// Filter → granted QoS (a sorted map: small, and listed in order by `info`).
-    subscriptions: BTreeMap<String, QoS>,
+    /// Filter → its options (a sorted map: small, and listed in order by `info`).
+    subscriptions: BTreeMap<String, SubEntry>,
+}
+
+/// One subscription of the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SubEntry {
+    /// Granted QoS and the MQTT 5 options.
+    pub options: SubOptions,
+    /// MQTT 5 Subscription Identifier.
+    pub id: Option<u32>,
+}
+
+impl SubEntry {
+    /// Whether a delivery through it needs more than its QoS: an identifier, no local or retain
+    /// as published (the session then matches the topic against its own subscriptions).
+    fn has_options(&self) -> bool {
+        self.id.is_some() || self.options.no_local || self.options.retain_as_published
+    }
 }
 
 impl Drop for Registration {
@@ -260,41 +239,6 @@ struct Credit {
     held: usize,
 }
 
-/// QoS 2 packet ids received from the client and awaiting PUBREL, with when each came: made on
-/// first use (most clients never publish at QoS 2).
-#[derive(Default)]
-#[allow(clippy::box_collection)] // on purpose: one word in every session, not a 48-byte map
-struct Receipts(Option<Box<HashMap<PacketId, Instant>>>);
-
-impl Receipts {
-    fn contains(&self, pkid: PacketId) -> bool {
-        self.0.as_ref().is_some_and(|m| m.contains_key(&pkid))
-    }
-    fn insert(&mut self, pkid: PacketId, at: Instant) {
-        self.0.get_or_insert_default().insert(pkid, at);
-    }
-    fn remove(&mut self, pkid: PacketId) {
-        if let Some(m) = &mut self.0 {
-            m.remove(&pkid);
-        }
-    }
-    fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, |m| m.len())
-    }
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Keeps the receipts younger than `timeout`.
-    fn expire(&mut self, now: Instant, timeout: std::time::Duration) {
-        if let Some(m) = &mut self.0 {
-            m.retain(|_, at| now.saturating_duration_since(*at) < timeout);
-            if m.is_empty() {
-                self.0 = None;
-            }
-        }
-    }
-}
-
 /// The session worker.
 pub struct Session;
 
@@ -303,12 +247,21 @@ pub struct SessionState {
     reg: Registration,
     deps: Arc<SessionDeps>,
     clean: bool,
+    /// How long the session outlives its connection (0: it ends with it).
+    expiry: Duration,
     conn: Option<Connected>,
     outbox: Outbox,
     will: Option<Arc<Message>>,
+    will_delay: Duration,
+    /// What the attached (or last) client accepts.
+    limits: ClientLimits,
+    /// Topic aliases toward the attached client (MQTT 5).
+    aliases: aliases::OutAliases,
+    /// Subscriptions with MQTT 5 options (see [`SubEntry::has_options`]).
+    with_options: usize,
     inflight: Inflight,
     mqueue: MQueue,
-    awaiting_rel: Receipts,
+    awaiting_rel: receipts::Receipts,
     /// The attached reader's read credits, as last seen.
     credit: Option<Credit>,
     /// Whether a `Tick` is scheduled. An idle session has no timer (each costs a tokio task).
@@ -347,10 +300,15 @@ impl Worker for Session {
             },
             deps,
             clean: args.clean,
+            expiry: args.attach.expiry,
             conn: None,
             outbox,
             will: None,
-            awaiting_rel: Receipts::default(),
+            will_delay: Duration::ZERO,
+            limits: ClientLimits::default(),
+            aliases: aliases::OutAliases::default(),
+            with_options: 0,
+            awaiting_rel: receipts::Receipts::default(),
             credit: None,
             tick_armed: false,
             expiry_gen: 0,
@@ -374,8 +332,11 @@ impl Worker for Session {
             SessionMsg::Qos2Received(pkid, reply) => {
                 let _ = reply.send(state.qos2_received(pkid));
             }
-            SessionMsg::Disconnect(reply) => {
-                state.will = None;
+            SessionMsg::Disconnect(disconnect, reply) => {
+                let _ = reply.send(state.client_disconnect(*disconnect));
+            }
+            SessionMsg::Goodbye(conn, reason, reply) => {
+                state.goodbye(&myself, conn, reason);
                 let _ = reply.send(());
             }
             SessionMsg::Attach(attach, reply) => {
@@ -383,17 +344,23 @@ impl Worker for Session {
                 let _ = reply.send(());
             }
             SessionMsg::Discard(reply) => {
-                state.close_connection("discarded by a clean session");
+                state.close_connection(&myself, "discarded by a clean session");
+                // A will still waiting its delay goes out as the session ends.
+                state.publish_will();
                 myself.stop(None);
                 let _ = reply.send(());
             }
             SessionMsg::Subscribe(filters, reply) => {
+                let filters = filters
+                    .into_iter()
+                    .map(|(f, q)| (f, SubOptions::new(q), None))
+                    .collect();
                 let granted = Box::pin(state.subscribe(filters, false)).await;
                 let _ = reply.send(granted.codes);
                 state.send_retained(granted.filters);
             }
             SessionMsg::Unsubscribe(filters, reply) => {
-                Box::pin(state.unsubscribe(filters)).await;
+                let _ = Box::pin(state.unsubscribe(filters)).await;
                 let _ = reply.send(());
             }
             SessionMsg::Flushed(flushed) => {
@@ -415,13 +382,20 @@ impl Worker for Session {
             SessionMsg::Expire(generation) => {
                 if state.conn.is_none() && generation == state.expiry_gen {
                     tracing::info!(client_id = %state.reg.handle.client_id, "persistent session expired");
+                    state.publish_will();
                     myself.stop(None);
+                }
+            }
+            SessionMsg::WillDue(generation) => {
+                if state.conn.is_none() && generation == state.expiry_gen {
+                    state.publish_will();
                 }
             }
         }
         state.reg.handle.load.set_queued(state.mqueue.len());
-        state.arm_tick(&myself);
+        // The write first: arming the retry timer spawns a task, and the client is waiting.
         state.flush(&myself);
+        state.arm_tick(&myself);
         Ok(())
     }
 
@@ -441,82 +415,21 @@ impl Worker for Session {
         }
         std::future::ready(Ok(()))
     }
+
+    /// A session stopped while its client is connected (the broker shuts down, or an operator
+    /// stops it): an MQTT 5 client is told why [MQTT-3.14.0-1].
+    fn stopped(
+        myself: ActorRef<SessionMsg>,
+        state: &mut SessionState,
+    ) -> impl std::future::Future<Output = Result<(), ActorProcessingErr>> + Send {
+        if state.conn.is_some() {
+            state.say_goodbye(&myself, ReasonCode::SERVER_SHUTTING_DOWN);
+        }
+        std::future::ready(Ok(()))
+    }
 }
 
 impl SessionState {
-    /// A connection takes the session: the previous one (a takeover) is closed and its will
-    /// published; CONNACK goes first [MQTT-3.2.0-1], then inflight messages again with DUP
-    /// (PUBREL for those past PUBREC), then the queue [MQTT-4.4.0-1].
-    fn attach(&mut self, myself: &ActorRef<SessionMsg>, attach: Attach) {
-        if self
-            .conn
-            .as_ref()
-            .is_some_and(|old| old.cell.get_id() != attach.conn.get_id())
-        {
-            tracing::info!(client_id = %self.reg.handle.client_id, "takeover: closing the previous connection");
-            self.close_connection("takeover by a new connection");
-        }
-        myself.get_cell().monitor(attach.conn.clone());
-        self.expiry_gen += 1;
-        self.release_credit();
-        self.credit = None;
-        self.outbox.attach(attach.writer, attach.level);
-        self.will = attach.will;
-        self.conn = Some(Connected {
-            cell: attach.conn,
-            identity: Box::new(attach.identity),
-        });
-        // MQTT 3.1 has no session-present flag.
-        let session_present = attach.session_present && attach.level == ProtocolLevel::V311;
-        self.write(&Packet::ConnAck(ConnAck {
-            session_present,
-            code: ConnectReturnCode::Accepted,
-            properties: None,
-        }));
-        self.resend_inflight();
-        self.reg.handle.load.set_offline(false);
-        self.drain();
-    }
-
-    /// Closes the attached connection from this side (takeover, discard): it did not send
-    /// DISCONNECT, so its will is published [MQTT-3.1.2-8].
-    fn close_connection(&mut self, why: &str) {
-        if let Some(old) = self.conn.take() {
-            old.cell
-                .stop(Some(ExitReason::Shutdown(Some(why.to_string())).to_reason()));
-            self.outbox.detach();
-            self.publish_will();
-        }
-    }
-
-    /// The connection ended: its will goes out unless it sent DISCONNECT; a clean session ends,
-    /// a persistent one waits `session.expiry_interval` for the client to come back.
-    fn detach(&mut self, myself: &ActorRef<SessionMsg>) {
-        self.conn = None;
-        self.outbox.detach();
-        self.publish_will();
-        self.release_credit();
-        self.reg.handle.load.set_offline(true);
-        if self.clean {
-            myself.stop(None);
-        } else {
-            self.expiry_gen += 1;
-            let generation = self.expiry_gen;
-            myself.send_after(self.deps.config.expiry_interval, move || {
-                SessionMsg::Expire(generation)
-            });
-        }
-    }
-
-    fn publish_will(&mut self) {
-        let Some(will) = self.will.take() else { return };
-        tracing::debug!(topic = %will.topic, client_id = %will.from, "publishing will");
-        if will.retain {
-            self.deps.publisher.retain(&will);
-        }
-        self.deps.publisher.publish(will);
-    }
-
     /// Packets from the client's reader, in order; its read credits go back once they are
     /// handled, unless the client is not reading what we write.
     async fn inbound(&mut self, credit: Arc<Semaphore>, packets: Vec<Inbound>) {
@@ -570,11 +483,19 @@ impl SessionState {
                 self.write(&Packet::PubRel(Ack::new(ack.pkid)));
             }
             Packet::PubRel(ack) => {
-                self.awaiting_rel.remove(ack.pkid);
-                self.write(&Packet::PubComp(Ack::new(ack.pkid)));
+                let mut comp = Ack::new(ack.pkid);
+                if !self.awaiting_rel.remove(ack.pkid) {
+                    // MQTT 5 says so; 3.1.1 has no reason codes (the encoder leaves it out).
+                    comp.reason = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
+                }
+                self.write(&Packet::PubComp(comp));
             }
             Packet::Subscribe(subscribe) => {
-                let filters = subscribe.filters.into_iter().map(|(f, o)| (f, o.qos)).collect();
+                let id = subscribe
+                    .properties
+                    .as_ref()
+                    .and_then(|p| p.subscription_ids.first().copied());
+                let filters = subscribe.filters.into_iter().map(|(f, o)| (f, o, id)).collect();
                 let granted = self.subscribe(filters, true).await;
                 self.write(&Packet::SubAck(crate::codec::SubAck {
                     pkid: subscribe.pkid,
@@ -585,8 +506,12 @@ impl SessionState {
                 self.send_retained(granted.filters);
             }
             Packet::Unsubscribe(unsubscribe) => {
-                self.unsubscribe(unsubscribe.filters).await;
-                self.write(&Packet::UnsubAck(UnsubAck::new(unsubscribe.pkid)));
+                let reasons = self.unsubscribe(unsubscribe.filters).await;
+                let mut unsuback = UnsubAck::new(unsubscribe.pkid);
+                if self.outbox.level() == ProtocolLevel::V5 {
+                    unsuback.reasons = reasons;
+                }
+                self.write(&Packet::UnsubAck(unsuback));
             }
             Packet::PingReq => self.write(&Packet::PingResp),
             other => {
@@ -618,29 +543,6 @@ impl SessionState {
         }
         if let FlushOutcome::Failed(e) = self.outbox.flush(myself, |f| SessionMsg::Flushed(Box::new(f))) {
             tracing::debug!(client_id = %self.reg.handle.client_id, error = %e, "write failed");
-        }
-    }
-
-    fn info(&self) -> SessionInfo {
-        let cfg = &self.deps.config;
-        let subscriptions: Vec<(String, u8)> = self
-            .reg
-            .subscriptions
-            .iter()
-            .map(|(f, q)| (f.clone(), q.as_u8()))
-            .collect();
-        SessionInfo {
-            client_id: self.reg.handle.client_id.to_string(),
-            clean_session: self.clean,
-            connected: self.conn.is_some(),
-            subscriptions,
-            inflight: self.inflight.len(),
-            max_inflight: usize::from(cfg.max_inflight),
-            mqueue_len: self.mqueue.len(),
-            mqueue_dropped: self.mqueue.dropped() + self.reg.handle.load.dropped(),
-            awaiting_rel: self.awaiting_rel.len(),
-            created_at: self.created_at,
-            expiry_interval: cfg.expiry_interval.as_secs(),
         }
     }
 }

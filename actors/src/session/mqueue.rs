@@ -19,8 +19,23 @@ pub struct Outgoing {
     pub msg: Arc<Message>,
     /// Delivery QoS.
     pub qos: QoS,
-    /// Whether it is sent as a retained message (on subscribe).
+    /// Whether it is sent with RETAIN set: a retained message sent on subscribe, or (MQTT 5) one
+    /// routed through a Retain As Published subscription.
     pub retain: bool,
+    /// MQTT 5: the identifiers of the subscriptions it matched [MQTT-3.3.4-3].
+    pub sub_ids: Option<Box<[u32]>>,
+}
+
+impl Outgoing {
+    /// `msg` at `qos`, not retained, no subscription identifiers.
+    pub fn plain(msg: Arc<Message>, qos: QoS) -> Self {
+        Self {
+            msg,
+            qos,
+            retain: false,
+            sub_ids: None,
+        }
+    }
 }
 
 /// The message queue.
@@ -102,11 +117,7 @@ pub(crate) fn test_outgoing(n: u8, qos: QoS) -> Outgoing {
         false,
         Arc::from("c"),
     );
-    Outgoing {
-        msg: Arc::new(msg),
-        qos,
-        retain: false,
-    }
+    Outgoing::plain(Arc::new(msg), qos)
 }
 
 #[cfg(test)]

@@ -34,8 +34,14 @@ pub struct ClientInfo {
     pub clean: bool,
     /// Keepalive in seconds.
     pub keepalive: u16,
-    /// Protocol level (3 for MQTT 3.1, 4 for 3.1.1).
+    /// Protocol level (3 for MQTT 3.1, 4 for 3.1.1, 5 for MQTT 5).
     pub protocol_level: u8,
+    /// Seconds the session outlives the connection (0: it ends with it).
+    pub session_expiry: u64,
+    /// The client's Receive Maximum (65535 when it sent none).
+    pub receive_maximum: u16,
+    /// The client's Topic Alias Maximum (0: none).
+    pub topic_alias_maximum: u16,
     /// User name given in CONNECT.
     pub username: Option<String>,
 }
@@ -45,7 +51,8 @@ pub struct ClientInfo {
 pub struct Entry {
     /// The session actor.
     pub session: ActorRef<SessionMsg>,
-    /// Whether it was opened with clean session.
+    /// Whether it ends with its connection (3.1.1 clean session, or MQTT 5 Session Expiry
+    /// Interval 0): such a session is never resumed.
     pub clean: bool,
     /// The connected client, if one is.
     pub client: Option<Arc<ClientInfo>>,

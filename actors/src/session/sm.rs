@@ -81,7 +81,7 @@ pub fn pool_index(client_id: &str, pool: usize) -> usize {
 pub struct Open {
     /// Client id.
     pub client_id: Arc<str>,
-    /// Clean session flag.
+    /// Clean session (3.1.1) or Clean Start (MQTT 5): discard any session the id had.
     pub clean: bool,
     /// The connection, its write half and its will.
     pub attach: Box<Attach>,
@@ -248,6 +248,9 @@ impl SmState {
             client,
         } = open;
         let conn = attach.conn.clone();
+        // What the registry remembers: whether the session ends with its connection (3.1.1
+        // clean session; MQTT 5 Session Expiry Interval 0), not the Clean Start flag.
+        let ends_with_connection = attach.expiry.is_zero();
         let (session, present) = match self.deps.registry.get(&client_id).filter(Entry::alive) {
             Some(old) if !clean && !old.clean => {
                 attach.session_present = true;
@@ -287,7 +290,7 @@ impl SmState {
             client_id.clone(),
             Entry {
                 session: session.clone(),
-                clean,
+                clean: ends_with_connection,
                 client: Some(Arc::new(client)),
             },
         );

@@ -1,45 +1,109 @@
 //! A session's subscriptions: SUBSCRIBE and UNSUBSCRIBE through the router (the route table's one
-//! writer), the ACL check, and the retained messages a new subscription brings.
+//! writer), the ACL check, the MQTT 5 subscription options, and the retained messages a new
+//! subscription brings.
+//!
+//! The route table keeps one QoS per subscriber and filter, which is all a 3.1.1 delivery needs.
+//! MQTT 5 options that change a delivery (No Local, Retain As Published, Subscription
+//! Identifiers) stay here, in the session's own map: a session that holds any matches each
+//! message it is routed against its own filters ([`SessionState::matched`]), so the shared
+//! publish path pays nothing for them.
 
 use ractor::rpc::CallResult;
 use ractor::RpcReplyPort;
 use tokio::time::Instant;
 
 use crate::auth::acl::{Action, Who};
-use crate::codec::{QoS, SubackCode};
+use crate::codec::{QoS, ReasonCode, RetainHandling, SubOptions, SubackCode};
+use crate::message::Message;
 use crate::routing::router::RouterMsg;
-use crate::routing::topic::parse_share;
+use crate::routing::topic::{matches, parse_share};
 use crate::session::mqueue::Outgoing;
-use crate::session::{SessionHandle, SessionState};
+use crate::session::{SessionHandle, SessionState, SubEntry};
 use crate::timeouts;
 
 /// What a SUBSCRIBE was granted.
 pub(super) struct Granted {
     /// One SUBACK code per filter, in the request's order.
     pub codes: Vec<SubackCode>,
-    /// The filters now subscribed, with their QoS, for the retained messages.
+    /// The filters whose retained messages are to be sent, with their granted QoS.
     pub filters: Vec<(String, QoS)>,
 }
 
+/// A filter of a SUBSCRIBE: the filter, its options and the request's Subscription Identifier.
+pub(super) type Request = (String, SubOptions, Option<u32>);
+
 impl SessionState {
     /// Subscribes to each filter in order. With `check_acl` (a client's own SUBSCRIBE), a filter
-    /// the ACL denies gets 0x80 and is not routed [MQTT-3.9.3-1]; the admin API subscribes on an
-    /// operator's authority. A filter the router refuses gets 0x80 too.
-    pub(super) async fn subscribe(&mut self, filters: Vec<(String, QoS)>, check_acl: bool) -> Granted {
+    /// the ACL denies gets 0x87 (0x80 on 3.1.1) and is not routed [MQTT-3.9.3-1]; the admin API
+    /// subscribes on an operator's authority. A feature the configuration turns off gets its
+    /// MQTT 5 code (0x9E shared, 0xA1 identifiers, 0xA2 wildcards); a filter the router refuses
+    /// gets 0x80. The QoS granted is at most `mqtt.max_qos`.
+    pub(super) async fn subscribe(&mut self, filters: Vec<Request>, check_acl: bool) -> Granted {
         let mut granted = Granted {
             codes: Vec::with_capacity(filters.len()),
             filters: Vec::new(),
         };
-        for (filter, qos) in filters {
-            if (check_acl && !self.may_subscribe(&filter)) || !self.route(&filter, qos).await {
+        for (filter, mut options, id) in filters {
+            if let Some(refused) = self.refusal(&filter, &options, id, check_acl) {
+                granted.codes.push(SubackCode::Failure(refused));
+                continue;
+            }
+            options.qos = options.qos.min(self.max_qos());
+            if !self.route(&filter, options.qos).await {
                 granted.codes.push(SubackCode::FAILURE);
                 continue;
             }
-            self.reg.subscriptions.insert(filter.clone(), qos);
-            granted.codes.push(SubackCode::Success(qos));
-            granted.filters.push((filter, qos));
+            let entry = SubEntry { options, id };
+            let old = self.reg.subscriptions.insert(filter.clone(), entry);
+            self.with_options += usize::from(entry.has_options());
+            self.with_options -= usize::from(old.is_some_and(|o| o.has_options()));
+            granted.codes.push(SubackCode::Success(options.qos));
+            // [MQTT-3.3.1-9..11]: retained messages by Retain Handling.
+            let send = match options.retain_handling {
+                RetainHandling::SendAtSubscribe => true,
+                RetainHandling::SendIfNew => old.is_none(),
+                RetainHandling::DoNotSend => false,
+            };
+            if send {
+                granted.filters.push((filter, options.qos));
+            }
         }
         granted
+    }
+
+    /// Why `filter` is refused, if it is.
+    fn refusal(
+        &self,
+        filter: &str,
+        options: &SubOptions,
+        id: Option<u32>,
+        check_acl: bool,
+    ) -> Option<ReasonCode> {
+        let mqtt = &self.deps.mqtt;
+        let shared = parse_share(filter);
+        if shared.is_some() && !mqtt.shared_subscription {
+            return Some(ReasonCode::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED);
+        }
+        if shared.is_some() && options.no_local {
+            // [MQTT-3.8.3-4]: No Local on a shared subscription is a protocol error.
+            return Some(ReasonCode::PROTOCOL_ERROR);
+        }
+        if id.is_some() && !mqtt.subscription_identifiers {
+            return Some(ReasonCode::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED);
+        }
+        let inner = shared.map_or(filter, |(_, f)| f);
+        if !mqtt.wildcard_subscription && (inner.contains('+') || inner.contains('#')) {
+            return Some(ReasonCode::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED);
+        }
+        if check_acl && !self.may_subscribe(filter) {
+            return Some(ReasonCode::NOT_AUTHORIZED);
+        }
+        None
+    }
+
+    /// `mqtt.max_qos` as a QoS.
+    pub(super) fn max_qos(&self) -> QoS {
+        QoS::from_u8(self.deps.mqtt.max_qos).unwrap_or(QoS::ExactlyOnce)
     }
 
     fn may_subscribe(&self, filter: &str) -> bool {
@@ -55,22 +119,60 @@ impl SessionState {
             .allowed(&who, Action::Subscribe, filter)
     }
 
-    /// Sends the retained messages matching newly granted `filters` [MQTT-3.3.1-6]; a shared
-    /// subscription gets none.
+    /// Sends the retained messages matching newly granted `filters` [MQTT-3.3.1-6], with
+    /// RETAIN set [MQTT-3.3.1-8]; a shared subscription gets none [MQTT-4.8.2-...].
     pub(super) fn send_retained(&mut self, filters: Vec<(String, QoS)>) {
         let mut retained = Vec::new();
+        let now = Instant::now();
         for (filter, qos) in filters.iter().filter(|(f, _)| parse_share(f).is_none()) {
             retained.clear();
             self.deps.retained.matching(filter, &mut retained);
             for (_, msg) in retained.drain(..) {
+                if msg.expired(now) {
+                    continue;
+                }
                 let qos = msg.qos.min(*qos);
+                let sub_ids = self
+                    .reg
+                    .subscriptions
+                    .get(filter)
+                    .and_then(|e| e.id)
+                    .map(|id| Box::from([id]));
                 self.deliver(Outgoing {
                     msg,
                     qos,
                     retain: true,
+                    sub_ids,
                 });
             }
         }
+    }
+
+    /// A routed message as this session delivers it, by its own subscriptions' MQTT 5 options:
+    /// the highest QoS of the matching subscriptions, RETAIN kept if one of them is Retain As
+    /// Published [MQTT-3.3.1-12], the identifiers of all of them [MQTT-3.3.4-3]; none when every
+    /// match is No Local and the message is this client's own [MQTT-3.8.3-3].
+    pub(super) fn matched(&self, msg: std::sync::Arc<Message>) -> Option<Outgoing> {
+        let own = *msg.from == *self.reg.handle.client_id;
+        let mut best: Option<QoS> = None;
+        let mut retain = false;
+        let mut ids = Vec::new();
+        for (filter, entry) in &self.reg.subscriptions {
+            let inner = parse_share(filter).map_or(filter.as_str(), |(_, f)| f);
+            if !matches(inner, &msg.topic) || (own && entry.options.no_local) {
+                continue;
+            }
+            best = best.max(Some(entry.options.qos));
+            retain |= entry.options.retain_as_published && msg.retain;
+            ids.extend(entry.id);
+        }
+        let qos = msg.qos.min(best?);
+        Some(Outgoing {
+            qos,
+            retain,
+            sub_ids: (!ids.is_empty()).then(|| ids.into_boxed_slice()),
+            msg,
+        })
     }
 
     /// Asks the router to route `filter` to this session; false if refused or unreachable.
@@ -86,14 +188,22 @@ impl SessionState {
         matches!(routed, Some(Ok(())))
     }
 
-    /// Removes each filter's subscription and its route.
-    pub(super) async fn unsubscribe(&mut self, filters: Vec<String>) {
+    /// Removes each filter's subscription and its route; per filter, whether it existed
+    /// (MQTT 5 UNSUBACK: 0x00 or 0x11 [MQTT-3.11.3-1]).
+    pub(super) async fn unsubscribe(&mut self, filters: Vec<String>) -> Vec<ReasonCode> {
+        let mut reasons = Vec::with_capacity(filters.len());
         for filter in filters {
-            self.reg.subscriptions.remove(&filter);
+            let old = self.reg.subscriptions.remove(&filter);
+            self.with_options -= usize::from(old.is_some_and(|o| o.has_options()));
+            reasons.push(match old {
+                Some(_) => ReasonCode::SUCCESS,
+                None => ReasonCode::NO_SUBSCRIPTION_EXISTED,
+            });
             let key = self.reg.handle.client_id.clone();
             self.ask_router(|reply| RouterMsg::Unsubscribe(filter.clone(), key.clone(), reply))
                 .await;
         }
+        reasons
     }
 
     /// Calls the router, waiting for it while it restarts (the route table's one writer is
