@@ -70,7 +70,8 @@ pub enum Command {
     Run(RunArgs),
     /// Query or poke a running broker through its admin API.
     Ctl(CtlArgs),
-    /// Add or update a user in a password file (argon2id), like mosquitto_passwd.
+    /// Add or update a user in a password file (argon2id, or SCRAM-SHA-256 with --scram), like
+    /// mosquitto_passwd.
     Passwd(crate::passwd::PasswdArgs),
 }
 

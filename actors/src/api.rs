@@ -195,6 +195,11 @@ impl BrokerApi {
         self.0.parts.access.reload(&config)
     }
 
+    /// The access rules in force now: passwords, ACL and enhanced-authentication methods.
+    pub fn access(&self) -> Arc<crate::auth::AccessControl> {
+        self.0.parts.access.current()
+    }
+
     /// Where the admin API listens, once it does.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         *self.0.admin_addr.read()

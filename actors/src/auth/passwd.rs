@@ -6,7 +6,13 @@
 //! <hash>` (PBKDF2-HMAC-SHA512, the Mosquitto 2 default) and `$6$<salt>$<hash>` (salted SHA-512),
 //! both with base64 fields. Comparisons of derived keys are constant time. A malformed line is an
 //! error naming the file and the line, so a bad file never half-loads.
-
+//!
+//! SCRAM-SHA-256 entries (`arbor passwd --scram`) are
+//! `$scram-sha-256$<iterations>$<salt>$<StoredKey>$<ServerKey>`, base64 fields: what
+//! PostgreSQL stores for the same method. They serve both MQTT 5 enhanced authentication
+//! ([`crate::auth::scram`], which an argon2id or Mosquitto hash cannot: SCRAM needs the salted
+//! key, not a one-way hash of the password) and a plain CONNECT password (PBKDF2-HMAC-SHA256
+//! gives SaltedPassword, whose StoredKey is compared in constant time).
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +21,8 @@ use argon2::Argon2;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use sha2::{Digest, Sha512};
+
+use crate::auth::scram::{self, ScramCredentials};
 
 /// A malformed password file.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -52,6 +60,7 @@ enum Hash {
         salt: Vec<u8>,
         hash: Vec<u8>,
     },
+    Scram(ScramCredentials),
 }
 
 impl Hash {
@@ -59,6 +68,9 @@ impl Hash {
         if text.starts_with("$argon2") {
             PasswordHash::new(text).map_err(|e| format!("bad argon2 hash: {e}"))?;
             return Ok(Self::Argon2(text.to_string()));
+        }
+        if text.starts_with(scram::ENTRY_PREFIX) {
+            return ScramCredentials::parse_entry(text).map(Self::Scram);
         }
         let parts: Vec<&str> = text.split('$').collect();
         let b64 = |field: &str, what: &str| B64.decode(field).map_err(|_| format!("{what} is not base64"));
@@ -74,7 +86,7 @@ impl Hash {
                 salt: b64(salt, "salt")?,
                 hash: b64(hash, "hash")?,
             }),
-            _ => Err("unknown hash format (expected $argon2id$…, $7$… or $6$…)".into()),
+            _ => Err("unknown hash format (expected $argon2id$…, $scram-sha-256$…, $7$… or $6$…)".into()),
         }
     }
 
@@ -96,14 +108,12 @@ impl Hash {
                 let digest = Sha512::new().chain_update(password).chain_update(salt).finalize();
                 constant_time_eq(&digest, hash)
             }
+            Self::Scram(keys) => keys.verify_password(password),
         }
     }
 }
 
-/// Compares without stopping at the first difference, so timing does not leak a secret.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+pub use crate::auth::constant_time_eq;
 
 /// The users of a password file.
 #[derive(Debug, Clone, Default)]
@@ -151,6 +161,14 @@ impl PasswordFile {
         self.users.get(username).is_some_and(|h| h.verify(password))
     }
 
+    /// The users with a SCRAM-SHA-256 entry, and their credentials.
+    pub fn scram_users(&self) -> impl Iterator<Item = (&str, &ScramCredentials)> {
+        self.users.iter().filter_map(|(user, hash)| match hash {
+            Hash::Scram(keys) => Some((user.as_str(), keys)),
+            _ => None,
+        })
+    }
+
     /// Number of users.
     pub fn len(&self) -> usize {
         self.users.len()
@@ -169,6 +187,12 @@ pub fn hash_password(password: &[u8]) -> Result<String, String> {
         .hash_password(password, &salt)
         .map(|h| h.to_string())
         .map_err(|e| e.to_string())
+}
+
+/// A SCRAM-SHA-256 entry for `password` with a fresh 16-byte salt (for `arbor passwd
+/// --scram`); the password must be printable ASCII and `iterations` at least 4096.
+pub fn hash_scram(password: &[u8], iterations: u32) -> Result<String, String> {
+    ScramCredentials::generate(password, iterations).map(|keys| keys.to_entry())
 }
 
 /// Adds or replaces `username` in the text of a password file, keeping the other lines.
@@ -223,6 +247,35 @@ mod tests {
         assert!(PasswordFile::parse(&line, Path::new("p"))
             .unwrap()
             .verify("carol", b"pw"));
+    }
+
+    #[test]
+    fn scram_entries_verify_plain_passwords_and_offer_their_credentials() {
+        let entry = hash_scram(b"pencil", 4096).unwrap();
+        assert!(entry.starts_with("$scram-sha-256$4096$"), "{entry}");
+        let text = format!("user:{entry}\nother:{}\n", hash_password(b"x").unwrap());
+        let file = PasswordFile::parse(&text, Path::new("p")).unwrap();
+        assert!(file.verify("user", b"pencil") && !file.verify("user", b"pencil!"));
+        assert_eq!(file.scram_users().map(|(u, _)| u).collect::<Vec<_>>(), ["user"]);
+        // RFC 7677's credentials, written by hand, load and verify.
+        let rfc = "user:$scram-sha-256$4096$W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=$wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=";
+        assert!(PasswordFile::parse(rfc, Path::new("p"))
+            .unwrap()
+            .verify("user", b"pencil"));
+        assert!(
+            hash_scram("pëncil".as_bytes(), 4096).is_err(),
+            "non-ASCII: no SASLprep here"
+        );
+        assert!(hash_scram(b"pencil", 1000).is_err(), "below RFC 7677's 4096");
+        for bad in [
+            "$scram-sha-256$0$AAAA$AAAA$AAAA",
+            "$scram-sha-256$4096$AAAA$AAAA",
+            "$scram-sha-256$4096$$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=",
+            "$scram-sha-256$4096$AAAA$AAAA$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=",
+        ] {
+            let err = PasswordFile::parse(&format!("u:{bad}"), Path::new("f")).unwrap_err();
+            assert!(err.to_string().starts_with("password file f line 1: "), "{err}");
+        }
     }
 
     #[test]
