@@ -160,3 +160,80 @@ async fn a_reload_swaps_the_scram_credentials() {
     let last = begun.step(&client.client_final(&server_first).unwrap());
     assert!(matches!(last, Ok(AuthStep::Success { .. })), "{last:?}");
 }
+
+/// SCRAM-SHA-256 over the wire, as an MQTT 5 client runs it: CONNECT with the method and
+/// client-first, AUTH 0x18 with server-first from the broker, AUTH 0x18 with client-final,
+/// then CONNACK 0x00 with server-final [MQTT-4.12.0-2]..[MQTT-4.12.0-4]; the ACL then sees the
+/// user the exchange named. A wrong password gets CONNACK 0x87, and a packet other than AUTH
+/// during the exchange is a protocol error.
+#[tokio::test]
+async fn scram_sha_256_over_the_wire_with_auth_packets() {
+    use arbor_actors::codec::{Auth, Packet, Properties, ReasonCode};
+    use common::raw::connect_v5;
+
+    let file = temp_file("passwd-wire");
+    let _ = std::fs::remove_file(&file);
+    assert!(arbor_passwd(&["-c", "--scram"], &file, "wire", "secret")
+        .status
+        .success());
+    let mut config = test_config();
+    config.auth.password_file = Some(file);
+    config.auth.allow_anonymous = false;
+    let broker = TestBroker::with_config(config).await;
+
+    let exchange = |password: &'static str| {
+        let broker_addr = broker.mqtt;
+        async move {
+            let mut client = ScramClient::new("wire", password);
+            let props = Properties {
+                authentication_method: Some("SCRAM-SHA-256".into()),
+                authentication_data: Some(client.client_first().into()),
+                ..Properties::default()
+            };
+            let mut raw = Raw::open(broker_addr).await;
+            raw.level = arbor_actors::codec::ProtocolLevel::V5;
+            raw.send(&Packet::Connect(Box::new(connect_v5("scram-wire", true, props))))
+                .await;
+            let Some(Packet::Auth(challenge)) = raw.next().await else {
+                panic!("AUTH 0x18 with server-first expected")
+            };
+            assert_eq!(challenge.reason, ReasonCode::CONTINUE_AUTHENTICATION);
+            let p = challenge.properties.expect("properties");
+            assert_eq!(p.authentication_method.as_deref(), Some("SCRAM-SHA-256"));
+            let client_final = client
+                .client_final(&p.authentication_data.expect("server-first"))
+                .unwrap();
+            raw.send(&Packet::Auth(Auth {
+                reason: ReasonCode::CONTINUE_AUTHENTICATION,
+                properties: Some(Box::new(Properties {
+                    authentication_method: Some("SCRAM-SHA-256".into()),
+                    authentication_data: Some(client_final.into()),
+                    ..Properties::default()
+                })),
+            }))
+            .await;
+            let Some(Packet::ConnAck(ack)) = raw.next().await else {
+                panic!("CONNACK expected")
+            };
+            (client, raw, ack)
+        }
+    };
+    let (client, _raw, ack) = exchange("secret").await;
+    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    let props = ack.properties.expect("CONNACK properties");
+    assert_eq!(props.authentication_method.as_deref(), Some("SCRAM-SHA-256"));
+    client
+        .verify_server_final(&props.authentication_data.expect("server-final"))
+        .expect("the broker proved it knows the ServerKey");
+    let info = broker
+        .handle
+        .api
+        .registry()
+        .client("scram-wire")
+        .expect("connected");
+    assert_eq!(info.username.as_deref(), Some("wire"));
+
+    let (_, mut raw, ack) = exchange("wrong").await;
+    assert_eq!(ack.code, ConnectReturnCode::NotAuthorized);
+    assert_eq!(raw.next().await, None);
+}

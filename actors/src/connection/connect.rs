@@ -6,19 +6,24 @@
 //! hands the socket's write half to the session, which writes the CONNACK with what
 //! [`negotiate`] granted; the connection then monitors the session.
 //!
-//! MQTT 5 enhanced authentication is not served yet: a CONNECT naming an authentication method
-//! is refused with 0x8C [MQTT-4.12.0-1].
+//! A CONNECT naming an MQTT 5 Authentication Method goes through [`super::enhanced_auth`]
+//! first: AUTH packets back and forth until the method says who the client is; then the same
+//! path, without the password check, and CONNACK carries the method's last word.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use ractor::rpc::CallResult;
 use ractor::{ActorRef, MessagingErr};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use crate::codec::{self, ConnAck, Connect, ConnectReturnCode, Packet, ProtocolLevel};
-use crate::connection::{client_id, negotiate, Attached, Client, Close, ConnectionMsg, ConnectionState};
+use crate::connection::enhanced_auth::Authenticated;
+use crate::connection::{
+    client_id, negotiate, Answer, Attached, Client, Close, ConnectionMsg, ConnectionState,
+};
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
 use crate::session::registry::ClientInfo;
@@ -32,25 +37,35 @@ impl ConnectionState {
         &mut self,
         myself: &ActorRef<ConnectionMsg>,
         connect: Box<Connect>,
-    ) -> Result<Box<Attached>, Close> {
+    ) -> Result<Answer, Close> {
         self.level = connect.level;
-        let method = connect
+        if let Some(method) = connect
             .properties
             .as_ref()
-            .and_then(|p| p.authentication_method.clone());
-        if let Some(method) = method {
-            Metrics::add(&self.deps.metrics.auth_failures, 1);
-            self.refuse(ConnectReturnCode::BadAuthenticationMethod).await;
-            return Err(Close::Refused(format!(
-                "unknown authentication method {method:?}"
-            )));
+            .and_then(|p| p.authentication_method.clone())
+        {
+            return self.begin_auth(myself, connect, method).await;
         }
+        self.complete(myself, connect, None).await.map(Answer::Attached)
+    }
+
+    /// Accepts `connect` (unless a check refuses it): with `authenticated` (an enhanced
+    /// authentication that succeeded) the password is not checked and CONNACK carries the
+    /// method and its data.
+    pub(super) async fn complete(
+        &mut self,
+        myself: &ActorRef<ConnectionMsg>,
+        connect: Box<Connect>,
+        authenticated: Option<Authenticated>,
+    ) -> Result<Box<Attached>, Close> {
         let client_id = self.client_id(&connect).await?;
         let access = self.deps.access.current();
-        if let Err(code) = access.authenticate(connect.username.as_deref(), connect.password.as_deref()) {
-            Metrics::add(&self.deps.metrics.auth_failures, 1);
-            self.refuse(code).await;
-            return Err(Close::Refused("authentication failed".into()));
+        if authenticated.is_none() {
+            if let Err(code) = access.authenticate(connect.username.as_deref(), connect.password.as_deref()) {
+                Metrics::add(&self.deps.metrics.auth_failures, 1);
+                self.refuse(code).await;
+                return Err(Close::Refused("authentication failed".into()));
+            }
         }
         if let Some(code) = negotiate::will_refusal(&connect, &self.deps.mqtt) {
             self.refuse(code).await;
@@ -58,7 +73,12 @@ impl ConnectionState {
         }
         let assigned =
             (connect.client_id.is_empty() && connect.level == ProtocolLevel::V5).then_some(&*client_id);
-        let granted = negotiate::negotiate(&connect, &self.deps.mqtt, self.deps.session_expiry_max, assigned);
+        let mut granted =
+            negotiate::negotiate(&connect, &self.deps.mqtt, self.deps.session_expiry_max, assigned);
+        if let (Some(done), Some(connack)) = (authenticated, granted.connack.as_mut()) {
+            connack.authentication_method = Some(done.method);
+            connack.authentication_data = done.data.map(Bytes::from);
+        }
         let now = Instant::now();
         let will = connect.will.as_ref().map(|w| {
             let msg = Message::new(
@@ -171,21 +191,26 @@ impl ConnectionState {
 
     /// Writes a refusing CONNACK while the connection still owns the socket.
     pub(super) async fn refuse(&mut self, code: ConnectReturnCode) {
-        let Some(writer) = &mut self.writer else { return };
-        let mut buf = bytes::BytesMut::new();
         let connack = Packet::ConnAck(ConnAck {
             session_present: false,
             code,
             properties: None,
         });
+        self.write_own(&connack).await;
+    }
+
+    /// Writes `packet` while the connection still owns the socket (before the session has it).
+    pub(super) async fn write_own(&mut self, packet: &Packet) {
+        let Some(writer) = &mut self.writer else { return };
+        let mut buf = bytes::BytesMut::new();
         // A 3.1 client reads 3.1.1's CONNACK; MQTT 5 has its reason codes.
         let level = match self.level {
             ProtocolLevel::V5 => ProtocolLevel::V5,
             _ => ProtocolLevel::V311,
         };
-        codec::encode(&connack, level, &mut buf);
+        codec::encode(packet, level, &mut buf);
         if writer.write_all(&buf).await.is_ok() {
-            self.deps.metrics.packet_sent(connack.packet_type());
+            self.deps.metrics.packet_sent(packet.packet_type());
             Metrics::add(&self.deps.metrics.bytes_sent, buf.len() as u64);
         }
     }

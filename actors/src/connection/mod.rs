@@ -22,6 +22,7 @@
 pub mod client_id;
 pub mod close_log;
 pub mod connect;
+mod enhanced_auth;
 pub mod frame_clock;
 mod inbound;
 mod negotiate;
@@ -40,7 +41,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::auth::Access;
-use crate::codec::{CodecError, Connect, ConnectReturnCode, ProtocolLevel, ReasonCode};
+use crate::codec::{Auth, CodecError, Connect, ConnectReturnCode, ProtocolLevel, ReasonCode};
 use crate::config::MqttConfig;
 use crate::esockd::table::ConnectionPermit;
 use crate::message::Message;
@@ -182,10 +183,22 @@ pub struct Attached {
     pub level: ProtocolLevel,
 }
 
+/// How the reader goes on after CONNECT (or an AUTH during it).
+pub enum Answer {
+    /// Accepted: the client's side of the protocol starts.
+    Attached(Box<Attached>),
+    /// Enhanced authentication goes on: the next packet must be AUTH.
+    Continue,
+    /// Refused (the CONNACK is written; the actor is closing).
+    Refused,
+}
+
 /// Messages of a connection.
 pub enum ConnectionMsg {
-    /// The reader decoded CONNECT; the answer says how the reader goes on (`None`: refused).
-    Connect(Box<Connect>, oneshot::Sender<Option<Box<Attached>>>),
+    /// The reader decoded CONNECT; the answer says how the reader goes on.
+    Connect(Box<Connect>, oneshot::Sender<Answer>),
+    /// The reader decoded an AUTH while enhanced authentication is under way.
+    Auth(Auth, oneshot::Sender<Answer>),
     /// The reader stopped, for this reason.
     Closed(Close),
 }
@@ -224,6 +237,8 @@ pub struct ConnectionState {
     writer: Option<Writer>,
     /// The protocol level of the CONNECT (3.1.1 until one came).
     level: ProtocolLevel,
+    /// A CONNECT whose enhanced authentication is under way.
+    pending_auth: Option<Box<enhanced_auth::Pending>>,
     client: Option<Client>,
     reader: JoinHandle<()>,
     _permit: ConnectionPermit,
@@ -259,6 +274,7 @@ impl Worker for Connection {
             path: args.path,
             writer: Some(Box::new(write)),
             level: ProtocolLevel::V311,
+            pending_auth: None,
             client: None,
             reader,
             _permit: args.permit,
@@ -273,15 +289,14 @@ impl Worker for Connection {
         match msg {
             // Boxed: the largest future of `handle` is kept inline in every connection's actor
             // loop, idle or not, and CONNECT is the large path, taken once.
-            ConnectionMsg::Connect(connect, reply) => match Box::pin(state.connect(&myself, connect)).await {
-                Ok(attached) => {
-                    let _ = reply.send(Some(attached));
-                }
-                Err(close) => {
-                    let _ = reply.send(None);
-                    Box::pin(state.close(&myself, &close)).await;
-                }
-            },
+            ConnectionMsg::Connect(connect, reply) => {
+                let answer = Box::pin(state.connect(&myself, connect)).await;
+                state.answer(&myself, answer, reply).await;
+            }
+            ConnectionMsg::Auth(auth, reply) => {
+                let answer = Box::pin(state.continue_auth(&myself, auth)).await;
+                state.answer(&myself, answer, reply).await;
+            }
             ConnectionMsg::Closed(close) => Box::pin(state.close(&myself, &close)).await,
         }
         Ok(())
@@ -331,6 +346,24 @@ impl ConnectionState {
 }
 
 impl ConnectionState {
+    /// Tells the reader how to go on; a refusal closes.
+    async fn answer(
+        &mut self,
+        myself: &ActorRef<ConnectionMsg>,
+        answer: Result<Answer, Close>,
+        reply: oneshot::Sender<Answer>,
+    ) {
+        match answer {
+            Ok(answer) => {
+                let _ = reply.send(answer);
+            }
+            Err(close) => {
+                let _ = reply.send(Answer::Refused);
+                Box::pin(self.close(myself, &close)).await;
+            }
+        }
+    }
+
     /// Ends the connection: one log line (debug for a clean goodbye; otherwise info, with
     /// repeats of a kind summarised by [`close_log`]), then a stop whose reason says why. The
     /// session, monitoring this actor, closes the socket's write half.

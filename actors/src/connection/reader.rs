@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use crate::codec::{self, Packet};
 use crate::connection::frame_clock::FrameClock;
 use crate::connection::inbound::{finish, Inbound};
-use crate::connection::{Close, ConnectionDeps, ConnectionMsg, READ_CREDIT};
+use crate::connection::{Answer, Close, ConnectionDeps, ConnectionMsg, READ_CREDIT};
 use crate::esockd::rate_limit::TokenBucket;
 use crate::observability::metrics::Metrics;
 
@@ -101,6 +101,8 @@ fn read_loop(args: ReaderArgs) -> impl std::future::Future<Output = Close> + Sen
         let mut idle = Some(Instant::now() + deps.mqtt.connect_timeout);
         // CONNECT's keepalive in seconds (0: off).
         let mut keepalive = 0u16;
+        // An MQTT 5 enhanced authentication is under way: the next packet must be AUTH.
+        let mut authenticating = false;
         let mut frame = FrameClock::new(deps.mqtt.frame_timeout);
         loop {
             let mut decoded = 0;
@@ -125,20 +127,38 @@ fn read_loop(args: ReaderArgs) -> impl std::future::Future<Output = Close> + Sen
                 deps.metrics.packet_received(packet.packet_type());
                 let handled = match &mut client {
                     Some(client) => finish(client.packet(packet)).await,
-                    None => match first_packet(packet) {
-                        Ok(connect) => {
-                            level = Some(connect.level);
-                            match Box::pin(accepted(&conn, connect)).await {
-                                Some(attached) => {
-                                    keepalive = attached.keepalive;
-                                    client = Some(Box::new(Inbound::new(*attached, deps.clone())));
-                                    Ok(())
-                                }
-                                None => return Close::Refused("see the connection's log".into()),
+                    None => {
+                        let answer = match (authenticating, packet) {
+                            (true, Packet::Auth(auth)) => {
+                                Box::pin(ask(&conn, |tx| ConnectionMsg::Auth(auth, tx))).await
                             }
+                            (true, other) => {
+                                return Close::Protocol(format!(
+                                    "{:?} while authenticating, not AUTH [MQTT-4.12.0-...]",
+                                    other.packet_type()
+                                ))
+                            }
+                            (false, packet) => match first_packet(packet) {
+                                Ok(connect) => {
+                                    level = Some(connect.level);
+                                    Box::pin(ask(&conn, |tx| ConnectionMsg::Connect(connect, tx))).await
+                                }
+                                Err(close) => return close,
+                            },
+                        };
+                        match answer {
+                            Answer::Attached(attached) => {
+                                keepalive = attached.keepalive;
+                                client = Some(Box::new(Inbound::new(*attached, deps.clone())));
+                                Ok(())
+                            }
+                            Answer::Continue => {
+                                authenticating = true;
+                                Ok(())
+                            }
+                            Answer::Refused => return Close::Refused("see the connection's log".into()),
                         }
-                        Err(close) => Err(close),
-                    },
+                    }
                 };
                 if let Err(close) = handled {
                     if let Some(client) = &mut client {
@@ -156,7 +176,7 @@ fn read_loop(args: ReaderArgs) -> impl std::future::Future<Output = Close> + Sen
                         return close;
                     }
                 }
-                if level.is_some() {
+                if level.is_some() && !authenticating {
                     // [MQTT-3.1.2-24]: one and a half times the keepalive.
                     let secs = u64::from(keepalive);
                     idle = (secs > 0).then(|| Instant::now() + Duration::from_millis(secs * 1500));
@@ -207,13 +227,15 @@ fn first_packet(packet: Packet) -> Result<Box<codec::Connect>, Close> {
     }
 }
 
-/// Hands CONNECT to the connection actor and waits for its answer: how to go on, or `None`
-/// when it was refused (the actor has written the CONNACK and is closing).
-async fn accepted(
+/// Hands CONNECT (or an AUTH during it) to the connection actor and waits for its answer: how
+/// to go on; refused when the actor has written the CONNACK and is closing, or is gone.
+async fn ask(
     conn: &ActorRef<ConnectionMsg>,
-    connect: Box<codec::Connect>,
-) -> Option<Box<super::Attached>> {
+    msg: impl FnOnce(oneshot::Sender<Answer>) -> ConnectionMsg,
+) -> Answer {
     let (tx, rx) = oneshot::channel();
-    conn.send_message(ConnectionMsg::Connect(connect, tx)).ok()?;
-    rx.await.ok().flatten()
+    if conn.send_message(msg(tx)).is_err() {
+        return Answer::Refused;
+    }
+    rx.await.unwrap_or(Answer::Refused)
 }
