@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# arbor vs Mosquitto, same machine, same sitting (issue 8). See bench/README.md.
+# arbor vs Mosquitto and rumqttd, same machine, same sitting (issue 8). See bench/README.md.
 #
 #   bench/run.sh [--quick] [scenario...]
 #
 # Scenarios: fanin (a), fanout (b), pairs (c), latency (d: QoS 0 and QoS 1), idle (e),
-# slow (f); none given means all. --quick uses 5 s windows (a few minutes in all); the
-# default windows are 20 s (30 s for idle and slow).
+# slow (f), and fanout5 / pairs5 (fanout and pairs with MQTT 5 clients); none given means
+# all. --quick uses 5 s windows; the default windows are 20 s (30 s for idle and slow).
 #
-# Each scenario runs against a fresh arbor (release build) and then a fresh Mosquitto 2.x,
-# each under a hard time limit. Results go to bench/results/<date>/: results.jsonl (one JSON
-# object per run), table.md, machine.txt, findings.md (crashes, hangs, losses) and every
-# broker's and load generator's log. Brokers are stopped on exit, whatever happens.
+# Each scenario runs against a fresh arbor (release build), then a fresh Mosquitto 2.x, then
+# a fresh rumqttd 0.20 (installed under the target dir on first use), each under a hard time
+# limit. Results go to bench/results/<date>/: results.jsonl (one JSON object per run),
+# table.md, machine.txt, findings.md (crashes, hangs, losses, a broker that cannot be
+# installed) and every broker's and load generator's log. Brokers are stopped on exit,
+# whatever happens.
 #
 # Environment: CARGO_TARGET_DIR (default target/), QUIET_PCT (wait before each run until the
 # rest of the machine uses at most this % of one core; default 50), QUIET_MAX_S (longest wait
-# for that; default 60, 10 with --quick).
+# for that; default 60, 10 with --quick), BROKERS (default "arbor mosquitto rumqttd"),
+# RUMQTTD (a rumqttd 0.20 binary to use instead of installing one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -26,17 +29,20 @@ REQUESTED=()
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     a|fanin) REQUESTED+=(fanin) ;;
     b|fanout) REQUESTED+=(fanout) ;;
     c|pairs) REQUESTED+=(pairs) ;;
+    fanout5) REQUESTED+=(fanout5) ;;
+    pairs5) REQUESTED+=(pairs5) ;;
     d|latency) REQUESTED+=(latency0 latency1) ;;
     e|idle) REQUESTED+=(idle) ;;
     f|slow) REQUESTED+=(slow) ;;
     *) echo "run.sh: unknown scenario or flag: $arg" >&2; exit 2 ;;
   esac
 done
-[ ${#REQUESTED[@]} -gt 0 ] || REQUESTED=(fanin fanout pairs latency0 latency1 idle slow)
+[ ${#REQUESTED[@]} -gt 0 ] || REQUESTED=(fanin fanout fanout5 pairs pairs5 latency0 latency1 idle slow)
+read -r -a BROKERS <<< "${BROKERS:-arbor mosquitto rumqttd}"
 
 if [ "$QUICK" = 1 ]; then
   WARMUP=1; WINDOW=5; LONG_WINDOW=5; DRAIN=20; QUIET_MAX_S="${QUIET_MAX_S:-10}"
@@ -89,6 +95,27 @@ if [ -z "$MOSQUITTO" ]; then
   MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 fi
 
+# rumqttd 0.20 from crates.io, built once into the target dir. Not --locked: its lock file
+# pins a `metrics` crate that today's rustc no longer compiles. A failed install is a
+# finding, and rumqttd's runs are then recorded as failed.
+RUMQTTD="${RUMQTTD:-}"
+RUMQTTD_ERROR=""
+if [[ " ${BROKERS[*]} " == *" rumqttd "* ]] && [ -z "$RUMQTTD" ]; then
+  RUMQTTD_ROOT="$TARGET/rumqttd-0.20.0"
+  RUMQTTD="$RUMQTTD_ROOT/bin/rumqttd"
+  if [ ! -x "$RUMQTTD" ]; then
+    log "installing rumqttd 0.20.0 into $RUMQTTD_ROOT (once)"
+    if ! CARGO_TARGET_DIR="$RUMQTTD_ROOT/build" cargo install rumqttd --version 0.20.0 \
+        --root "$RUMQTTD_ROOT" >"$OUT/logs/rumqttd-install.log" 2>&1; then
+      RUMQTTD_ERROR="cargo install rumqttd --version 0.20.0 failed (logs/rumqttd-install.log)"
+    fi
+    rm -rf "$RUMQTTD_ROOT/build"
+  fi
+fi
+if [ -z "$RUMQTTD_ERROR" ] && [ -n "$RUMQTTD" ] && [ ! -x "$RUMQTTD" ]; then
+  RUMQTTD_ERROR="no rumqttd binary at $RUMQTTD"
+fi
+
 # The idle scenario holds 19,000 sockets on each side.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -105,6 +132,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   echo "rustc: $(rustc --version)"
   echo "arbor: $("$ARBOR" --version)"
   echo "mosquitto: $("$MOSQUITTO" -h 2>&1 | head -1)"
+  [ -z "$RUMQTTD" ] || echo "rumqttd: ${RUMQTTD_ERROR:-$("$RUMQTTD" --version 2>&1 | head -1)}"
 } > "$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2
 
@@ -166,7 +194,53 @@ EOF
   BROKER_PID=$!; BROKER_PORT=$PORT; BROKER_LOG="$OUT/logs/$name.mosquitto.log"
 }
 
+start_rumqttd() {
+  local name="$1" conf="$OUT/rumqttd.toml"
+  take_port; local v4=$PORT; take_port; local v5=$PORT
+  # As Mosquitto's: 32 in flight per connection, loopback, nothing on disk (rumqttd has no
+  # persistence), queues big enough not to drop (each filter's commit log up to 10 x 100 MB),
+  # room for the idle scenario's 19,000 connections, and no pause between accepts
+  # (next_connection_delay_ms, 1 ms in rumqttd's sample config, would cap connects at
+  # 1,000/s). rumqttd has no TCP_NODELAY setting. It serves MQTT 3.1.1 and 5 on separate
+  # listeners: the run uses the one of its clients' version.
+  cat >"$conf" <<EOF
+id = 0
+
+[router]
+id = 0
+max_connections = 20100
+max_outgoing_packet_count = 1024
+max_segment_size = 104857600
+max_segment_count = 10
+
+[v4.1]
+name = "v4-1"
+listen = "127.0.0.1:$v4"
+next_connection_delay_ms = 0
+    [v4.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = 1048576
+    max_inflight_count = 32
+    dynamic_filters = true
+
+[v5.1]
+name = "v5-1"
+listen = "127.0.0.1:$v5"
+next_connection_delay_ms = 0
+    [v5.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = 1048576
+    max_inflight_count = 32
+    dynamic_filters = true
+EOF
+  BROKER_LOG="$OUT/logs/$name.rumqttd.log"
+  "$RUMQTTD" --quiet -c "$conf" >"$BROKER_LOG" 2>&1 &
+  BROKER_PID=$!; BROKER_PORT=$v4
+  [ "$(scenario_version "$name")" != 5 ] || BROKER_PORT=$v5
+}
+
 wait_port() {
+  [ -n "$1" ] || return 1
   for _ in $(seq 1 100); do
     port_free "$1" || return 0
     kill -0 "$BROKER_PID" 2>/dev/null || return 1
@@ -194,11 +268,17 @@ scenario_args() {
     fanin) echo "fanin --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
     fanout) echo "fanout --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
     pairs) echo "pairs --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
+    fanout5) echo "fanout --mqtt-version 5 --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
+    pairs5) echo "pairs --mqtt-version 5 --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
     latency0) echo "latency --qos 0 --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
     latency1) echo "latency --qos 1 --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
     idle) echo "idle --window $LONG_WINDOW" ;;
     slow) echo "slow --warmup 1 --window $LONG_WINDOW --drain $DRAIN" ;;
   esac
+}
+# The clients' MQTT version of a scenario (or of a run named scenario.broker): 5 or 4.
+scenario_version() {
+  case "${1%%.*}" in *5) echo 5 ;; *) echo 4 ;; esac
 }
 scenario_limit() {
   case "$1" in
@@ -208,22 +288,40 @@ scenario_limit() {
   esac
 }
 
+# A JSON line for a run that produced no report (uses the loop's variables).
+failed_run() {
+  echo "{\"scenario\":\"$base\",\"broker\":\"$broker\",\"qos\":$qos,\"mqtt_version\":$version,\"failed\":true,\"errors\":[\"$1\"]}" >> "$RESULTS"
+}
+
 # --- the sitting --------------------------------------------------------------------------
 for scenario in "${REQUESTED[@]}"; do
-  for broker in arbor mosquitto; do
+  base="${scenario%5}"; base="${base%[01]}"
+  version=$(scenario_version "$scenario")
+  qos=0; case "$scenario" in pairs*|latency1) qos=1 ;; esac
+  for broker in "${BROKERS[@]}"; do
     name="$scenario.$broker"
+    if [ "$broker" = rumqttd ] && [ -n "$RUMQTTD_ERROR" ]; then
+      BROKER_LOG=/dev/null
+      finding "$name: not run" "$RUMQTTD_ERROR"
+      failed_run "not installed"
+      continue
+    fi
     wait_quiet
     "start_$broker" "$name"
     if ! wait_port "$BROKER_PORT"; then
       finding "$name: did not start" "the broker never listened on port $BROKER_PORT"
+      failed_run "did not start"
       stop_broker "$BROKER_PID"; BROKER_PID=""
       continue
     fi
     limit=$(scenario_limit "$scenario")
     log "$name: pid $BROKER_PID port $BROKER_PORT, limit ${limit}s"
     set +e
+    # rumqttd 0.20 refuses a CONNECT with keep alive 0 (ZeroKeepAlive), which MQTT allows
+    # [MQTT-3.1.2-10]: its clients ask for an hour, longer than any run, so no PINGREQ is due.
+    keep_alive=0; [ "$broker" != rumqttd ] || keep_alive=3600
     # shellcheck disable=SC2046 # the scenario's arguments are meant to split
-    timeout --kill-after=5 "$limit" "$LOADGEN" run $(scenario_args "$scenario") \
+    timeout --kill-after=5 "$limit" "$LOADGEN" run $(scenario_args "$scenario") --keep-alive "$keep_alive" \
       --port "$BROKER_PORT" --broker-pid "$BROKER_PID" --label "$broker" --time-limit "$((limit - 5))" \
       >"$OUT/logs/$name.json" 2>"$OUT/logs/$name.loadgen.log"
     status=$?
@@ -231,8 +329,7 @@ for scenario in "${REQUESTED[@]}"; do
     if [ -s "$OUT/logs/$name.json" ]; then
       cat "$OUT/logs/$name.json" >> "$RESULTS"
     else
-      qos=0; case "$scenario" in pairs|latency1) qos=1 ;; esac
-      echo "{\"scenario\":\"${scenario%[01]}\",\"broker\":\"$broker\",\"qos\":$qos,\"failed\":true,\"errors\":[\"loadgen exit $status, no report\"]}" >> "$RESULTS"
+      failed_run "loadgen exit $status, no report"
     fi
     if ! kill -0 "$BROKER_PID" 2>/dev/null; then
       code=0; wait "$BROKER_PID" 2>/dev/null || code=$?
@@ -240,6 +337,9 @@ for scenario in "${REQUESTED[@]}"; do
       BROKER_PID=""
     elif [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
       finding "$name: hung" "the load generator hit its ${limit}s limit"
+    fi
+    if [ -s "$OUT/logs/$name.json" ] && grep -q '"failed":true' "$OUT/logs/$name.json"; then
+      finding "$name: failed" "$(grep -o '"errors":.*' "$OUT/logs/$name.json" | head -c 600)"
     fi
     if [ -s "$OUT/logs/$name.json" ] && grep -q '"lost":[1-9]' "$OUT/logs/$name.json"; then
       lost=$(grep -o '"lost":[0-9]*' "$OUT/logs/$name.json" | head -1 | cut -d: -f2)
@@ -250,7 +350,7 @@ for scenario in "${REQUESTED[@]}"; do
   done
 done
 
-"$LOADGEN" table "$RESULTS" > "$OUT/table.md"
+"$LOADGEN" table "$RESULTS" --baseline mosquitto,rumqttd > "$OUT/table.md"
 elapsed=$(( $(date +%s) - SITTING_START ))
 echo "sitting took ${elapsed}s" >> "$OUT/machine.txt"
 echo >&2

@@ -50,7 +50,7 @@ impl Ack {
             r.finish(packet_type)?;
             return Ok(Ack::new(pkid));
         }
-        let reason = ReasonCode::read(&mut r, packet_type)?;
+        let reason = r.reason_code(packet_type)?;
         let properties = if r.is_empty() {
             None
         } else {

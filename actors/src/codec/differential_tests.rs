@@ -1,5 +1,5 @@
-//! Differential tests against mqttbytes 0.6 (`mqttbytes::v4`), the body parser DESIGN.md
-//! section 9 measured us against.
+//! Differential tests against mqttbytes 0.6 (`mqttbytes::v4`), the body parser this codec
+//! replaced (see the module doc of `codec/mod.rs`, "Not mqttbytes").
 //!
 //! For every valid 3.1.1 packet mqttbytes can represent, both codecs must agree both ways:
 //! our bytes decode with mqttbytes to the same values, mqttbytes' bytes are byte-for-byte

@@ -73,7 +73,7 @@ pub(crate) fn decode_reason_and_properties(
         r.finish(packet_type)?;
         return Ok((ReasonCode::SUCCESS, None));
     }
-    let reason = ReasonCode::read(&mut r, packet_type)?;
+    let reason = r.reason_code(packet_type)?;
     let properties = if r.is_empty() {
         None
     } else {

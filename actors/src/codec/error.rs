@@ -20,10 +20,10 @@
 
 use bytes::Bytes;
 
-use super::connack::ConnectReturnCode;
 use super::fields::{PacketType, ProtocolLevel};
-use super::properties::{PropertiesOf, PropertyId};
+use super::property_id::{PropertiesOf, PropertyId};
 use super::reason::ReasonCode;
+use super::return_code::ConnectReturnCode;
 use super::topic_rules::TopicError;
 
 /// Why a packet was rejected. Every variant is the peer's fault and ends the connection, after

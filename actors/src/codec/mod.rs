@@ -7,6 +7,12 @@
 //! `properties.rs` and reason codes in `reason.rs`, and [`topic_rules`] holds the topic name
 //! and filter rules the router shares.
 //!
+//! Imports go one way: packet files -> `properties` -> `wire` (the field reader) -> `error`
+//! -> the value types [`CodecError`] names (`fields`, `property_id`, `reason`, `return_code`,
+//! `topic_rules`), which import nothing else of the codec. So `error` needs no packet file and
+//! the codec has no import circle; a new type an error variant carries goes below `error`
+//! too (see `docs/architecture.md`, section 3).
+//!
 //! # Decoding
 //! [`decode`] is pure (no I/O, no async) and works in two steps, as mini-redis does:
 //! [`peek_header`] reads the fixed header without consuming anything and rejects what can be
@@ -42,7 +48,7 @@
 //! 3.1.1 one, which is what lets 3.1.1 and MQTT 5 clients share messages.
 //!
 //! # Not mqttbytes
-//! DESIGN.md section 9 lists the faults of mqttbytes 0.6 (no 3.1, level 5 accepted on the v4
+//! mqttbytes 0.6 has faults a broker cannot live with (no 3.1, level 5 accepted on the v4
 //! reader, size limit on the remaining length only, flag bits ignored). This codec parses
 //! every body itself; mqttbytes is used only by the differential tests, whose comments list
 //! each divergence found.
@@ -57,8 +63,10 @@ mod error;
 mod fields;
 mod ping;
 mod properties;
+mod property_id;
 mod publish;
 mod reason;
+mod return_code;
 mod suback;
 mod subscribe;
 pub mod topic_rules;
@@ -93,14 +101,16 @@ use bytes::{Buf, BufMut, BytesMut};
 
 pub use ack::Ack;
 pub use auth::Auth;
-pub use connack::{ConnAck, ConnectReturnCode};
+pub use connack::ConnAck;
 pub use connect::{Connect, Will};
 pub use disconnect::Disconnect;
 pub use error::CodecError;
 pub use fields::{PacketId, PacketType, ProtocolLevel, QoS};
-pub use properties::{Properties, PropertiesOf, PropertyId, MAX_SUBSCRIPTION_ID};
+pub use properties::{Properties, MAX_SUBSCRIPTION_ID};
+pub use property_id::{PropertiesOf, PropertyId};
 pub use publish::{Publish, PublishView};
 pub use reason::ReasonCode;
+pub use return_code::ConnectReturnCode;
 pub use suback::{SubAck, SubackCode};
 pub use subscribe::{RetainHandling, SubOptions, Subscribe};
 pub use topic_rules::{validate_topic_filter, validate_topic_name, TopicError, TopicName};

@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 use super::*;
 use crate::codec::test_support::{props, topic};
 use crate::codec::test_support_v5::restrict;
-use crate::codec::ReasonCode;
+use crate::codec::{PacketType, ReasonCode};
 
 /// Every property set to a valid value.
 fn full() -> Properties {

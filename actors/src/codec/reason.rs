@@ -10,9 +10,7 @@
 
 use std::fmt;
 
-use super::error::CodecError;
 use super::fields::PacketType;
-use super::wire::Reader;
 
 /// An MQTT 5 reason code: below 0x80 success, 0x80 and above failure [MQTT-2.4]. The byte is
 /// public so tests can build any code; the decoder only lets through the codes that
@@ -165,19 +163,6 @@ impl ReasonCode {
     /// PUBLISH, SUBSCRIBE, UNSUBSCRIBE and the pings carry none.
     pub fn is_valid_for(self, packet_type: PacketType) -> bool {
         Self::table(packet_type).contains(&self.0)
-    }
-
-    /// Reads the reason code of a `packet_type`: one its table has, or a malformed packet.
-    pub(crate) fn read(r: &mut Reader, packet_type: PacketType) -> Result<ReasonCode, CodecError> {
-        let code = ReasonCode(r.u8("reason code")?);
-        if code.is_valid_for(packet_type) {
-            Ok(code)
-        } else {
-            Err(CodecError::InvalidReasonCode {
-                packet_type,
-                code: code.0,
-            })
-        }
     }
 
     fn table(packet_type: PacketType) -> &'static [u8] {

@@ -70,7 +70,7 @@ impl SubAck {
         let mut return_codes = Vec::new();
         while !r.is_empty() {
             if v5 {
-                let reason = ReasonCode::read(&mut r, PacketType::SubAck)?;
+                let reason = r.reason_code(PacketType::SubAck)?;
                 return_codes.push(match QoS::from_u8(reason.get()) {
                     Some(qos) => SubackCode::Success(qos),
                     None => SubackCode::Failure(reason),

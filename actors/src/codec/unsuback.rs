@@ -47,7 +47,7 @@ impl UnsubAck {
         let properties = Properties::decode(&mut r, PropertiesOf::Packet(PacketType::UnsubAck))?;
         let mut reasons = Vec::new();
         while !r.is_empty() {
-            reasons.push(ReasonCode::read(&mut r, PacketType::UnsubAck)?);
+            reasons.push(r.reason_code(PacketType::UnsubAck)?);
         }
         if reasons.is_empty() {
             return Err(CodecError::EmptyPayload(PacketType::UnsubAck));

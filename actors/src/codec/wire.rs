@@ -12,6 +12,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::error::CodecError;
 use super::fields::{PacketId, PacketType};
+use super::reason::ReasonCode;
 use super::topic_rules::{validate_topic_filter, validate_topic_name, TopicName};
 
 /// A cursor over the body of one frame.
@@ -131,6 +132,20 @@ impl Reader {
     pub(crate) fn packet_id(&mut self, packet_type: PacketType) -> Result<PacketId, CodecError> {
         let id = self.u16("packet id")?;
         PacketId::new(id).ok_or(CodecError::ZeroPacketId(packet_type))
+    }
+
+    /// Reads the MQTT 5 reason code of a `packet_type`: one its table has
+    /// ([`ReasonCode::is_valid_for`]), or a malformed packet.
+    pub(crate) fn reason_code(&mut self, packet_type: PacketType) -> Result<ReasonCode, CodecError> {
+        let code = ReasonCode(self.u8("reason code")?);
+        if code.is_valid_for(packet_type) {
+            Ok(code)
+        } else {
+            Err(CodecError::InvalidReasonCode {
+                packet_type,
+                code: code.0,
+            })
+        }
     }
 
     /// A topic name: a UTF-8 string that also passes [`validate_topic_name`].

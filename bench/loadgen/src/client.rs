@@ -1,5 +1,11 @@
-//! A minimal MQTT 3.1.1 client: the packets the scenarios send (CONNECT, SUBSCRIBE, PUBLISH,
-//! PUBACK) and a frame splitter for what they receive.
+//! A minimal MQTT 3.1.1 and MQTT 5 client: the packets the scenarios send (CONNECT, SUBSCRIBE,
+//! PUBLISH, PUBACK) and a frame splitter for what they receive.
+//!
+//! MQTT 5 ([`Version::V5`]) differs here only by the property blocks: an empty one is written
+//! in CONNECT, SUBSCRIBE and PUBLISH, and the broker's (CONNACK, SUBACK, PUBLISH) are skipped
+//! by their length. A PUBACK is written in its 2-byte form either way (MQTT 5 section 3.4.2.1:
+//! reason code 0 and no properties may be left out) and the one DISCONNECT, of remaining
+//! length 0, is a normal disconnection in both.
 //!
 //! Why not `arbor_actors::codec`: the harness measures Mosquitto with the same client, so it
 //! should not share code with the broker under test, and it must keep building while the
@@ -20,6 +26,8 @@ use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
+use crate::props::{property_block, receive_maximum, skip_properties};
+
 /// CONNACK packet type.
 pub const CONNACK: u8 = 2;
 /// PUBLISH packet type.
@@ -31,6 +39,34 @@ pub const SUBACK: u8 = 9;
 
 /// Largest frame we accept from a broker; ours are far smaller.
 const MAX_FRAME: usize = 1 << 20;
+
+/// The protocol a client speaks: its CONNECT's protocol level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// MQTT 3.1.1, protocol level 4.
+    V311,
+    /// MQTT 5, protocol level 5.
+    V5,
+}
+
+impl Version {
+    /// From the command line's `--mqtt-version` (the protocol level).
+    pub fn from_level(level: u8) -> Result<Version> {
+        match level {
+            4 => Ok(Version::V311),
+            5 => Ok(Version::V5),
+            other => bail!("mqtt version {other} is not supported (4 for 3.1.1, or 5)"),
+        }
+    }
+
+    /// The protocol level byte of CONNECT.
+    pub fn level(self) -> u8 {
+        match self {
+            Version::V311 => 4,
+            Version::V5 => 5,
+        }
+    }
+}
 
 /// Delivery guarantee of a publish or subscription; the scenarios use 0 and 1 only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,8 +109,8 @@ pub struct Incoming<'a> {
 }
 
 impl<'a> Frame<'a> {
-    /// Reads the variable header of a PUBLISH.
-    pub fn publish(&self) -> Result<Incoming<'a>> {
+    /// Reads the variable header of a PUBLISH (and skips its properties under MQTT 5).
+    pub fn publish(&self, version: Version) -> Result<Incoming<'a>> {
         let qos = (self.flags >> 1) & 0b11;
         let body = self.body;
         let topic_len = match body {
@@ -89,6 +125,9 @@ impl<'a> Frame<'a> {
             };
             pkid = u16::from_be_bytes([id[0], id[1]]);
             at += 2;
+        }
+        if version == Version::V5 {
+            at = skip_properties(body, at).context("publish properties")?;
         }
         let Some(payload) = body.get(at..) else {
             bail!("publish topic longer than the frame");
@@ -149,36 +188,52 @@ fn put_str(buf: &mut BytesMut, s: &str) {
     buf.put_slice(s.as_bytes());
 }
 
-/// CONNECT, MQTT 3.1.1, clean session, no will, no credentials.
-pub fn put_connect(buf: &mut BytesMut, client_id: &str, keep_alive: u16) {
-    let body = 10 + 2 + client_id.len();
+/// The length of an empty property block: one byte, 0, under MQTT 5; nothing before it.
+fn props_len(version: Version) -> usize {
+    usize::from(version == Version::V5)
+}
+
+/// Writes an empty property block under MQTT 5.
+fn put_no_props(buf: &mut BytesMut, version: Version) {
+    if version == Version::V5 {
+        buf.put_u8(0);
+    }
+}
+
+/// CONNECT with clean session (MQTT 5: clean start, session expiry 0 by default), no will,
+/// no credentials, no properties.
+pub fn put_connect(buf: &mut BytesMut, client_id: &str, keep_alive: u16, version: Version) {
+    let body = 10 + props_len(version) + 2 + client_id.len();
     buf.put_u8(0x10);
     put_remaining_len(buf, body);
     put_str(buf, "MQTT");
-    buf.put_u8(4);
+    buf.put_u8(version.level());
     buf.put_u8(0x02);
     buf.put_u16(keep_alive);
+    put_no_props(buf, version);
     put_str(buf, client_id);
 }
 
-/// SUBSCRIBE with one filter.
-pub fn put_subscribe(buf: &mut BytesMut, pkid: u16, filter: &str, qos: QoS) {
+/// SUBSCRIBE with one filter (MQTT 5: options are the QoS alone, no properties).
+pub fn put_subscribe(buf: &mut BytesMut, pkid: u16, filter: &str, qos: QoS, version: Version) {
     buf.put_u8(0x82);
-    put_remaining_len(buf, 2 + 2 + filter.len() + 1);
+    put_remaining_len(buf, 2 + props_len(version) + 2 + filter.len() + 1);
     buf.put_u16(pkid);
+    put_no_props(buf, version);
     put_str(buf, filter);
     buf.put_u8(qos as u8);
 }
 
 /// PUBLISH, not retained; `pkid` is written only at QoS 1.
-pub fn put_publish(buf: &mut BytesMut, topic: &str, qos: QoS, pkid: u16, payload: &[u8]) {
+pub fn put_publish(buf: &mut BytesMut, topic: &str, qos: QoS, pkid: u16, payload: &[u8], version: Version) {
     let id_len = if qos == QoS::AtMostOnce { 0 } else { 2 };
     buf.put_u8(0x30 | (qos as u8) << 1);
-    put_remaining_len(buf, 2 + topic.len() + id_len + payload.len());
+    put_remaining_len(buf, 2 + topic.len() + id_len + props_len(version) + payload.len());
     put_str(buf, topic);
     if qos != QoS::AtMostOnce {
         buf.put_u16(pkid);
     }
+    put_no_props(buf, version);
     buf.put_slice(payload);
 }
 
@@ -236,12 +291,28 @@ impl SourcePorts {
     }
 }
 
+/// What every CONNECT of a run says besides its client id.
+#[derive(Clone, Copy, Debug)]
+pub struct Login {
+    /// The protocol level.
+    pub version: Version,
+    /// Keep alive in seconds; 0 turns it off [MQTT-3.1.2-10]. Clients send no PINGREQ, so a
+    /// non-zero value must exceed the longest silence of a run (a QoS 0 subscriber says
+    /// nothing after its SUBSCRIBE, an idle connection nothing during the hold).
+    pub keep_alive: u16,
+}
+
 /// A connected client: the socket and whatever was read past the last handled frame.
 pub struct Conn {
     /// The socket, split by the roles that need to.
     pub stream: TcpStream,
     /// Bytes read but not yet parsed.
     pub rbuf: BytesMut,
+    /// The protocol it connected with.
+    pub version: Version,
+    /// The server's Receive Maximum (MQTT 5; 65,535 under 3.1.1): a QoS 1 publisher keeps
+    /// at most this many unacknowledged, or an MQTT 5 broker may close the connection.
+    pub receive_maximum: u16,
 }
 
 impl Conn {
@@ -252,9 +323,11 @@ impl Conn {
     pub async fn connect(
         addr: SocketAddr,
         client_id: &str,
+        login: Login,
         recv_buffer: Option<u32>,
         source: Option<&SourcePorts>,
     ) -> Result<Conn> {
+        let Login { version, keep_alive } = login;
         let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()
         } else {
@@ -272,29 +345,24 @@ impl Conn {
         let mut conn = Conn {
             stream,
             rbuf: BytesMut::with_capacity(4096),
+            version,
+            receive_maximum: u16::MAX,
         };
         let mut out = BytesMut::with_capacity(64);
-        put_connect(&mut out, client_id, 0);
+        put_connect(&mut out, client_id, keep_alive, version);
         conn.stream.write_all(&out).await.context("send CONNECT")?;
         let body = conn.read_until(CONNACK).await.context("await CONNACK")?;
-        match body.as_slice() {
-            [_, 0] => Ok(conn),
-            [_, code] => bail!("CONNACK refused with return code {code}"),
-            _ => bail!("malformed CONNACK"),
-        }
+        conn.receive_maximum = check_connack(&body, version)?;
+        Ok(conn)
     }
 
     /// Subscribes to one filter and waits for a SUBACK granting it.
     pub async fn subscribe(&mut self, filter: &str, qos: QoS) -> Result<()> {
         let mut out = BytesMut::with_capacity(16 + filter.len());
-        put_subscribe(&mut out, 1, filter, qos);
+        put_subscribe(&mut out, 1, filter, qos, self.version);
         self.stream.write_all(&out).await.context("send SUBSCRIBE")?;
         let body = self.read_until(SUBACK).await.context("await SUBACK")?;
-        match body.as_slice() {
-            [_, _, 0x80] => bail!("SUBACK refused {filter}"),
-            [_, _, _] => Ok(()),
-            _ => bail!("malformed SUBACK"),
-        }
+        check_suback(&body, self.version).with_context(|| format!("SUBACK for {filter}"))
     }
 
     /// Reads until a frame of type `kind` arrives and returns its body; frames before it are
@@ -316,6 +384,41 @@ impl Conn {
     }
 }
 
+/// Accepts a CONNACK body that accepts the connection: return code (3.1.1) or reason code
+/// (MQTT 5, followed by properties) 0. Returns the server's Receive Maximum: the most QoS 1
+/// messages a client may have unacknowledged (MQTT 5 section 3.2.2.3.3; 65,535 when absent,
+/// and under 3.1.1, which has no such limit).
+/// A refusal is reported with its code before anything else is read, so that a broker that
+/// answers an MQTT 5 CONNECT with a 3.1.1 refusal (two bytes, no properties) shows as refused.
+fn check_connack(body: &[u8], version: Version) -> Result<u16> {
+    match (body, version) {
+        ([_, 0], Version::V311) => Ok(u16::MAX),
+        ([_, 0, ..], Version::V5) => {
+            let props = property_block(body, 2).context("malformed CONNACK")?;
+            let max = receive_maximum(props).context("malformed CONNACK properties")?;
+            Ok(max.unwrap_or(u16::MAX))
+        }
+        ([_, code], _) | ([_, code, _, ..], Version::V5) => {
+            bail!("CONNACK refused with code {code:#04x}")
+        }
+        _ => bail!("malformed CONNACK ({} bytes)", body.len()),
+    }
+}
+
+/// Accepts a SUBACK body that grants its one filter: packet id, (MQTT 5) properties, then a
+/// code below 0x80.
+fn check_suback(body: &[u8], version: Version) -> Result<()> {
+    let at = match version {
+        Version::V311 => 2,
+        Version::V5 => skip_properties(body, 2).context("malformed SUBACK")?,
+    };
+    match body.get(at..) {
+        Some([code]) if *code < 0x80 => Ok(()),
+        Some([code]) => bail!("refused with code {code:#04x}"),
+        _ => bail!("malformed SUBACK ({} bytes)", body.len()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,11 +427,11 @@ mod tests {
     fn publish_roundtrips_through_parse_frame() {
         let mut buf = BytesMut::new();
         let payload = vec![7u8; 300];
-        put_publish(&mut buf, "a/b", QoS::AtLeastOnce, 42, &payload);
+        put_publish(&mut buf, "a/b", QoS::AtLeastOnce, 42, &payload, Version::V311);
         put_puback(&mut buf, 9);
         let (frame, len) = parse_frame(&buf).unwrap().unwrap();
         assert_eq!(frame.kind, PUBLISH);
-        let incoming = frame.publish().unwrap();
+        let incoming = frame.publish(Version::V311).unwrap();
         assert_eq!((incoming.qos, incoming.pkid), (1, 42));
         assert_eq!(incoming.payload, &payload[..]);
         let (ack, _) = parse_frame(&buf[len..]).unwrap().unwrap();
@@ -338,7 +441,7 @@ mod tests {
     #[test]
     fn truncated_frames_are_incomplete() {
         let mut buf = BytesMut::new();
-        put_publish(&mut buf, "t", QoS::AtMostOnce, 0, &[1; 200]);
+        put_publish(&mut buf, "t", QoS::AtMostOnce, 0, &[1; 200], Version::V311);
         for end in 0..buf.len() {
             assert!(
                 parse_frame(&buf[..end]).unwrap().is_none(),
@@ -350,10 +453,69 @@ mod tests {
     #[test]
     fn connect_and_subscribe_encode_as_the_spec_says() {
         let mut buf = BytesMut::new();
-        put_connect(&mut buf, "c", 0);
+        put_connect(&mut buf, "c", 0, Version::V311);
         assert_eq!(&buf[..], b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x00\x00\x01c");
         buf.clear();
-        put_subscribe(&mut buf, 1, "#", QoS::AtLeastOnce);
+        put_subscribe(&mut buf, 1, "#", QoS::AtLeastOnce, Version::V311);
         assert_eq!(&buf[..], b"\x82\x06\x00\x01\x00\x01#\x01");
+    }
+
+    #[test]
+    fn v5_packets_carry_an_empty_property_block() {
+        let mut buf = BytesMut::new();
+        put_connect(&mut buf, "c", 0, Version::V5);
+        // Level 5, clean start, keep alive 0, property length 0, client id "c".
+        assert_eq!(&buf[..], b"\x10\x0e\x00\x04MQTT\x05\x02\x00\x00\x00\x00\x01c");
+        buf.clear();
+        put_subscribe(&mut buf, 1, "#", QoS::AtLeastOnce, Version::V5);
+        assert_eq!(&buf[..], b"\x82\x07\x00\x01\x00\x00\x01#\x01");
+        buf.clear();
+        put_publish(&mut buf, "t", QoS::AtLeastOnce, 7, b"hi", Version::V5);
+        assert_eq!(&buf[..], b"\x32\x08\x00\x01t\x00\x07\x00hi");
+    }
+
+    #[test]
+    fn v5_publish_connack_and_suback_properties_are_skipped() {
+        // A QoS 1 PUBLISH with a 3-byte property block (topic alias 1).
+        let body = b"\x00\x01t\x00\x07\x03\x23\x00\x01payload";
+        let frame = Frame {
+            kind: PUBLISH,
+            flags: 0b0010,
+            body,
+        };
+        let incoming = frame.publish(Version::V5).unwrap();
+        assert_eq!(
+            (incoming.qos, incoming.pkid, incoming.payload),
+            (1, 7, &b"payload"[..])
+        );
+        // A property length running past the packet is an error, not a panic.
+        let frame = Frame {
+            kind: PUBLISH,
+            flags: 0,
+            body: b"\x00\x01t\x09\x00",
+        };
+        assert!(frame.publish(Version::V5).is_err());
+        // CONNACK: flags, reason code, properties (receive maximum 32).
+        // CONNACK: flags, reason code, properties (topic alias maximum 10, a reason string,
+        // receive maximum 32): the receive maximum is the publishers' limit.
+        let connack = b"\x00\x00\x0b\x22\x00\x0a\x1f\x00\x02ok\x21\x00\x20";
+        assert_eq!(check_connack(connack, Version::V5).unwrap(), 32);
+        assert_eq!(check_connack(b"\x00\x00\x00", Version::V5).unwrap(), u16::MAX);
+        assert!(check_connack(b"\x00\x84\x00", Version::V5).is_err());
+        // A 3.1.1 broker's refusal of a level-5 CONNECT: return code 1, no properties.
+        let refusal = check_connack(b"\x00\x01", Version::V5).unwrap_err();
+        assert!(
+            refusal.to_string().contains("refused with code 0x01"),
+            "{refusal}"
+        );
+        assert!(check_connack(b"\x00\x00", Version::V5).is_err());
+        assert!(check_connack(b"\x00\x00\x02\x21\x00", Version::V5).is_err());
+        assert_eq!(check_connack(b"\x00\x00", Version::V311).unwrap(), u16::MAX);
+        // SUBACK: packet id, properties, one reason code.
+        assert!(check_suback(b"\x00\x01\x00\x01", Version::V5).is_ok());
+        assert!(check_suback(b"\x00\x01\x03\x1f\x00\x00\x00", Version::V5).is_ok());
+        assert!(check_suback(b"\x00\x01\x05\x00", Version::V5).is_err());
+        assert!(check_suback(b"\x00\x01\x00\x87", Version::V5).is_err());
+        assert!(check_suback(b"\x00\x01\x01", Version::V311).is_ok());
     }
 }

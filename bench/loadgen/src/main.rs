@@ -1,20 +1,21 @@
 //! `loadgen`: the load generator of arbor's benchmarks (issue 8).
 //!
-//! `loadgen run <scenario> --port P [--broker-pid PID] [--label NAME]` runs one scenario
-//! against an MQTT 3.1.1 broker on loopback and prints one JSON object ([`report::Report`]);
-//! `loadgen table FILE` turns the JSON lines of a sitting into the comparison table.
-//! `bench/run.sh` drives both, against arbor and Mosquitto; `bench/README.md` says what each
-//! scenario measures.
+//! `loadgen run <scenario> --port P [--broker-pid PID] [--label NAME] [--mqtt-version 5]`
+//! runs one scenario against an MQTT 3.1.1 (or, with `--mqtt-version 5`, MQTT 5) broker on
+//! loopback and prints one JSON object ([`report::Report`]); `loadgen table FILE` turns the
+//! JSON lines of a sitting into the comparison table. `bench/run.sh` drives both, against
+//! arbor, Mosquitto and rumqttd; `bench/README.md` says what each scenario measures.
 //!
-//! Layout: [`client`] speaks MQTT, [`roles`] are the publisher and subscriber loops built on
-//! it, [`scenarios`] arrange them, [`stats`] and [`procstat`] measure, [`report`] and
-//! [`table`] print. Every loop is bounded in time: publishers stop at the window's end,
+//! Layout: [`client`] speaks MQTT ([`props`] reads MQTT 5 property blocks), [`roles`] are
+//! the publisher and subscriber loops built on it, [`scenarios`] arrange them, [`stats`] and
+//! [`procstat`] measure, [`report`] and [`table`] print. Every loop is bounded in time: publishers stop at the window's end,
 //! subscribers at the drain deadline, and the whole run at `--time-limit`.
 
 mod client;
 mod clock;
 mod payload;
 mod procstat;
+mod props;
 mod report;
 mod roles;
 mod scenarios;
@@ -28,11 +29,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::client::QoS;
+use crate::client::{Login, QoS, Version};
 use crate::scenarios::{Common, Params, Scenario};
 
 #[derive(Parser)]
-#[command(name = "loadgen", about = "MQTT 3.1.1 load generator for arbor's benchmarks")]
+#[command(
+    name = "loadgen",
+    about = "MQTT 3.1.1 and 5 load generator for arbor's benchmarks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -49,9 +53,10 @@ enum Command {
         /// Label of the broker under test.
         #[arg(long, default_value = "arbor")]
         candidate: String,
-        /// Label of the reference broker.
-        #[arg(long, default_value = "mosquitto")]
-        baseline: String,
+        /// Labels of the reference brokers, comma-separated: each gets a column and a ratio;
+        /// the first is the one the targets compare with.
+        #[arg(long, default_value = "mosquitto,rumqttd", value_delimiter = ',')]
+        baseline: Vec<String>,
     },
 }
 
@@ -101,6 +106,13 @@ struct RunArgs {
     /// QoS 0 or 1.
     #[arg(long)]
     qos: Option<u8>,
+    /// Protocol level of every client: 4 (MQTT 3.1.1) or 5 (MQTT 5).
+    #[arg(long, default_value_t = 4)]
+    mqtt_version: u8,
+    /// Keep alive of every client's CONNECT, in seconds; 0 (off) unless a broker refuses it.
+    /// Clients send no PINGREQ: a non-zero value must exceed the run.
+    #[arg(long, default_value_t = 0)]
+    keep_alive: u16,
     /// Most unacknowledged QoS 1 messages per publisher.
     #[arg(long)]
     max_inflight: Option<usize>,
@@ -148,6 +160,10 @@ fn run(args: RunArgs) -> Result<()> {
         warmup: secs(args.warmup),
         window: secs(args.window),
         drain: secs(args.drain),
+        login: Login {
+            version: Version::from_level(args.mqtt_version)?,
+            keep_alive: args.keep_alive,
+        },
     };
     let params = Params {
         publishers: args.publishers,
@@ -179,6 +195,7 @@ fn run(args: RunArgs) -> Result<()> {
             "scenario": args.scenario.name(),
             "broker": args.label,
             "qos": args.qos.unwrap_or(if args.scenario == Scenario::Pairs { 1 } else { 0 }),
+            "mqtt_version": args.mqtt_version,
             "failed": true,
             "errors": [format!("{e:#}")],
         })

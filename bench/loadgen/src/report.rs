@@ -17,6 +17,8 @@ pub struct Report {
     pub broker: String,
     /// QoS of the messages.
     pub qos: u8,
+    /// The clients' protocol level: 4 (MQTT 3.1.1) or 5.
+    pub mqtt_version: u8,
     /// Payload bytes per message.
     pub payload_bytes: usize,
     /// Publisher connections.

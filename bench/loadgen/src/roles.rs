@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::Semaphore;
 
-use crate::client::{parse_frame, put_puback, put_publish, Conn, QoS, PUBACK, PUBLISH};
+use crate::client::{parse_frame, put_puback, put_publish, Conn, QoS, Version, PUBACK, PUBLISH};
 use crate::clock::{self, Window};
 use crate::payload::{Stamp, STAMP_LEN};
 use crate::stats::RecvStats;
@@ -64,15 +64,22 @@ pub struct PubStats {
 }
 
 /// Publishes until the window ends, then (QoS 1) waits up to [`ACK_GRACE`] for the last
-/// PUBACKs.
+/// PUBACKs. At most `max_inflight` QoS 1 messages are unacknowledged, and no more than an MQTT
+/// 5 broker's Receive Maximum.
 pub async fn publish(conn: Conn, spec: PubSpec, window: Window) -> PubStats {
-    let Conn { stream, rbuf } = conn;
+    let Conn {
+        stream,
+        rbuf,
+        version,
+        receive_maximum,
+    } = conn;
     let (reader, mut writer) = stream.into_split();
     let mut stats = PubStats {
         id: spec.id,
         ..PubStats::default()
     };
-    let credits = Arc::new(Semaphore::new(spec.max_inflight.max(1)));
+    let inflight = spec.max_inflight.min(usize::from(receive_maximum)).max(1);
+    let credits = Arc::new(Semaphore::new(inflight));
     let acked = Arc::new(AtomicU64::new(0));
     let qos1 = spec.qos == QoS::AtLeastOnce;
     let acker = tokio::spawn(read_acks(reader, rbuf, credits.clone(), acked.clone()));
@@ -114,7 +121,7 @@ pub async fn publish(conn: Conn, spec: PubSpec, window: Window) -> PubStats {
             };
             stamp.write(&mut payload);
             pkid = if pkid == u16::MAX { 1 } else { pkid + 1 };
-            put_publish(&mut out, &spec.topic, spec.qos, pkid, &payload);
+            put_publish(&mut out, &spec.topic, spec.qos, pkid, &payload, version);
             stats.sent += 1;
         }
         if let Err(e) = writer.write_all(&out).await {
@@ -267,7 +274,12 @@ pub struct SubResult {
 /// Receives (after the window, if paused) until the drain is over.
 pub async fn subscribe(conn: Conn, spec: SubSpec, window: Window, drain: Arc<Drain>) -> SubResult {
     let mut result = SubResult::default();
-    let Conn { mut stream, mut rbuf } = conn;
+    let Conn {
+        mut stream,
+        mut rbuf,
+        version,
+        ..
+    } = conn;
     if spec.paused {
         clock::sleep_until(window.end_ns).await;
     }
@@ -288,7 +300,7 @@ pub async fn subscribe(conn: Conn, spec: SubSpec, window: Window, drain: Arc<Dra
             Ok(Ok(_)) => {}
         }
         last_rx = clock::now_ns();
-        if let Err(e) = handle_frames(&mut rbuf, &mut acks, &mut result.stats, window, last_rx) {
+        if let Err(e) = handle_frames(&mut rbuf, &mut acks, &mut result.stats, window, last_rx, version) {
             result.error = Some(e.to_string());
             break;
         }
@@ -311,10 +323,11 @@ fn handle_frames(
     stats: &mut RecvStats,
     window: Window,
     now: u64,
+    version: Version,
 ) -> anyhow::Result<()> {
     while let Some((frame, len)) = parse_frame(rbuf)? {
         if frame.kind == PUBLISH {
-            let incoming = frame.publish()?;
+            let incoming = frame.publish(version)?;
             if incoming.qos > 0 {
                 put_puback(acks, incoming.pkid);
             }

@@ -1,10 +1,14 @@
 //! `loadgen table`: reads the JSON lines of a `bench/run.sh` sitting and prints, per scenario
-//! and metric, arbor's value, the baseline's (Mosquitto), their ratio, issue 8's target and
-//! whether arbor meets it.
+//! and metric, arbor's value, each baseline's (Mosquitto, rumqttd) with arbor's ratio to it,
+//! issue 8's target and whether arbor meets it.
 //!
-//! Targets are judged on arbor's run only; a ratio target compares it with the baseline run
-//! of the same sitting. A run that failed (setup error, broker gone) shows as `FAILED` and
-//! misses every target of its scenario.
+//! Targets are judged on arbor's run only; a ratio target compares it with the first
+//! baseline's run of the same sitting (Mosquitto: the targets name it). A run that failed
+//! (setup error, broker gone) shows as `FAILED` and misses every target of its scenario.
+//!
+//! Runs with MQTT 5 clients (`"mqtt_version": 5`) are their own scenario, `<name>-v5`, with
+//! the same rows and targets, plus one row giving each broker's headline figure under MQTT 5
+//! divided by its figure under 3.1.1 in the same sitting.
 
 use std::fmt::Write as _;
 
@@ -56,9 +60,11 @@ const fn metric(
 const MIB: f64 = 1024.0;
 const MS: f64 = 1000.0;
 
-/// The rows of each scenario; the key is the scenario name, plus the QoS for `latency`.
+/// The rows of each scenario; the key is the scenario name, plus the QoS for `latency`
+/// (and `-v5` for MQTT 5 clients, which have the same rows).
 fn metrics(key: &str) -> Vec<Metric> {
     use Target::*;
+    let key = key.strip_suffix(V5_SUFFIX).unwrap_or(key);
     let loss = [
         metric("lost", "/lost", 1.0, None, ""),
         metric("duplicated", "/duplicated", 1.0, None, ""),
@@ -177,14 +183,21 @@ fn metrics(key: &str) -> Vec<Metric> {
     rows
 }
 
-/// The scenario key of a run: `latency` is split by QoS.
+/// The suffix of the key of a run with MQTT 5 clients.
+const V5_SUFFIX: &str = "-v5";
+
+/// The scenario key of a run: `latency` is split by QoS, MQTT 5 runs get [`V5_SUFFIX`].
 fn key_of(run: &Value) -> String {
     let scenario = run["scenario"].as_str().unwrap_or("?");
-    if scenario == "latency" {
+    let mut key = if scenario == "latency" {
         format!("latency-q{}", run["qos"].as_u64().unwrap_or(0))
     } else {
         scenario.to_string()
+    };
+    if run["mqtt_version"].as_u64() == Some(5) {
+        key.push_str(V5_SUFFIX);
     }
+    key
 }
 
 fn read(run: Option<&Value>, m: &Metric) -> Option<f64> {
@@ -218,8 +231,9 @@ fn judge(target: Target, arbor: Option<f64>, base: Option<f64>) -> Option<bool> 
     })
 }
 
-/// Builds the markdown table from JSON lines; `candidate` and `baseline` are broker labels.
-pub fn render(jsonl: &str, candidate: &str, baseline: &str) -> Result<String> {
+/// Builds the markdown table from JSON lines; `candidate` and `baselines` are broker labels.
+/// A baseline with no run in the file gets no column, except the first.
+pub fn render(jsonl: &str, candidate: &str, baselines: &[String]) -> Result<String> {
     let mut runs = Vec::new();
     for (n, line) in jsonl.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let run: Value = serde_json::from_str(line).with_context(|| format!("line {}", n + 1))?;
@@ -232,40 +246,65 @@ pub fn render(jsonl: &str, candidate: &str, baseline: &str) -> Result<String> {
             keys.push(key);
         }
     }
+    let bases: Vec<&str> = baselines
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| *i == 0 || runs.iter().any(|r| r["broker"].as_str() == Some(b.as_str())))
+        .map(|(_, b)| b.as_str())
+        .collect();
     let find = |key: &str, broker: &str| {
         runs.iter()
             .rev()
             .find(|r| key_of(r) == key && r["broker"].as_str() == Some(broker))
     };
     let mut out = String::new();
-    writeln!(
-        out,
-        "| scenario | metric | {candidate} | {baseline} | ratio | target | met |"
-    )?;
-    writeln!(out, "|---|---|---:|---:|---:|---|---|")?;
+    write!(out, "| scenario | metric | {candidate} |")?;
+    for b in &bases {
+        write!(out, " {b} | {candidate}/{b} |")?;
+    }
+    writeln!(out, " target | met |")?;
+    writeln!(out, "|---|---|---:|{}---|---|", "---:|---:|".repeat(bases.len()))?;
     for key in &keys {
-        let (a_run, b_run) = (find(key, candidate), find(key, baseline));
+        let a_run = find(key, candidate);
         let a_failed = a_run.is_none_or(|r| r["failed"].as_bool() == Some(true));
-        for m in metrics(key) {
-            let (a, b) = (read(a_run, &m), read(b_run, &m));
-            let ratio = match (a, b) {
-                (Some(a), Some(b)) if b != 0.0 && !matches!(m.target, Target::True) => {
-                    format!("{:.2}", a / b)
+        let rows = metrics(key);
+        for m in &rows {
+            let a = read(a_run, m);
+            write!(out, "| {key} | {} | {} |", m.label, show(a_run, a, m))?;
+            let mut first_base = None;
+            for (i, b) in bases.iter().enumerate() {
+                let b_run = find(key, b);
+                let bv = read(b_run, m);
+                if i == 0 {
+                    first_base = bv;
                 }
-                _ => "-".into(),
-            };
-            let met = match judge(m.target, a, b) {
+                let ratio = match (a, bv) {
+                    (Some(a), Some(b)) if b != 0.0 && !matches!(m.target, Target::True) => {
+                        format!("{:.2}", a / b)
+                    }
+                    _ => "-".into(),
+                };
+                write!(out, " {} | {ratio} |", show(b_run, bv, m))?;
+            }
+            let met = match judge(m.target, a, first_base) {
                 _ if a_failed && !matches!(m.target, Target::None) => "NO",
                 Some(true) => "yes",
                 Some(false) => "NO",
                 None => "",
             };
-            let (a_text, b_text) = (show(a_run, a, &m), show(b_run, b, &m));
-            writeln!(
-                out,
-                "| {key} | {} | {a_text} | {b_text} | {ratio} | {} | {met} |",
-                m.label, m.target_text
-            )?;
+            writeln!(out, " {} | {met} |", m.target_text)?;
+        }
+        // MQTT 5 against 3.1.1, per broker, on the scenario's headline figure.
+        if let (Some(v3_key), Some(m)) = (key.strip_suffix(V5_SUFFIX), rows.first()) {
+            let ratio = |broker: &str| match (read(find(key, broker), m), read(find(v3_key, broker), m)) {
+                (Some(v5), Some(v3)) if v3 != 0.0 => format!("{:.2}", v5 / v3),
+                _ => "-".into(),
+            };
+            write!(out, "| {key} | {} v5/3.1.1 | {} |", m.label, ratio(candidate))?;
+            for b in &bases {
+                write!(out, " {} | - |", ratio(b))?;
+            }
+            writeln!(out, "  | |")?;
         }
     }
     Ok(out)
@@ -280,11 +319,35 @@ mod tests {
         let jsonl = r#"{"scenario":"fanin","broker":"arbor","deliver_rate":300000,"broker_rss_kib":{"peak":80000},"lost":0}
 {"scenario":"fanin","broker":"mosquitto","deliver_rate":200000,"broker_rss_kib":{"peak":8000},"lost":0}
 {"scenario":"latency","qos":1,"broker":"arbor","failed":true,"errors":["x"]}"#;
-        let table = render(jsonl, "arbor", "mosquitto").unwrap();
+        let table = render(jsonl, "arbor", &["mosquitto".into(), "rumqttd".into()]).unwrap();
+        assert!(
+            table.starts_with("| scenario | metric | arbor | mosquitto | arbor/mosquitto | target | met |")
+        );
         assert!(
             table.contains("| fanin | delivered msg/s | 300000 | 200000 | 1.50 | >= 1.5x mosquitto | yes |")
         );
         assert!(table.contains("| fanin | broker RSS peak MiB | 78.12 | 7.81 | 10.00 | <= 64 MiB | NO |"));
         assert!(table.contains("| latency-q1 | latency p99 µs | FAILED | - | - | <= mosquitto | NO |"));
+    }
+
+    #[test]
+    fn every_baseline_has_a_column_and_v5_runs_a_ratio_row() {
+        let jsonl = r#"{"scenario":"pairs","broker":"arbor","qos":1,"mqtt_version":4,"deliver_rate":600000}
+{"scenario":"pairs","broker":"mosquitto","qos":1,"mqtt_version":4,"deliver_rate":100000}
+{"scenario":"pairs","broker":"rumqttd","qos":1,"mqtt_version":4,"deliver_rate":200000}
+{"scenario":"pairs","broker":"arbor","qos":1,"mqtt_version":5,"failed":true,"errors":["refused"]}
+{"scenario":"pairs","broker":"mosquitto","qos":1,"mqtt_version":5,"deliver_rate":90000}
+{"scenario":"pairs","broker":"rumqttd","qos":1,"mqtt_version":5,"failed":true,"errors":["x"]}"#;
+        let table = render(jsonl, "arbor", &["mosquitto".into(), "rumqttd".into()]).unwrap();
+        assert!(table.starts_with(
+            "| scenario | metric | arbor | mosquitto | arbor/mosquitto | rumqttd | arbor/rumqttd | target | met |\n|---|---|---:|---:|---:|---:|---:|---|---|\n"
+        ));
+        assert!(table.contains(
+            "| pairs | delivered msg/s | 600000 | 100000 | 6.00 | 200000 | 3.00 | >= 6x mosquitto | yes |"
+        ));
+        assert!(table.contains(
+            "| pairs-v5 | delivered msg/s | FAILED | 90000 | - | FAILED | - | >= 6x mosquitto | NO |"
+        ));
+        assert!(table.contains("| pairs-v5 | delivered msg/s v5/3.1.1 | - | 0.90 | - | - | - |  | |"));
     }
 }

@@ -5,9 +5,6 @@
 
 //! Basic tests of errors, error conversions, etc
 
-// It was used by examples
-use ractor_example_entry_proc as _;
-
 use crate::concurrency::Duration;
 use crate::Actor;
 use crate::ActorCell;

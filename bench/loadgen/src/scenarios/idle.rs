@@ -65,12 +65,12 @@ pub async fn run(common: &Common, params: &Params) -> Result<Report> {
             drop(slot);
             break;
         }
-        let (addr, source) = (common.addr, source.clone());
+        let (addr, login, source) = (common.addr, common.login, source.clone());
         let client_id = common.client_id("idle", i);
         tasks.spawn(async move {
             let attempt = async {
                 let begun = clock::now_ns();
-                let mut conn = Conn::connect(addr, &client_id, None, Some(&source)).await?;
+                let mut conn = Conn::connect(addr, &client_id, login, None, Some(&source)).await?;
                 let connack_ns = clock::now_ns() - begun;
                 conn.subscribe(&format!("bench/idle/{i}"), QoS::AtMostOnce)
                     .await?;

@@ -23,7 +23,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::ValueEnum;
 
-use crate::client::QoS;
+use crate::client::{Login, QoS};
 use crate::procstat::{Proc, Sampler};
 use crate::report::{Report, Usage};
 
@@ -67,6 +67,8 @@ pub struct Common {
     pub window: Duration,
     /// Most time to wait for the last messages after the window.
     pub drain: Duration,
+    /// What every client's CONNECT says: protocol level and keep alive.
+    pub login: Login,
 }
 
 impl Common {
@@ -109,14 +111,16 @@ pub struct Params {
 
 /// Runs one scenario and returns its report.
 pub async fn run(scenario: Scenario, common: &Common, params: &Params) -> Result<Report> {
-    match scenario {
-        Scenario::Fanin => Ok(pubsub::run(common, topologies::fanin(params)).await?.report),
-        Scenario::Fanout => Ok(pubsub::run(common, topologies::fanout(params)).await?.report),
-        Scenario::Pairs => Ok(pubsub::run(common, topologies::pairs(params)).await?.report),
-        Scenario::Latency => Ok(pubsub::run(common, topologies::latency(params)).await?.report),
-        Scenario::Idle => idle::run(common, params).await,
-        Scenario::Slow => slow::run(common, params).await,
-    }
+    let mut report = match scenario {
+        Scenario::Fanin => pubsub::run(common, topologies::fanin(params)).await?.report,
+        Scenario::Fanout => pubsub::run(common, topologies::fanout(params)).await?.report,
+        Scenario::Pairs => pubsub::run(common, topologies::pairs(params)).await?.report,
+        Scenario::Latency => pubsub::run(common, topologies::latency(params)).await?.report,
+        Scenario::Idle => idle::run(common, params).await?,
+        Scenario::Slow => slow::run(common, params).await?,
+    };
+    report.mqtt_version = common.login.version.level();
+    Ok(report)
 }
 
 impl Scenario {

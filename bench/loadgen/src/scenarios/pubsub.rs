@@ -115,11 +115,11 @@ async fn connect_all(
     let mut tasks = JoinSet::new();
     for i in 0..n {
         let (recv_buffer, subscription) = setup(i);
-        let addr = common.addr;
+        let (addr, login) = (common.addr, common.login);
         let client_id = common.client_id(role, i);
         tasks.spawn(async move {
             let connect = async {
-                let mut conn = Conn::connect(addr, &client_id, recv_buffer, None).await?;
+                let mut conn = Conn::connect(addr, &client_id, login, recv_buffer, None).await?;
                 if let Some((filter, qos)) = subscription {
                     conn.subscribe(&filter, qos).await?;
                 }
