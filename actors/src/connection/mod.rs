@@ -41,6 +41,7 @@ use crate::auth::Access;
 use crate::codec::{CodecError, Connect, ConnectReturnCode};
 use crate::config::MqttConfig;
 use crate::esockd::table::ConnectionPermit;
+use crate::esockd::transport::Kind;
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
 use crate::routing::publish::Publisher;
@@ -153,6 +154,9 @@ pub enum ConnectionMsg {
     Connect(Box<Connect>, oneshot::Sender<Option<Box<Attached>>>),
     /// The reader stopped, for this reason.
     Closed(Close),
+    /// A TLS or WebSocket connection's reader finished the handshake: the write half (sent
+    /// before the reader reads, so before CONNECT).
+    Upgraded(Writer),
 }
 
 /// What a connection starts with.
@@ -207,9 +211,17 @@ impl Worker for Connection {
         myself: ActorRef<ConnectionMsg>,
         args: ConnectionArgs,
     ) -> Result<ConnectionState, ActorProcessingErr> {
-        let _ = args.socket.set_nodelay(true);
-        let (read, write) = args.socket.into_split();
-        let bucket = args.permit.listener().rate_limit().map(Box::new);
+        let listener = args.permit.listener();
+        let bucket = listener.rate_limit().map(Box::new);
+        // TCP is split here; other kinds are handshaken first, in the reader (see esockd::transport).
+        let (read, writer): (_, Option<Writer>) = match listener.kind() {
+            Kind::Tcp => {
+                let _ = args.socket.set_nodelay(true);
+                let (read, write) = args.socket.into_split();
+                (reader::Source::Tcp(read), Some(Box::new(write)))
+            }
+            _ => (reader::Source::Handshake(args.socket, listener.clone()), None),
+        };
         let reader = reader::spawn(reader::ReaderArgs {
             read,
             conn: myself,
@@ -220,7 +232,7 @@ impl Worker for Connection {
             deps: args.deps,
             peer: args.peer,
             path: args.path,
-            writer: Some(Box::new(write)),
+            writer,
             client: None,
             reader,
             _permit: args.permit,
@@ -245,6 +257,7 @@ impl Worker for Connection {
                 }
             },
             ConnectionMsg::Closed(close) => Box::pin(state.close(&myself, &close)).await,
+            ConnectionMsg::Upgraded(writer) => state.writer = Some(writer),
         }
         Ok(())
     }
