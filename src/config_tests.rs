@@ -333,12 +333,18 @@ fn the_tls_and_websocket_example_loads_and_a_kind_needs_its_table() {
     let config = load(Some(&example), env(&[])).expect("the example loads");
     let kinds: Vec<String> = config.listeners.values().map(|l| l.kind.to_string()).collect();
     assert_eq!(kinds, ["tcp", "tls", "ws", "wss"]);
-    assert_eq!(config.listeners["wss"].ws.as_ref().map(|w| w.path.as_str()), Some("/mqtt"));
+    assert_eq!(
+        config.listeners["wss"].ws.as_ref().map(|w| w.path.as_str()),
+        Some("/mqtt")
+    );
 
     let no_table = "[listeners.ssl]\nkind = \"tls\"\nbind = \"127.0.0.1:8883\"\nacceptors = 2\n\
                     max_connections = 10\naccess = []\nrate_limit = \"\"\n";
     let (message, _) = load_err(Some(no_table), &[]);
-    assert!(message.starts_with("invalid `listeners.ssl.tls` in "), "{message}");
+    assert!(
+        message.starts_with("invalid `listeners.ssl.tls` in "),
+        "{message}"
+    );
     let (message, _) = load_err(None, &[("ARBOR__LISTENERS__TCP__KIND", "quic")]);
     assert!(message.contains("listeners.tcp.kind"), "{message}");
 }

@@ -206,14 +206,73 @@ async fn bad_handshakes_are_closed_and_counted_and_others_keep_working() {
     closed(&mut silent).await;
     counted(&broker, "tls", "timeout").await;
 
-    // A text frame on an upgraded WebSocket closes that connection.
+    // /metrics shows each listener's kind and the failures by reason.
+    let metrics = reqwest::get(format!("{}/metrics", broker.admin))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("body");
+    for (kind, reason) in [("tls", "tls_handshake"), ("tls", "timeout"), ("ws", "ws_upgrade")] {
+        let line = format!("kind=\"{kind}\",reason=\"{reason}\"");
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("arbor_listener_shutdowns_total{") && l.contains(&line)),
+            "{line} in {metrics}"
+        );
+    }
+
+    // A WebSocket ping is answered with a pong; a text frame closes the connection.
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/mqtt", addr(&broker, "ws")))
         .await
         .expect("upgrade");
     use futures::{SinkExt, StreamExt};
-    ws.send(tokio_tungstenite::tungstenite::Message::Text("hello".into()))
+    use tokio_tungstenite::tungstenite::Message;
+    ws.send(Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .expect("ping");
+    let pong = tokio::time::timeout(client::WAIT, ws.next())
+        .await
+        .expect("an answer in time");
+    assert!(
+        matches!(pong, Some(Ok(Message::Pong(ref p))) if &p[..] == b"are you there"),
+        "{pong:?}"
+    );
+    // A CONNECT split across two frames, then SUBSCRIBE and PINGREQ packed in one
+    // [MQTT-6.0.0-2]: CONNACK, SUBACK and PINGRESP come back, in order.
+    let (mut packed, _) = tokio_tungstenite::connect_async(format!("ws://{}/mqtt", addr(&broker, "ws")))
+        .await
+        .expect("upgrade");
+    let split_connect = [
+        0x10, 0x0e, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 30, 0, 2, b'w', b's',
+    ];
+    packed
+        .send(Message::Binary(split_connect[..5].to_vec().into()))
         .await
         .expect("send");
+    packed
+        .send(Message::Binary(split_connect[5..].to_vec().into()))
+        .await
+        .expect("send");
+    let subscribe_and_ping = [0x82, 0x08, 0, 1, 0, 3, b'a', b'/', b'b', 0, 0xc0, 0];
+    packed
+        .send(Message::Binary(subscribe_and_ping.to_vec().into()))
+        .await
+        .expect("send");
+    let mut got = Vec::new();
+    while got.len() < 4 + 5 + 2 {
+        match tokio::time::timeout(client::WAIT, packed.next())
+            .await
+            .expect("answers in time")
+        {
+            Some(Ok(Message::Binary(data))) => got.extend_from_slice(&data),
+            other => panic!("expected binary frames, got {other:?}"),
+        }
+    }
+    assert_eq!(got, [0x20, 2, 0, 0, 0x90, 3, 0, 1, 0, 0xd0, 0]);
+
+    ws.send(Message::Text("hello".into())).await.expect("send");
     let ended =
         tokio::time::timeout(client::WAIT, async { while let Some(Ok(_)) = ws.next().await {} }).await;
     assert!(ended.is_ok(), "a text frame closes the connection");
