@@ -93,7 +93,7 @@ fn env_overrides_the_file() {
 #[test]
 fn a_new_listener_from_the_file_must_set_every_key() {
     let complete = "[listeners.ws]\nkind = \"tcp\"\nbind = \"127.0.0.1:8083\"\nacceptors = 2\n\
-                    max_connections = 10\naccess = []\nrate_limit = \"4096,1024\"\n";
+                    max_connections = 10\naccess = []\nrate_limit = \"4096,1024\"\nproxy_protocol = false\n";
     let file = TempToml::new(complete);
     let config = load(Some(&file.0), env(&[])).expect("loads");
     assert_eq!(config.listeners.len(), 2);
@@ -115,7 +115,7 @@ fn a_new_listener_from_the_file_must_set_every_key() {
 #[test]
 fn listener_names_are_checked_and_keys_keep_their_case() {
     let upper = "[listeners.Ws]\nkind = \"tcp\"\nbind = \"127.0.0.1:8083\"\nacceptors = 2\n\
-                 max_connections = 10\naccess = []\nrate_limit = \"\"\n";
+                 max_connections = 10\naccess = []\nrate_limit = \"\"\nproxy_protocol = false\n";
     let (message, path) = load_err(Some(upper), &[]);
     let path = path.expect("file").display().to_string();
     assert!(
@@ -339,7 +339,7 @@ fn the_tls_and_websocket_example_loads_and_a_kind_needs_its_table() {
     );
 
     let no_table = "[listeners.ssl]\nkind = \"tls\"\nbind = \"127.0.0.1:8883\"\nacceptors = 2\n\
-                    max_connections = 10\naccess = []\nrate_limit = \"\"\n";
+                    max_connections = 10\naccess = []\nrate_limit = \"\"\nproxy_protocol = false\n";
     let (message, _) = load_err(Some(no_table), &[]);
     assert!(
         message.starts_with("invalid `listeners.ssl.tls` in "),

@@ -87,7 +87,7 @@ fn a_bad_certificate_file_names_the_file_and_exits_two() {
     let file = dir.join("tls.toml");
     let config = format!(
         "[listeners.ssl]\nkind = \"tls\"\nbind = \"127.0.0.1:0\"\nacceptors = 1\nmax_connections = 10\n\
-         access = []\nrate_limit = \"\"\n[listeners.ssl.tls]\ncertfile = {key:?}\nkeyfile = {key:?}\n\
+         access = []\nrate_limit = \"\"\nproxy_protocol = false\n[listeners.ssl.tls]\ncertfile = {key:?}\nkeyfile = {key:?}\n\
          cacertfile = \"\"\nverify = \"none\"\nfail_if_no_peer_cert = false\nversions = [\"tlsv1.3\"]\n\
          ciphers = []\npeer_cert_as_username = \"\"\n"
     );

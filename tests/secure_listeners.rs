@@ -10,7 +10,7 @@ use std::process::{Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arbor::cli::CtlCommand;
+use arbor::cli::{ClientsCommand, CtlCommand, PageArgs};
 use arbor_actors::auth::acl::{Permission, RuleConfig};
 use arbor_actors::config::BrokerConfig;
 use arbor_actors::esockd::tls::{PeerCertAsUsername, TlsConfig, Verify};
@@ -25,6 +25,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::Command;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 fn tls(
     files: &CertFiles,
@@ -48,7 +49,10 @@ fn tls(
 fn four_kinds(files: &CertFiles, verify: Verify, as_user: PeerCertAsUsername) -> BrokerConfig {
     let mut config = common::test_config();
     let tcp = config.listeners["tcp"].clone();
-    let ws = WsConfig { path: "/mqtt".into() };
+    let ws = WsConfig {
+        path: "/mqtt".into(),
+        proxy_address_header: String::new(),
+    };
     for (name, kind) in [("tls", Kind::Tls), ("ws", Kind::Ws), ("wss", Kind::Wss)] {
         let mut listener = tcp.clone();
         listener.kind = kind;
@@ -557,4 +561,116 @@ async fn paho_over_ws_and_wss_round_trips() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// Behind a proxy: a PROXY v1 header on a `proxy_protocol` listener and `X-Forwarded-For` on a
+/// WebSocket listener that trusts it name the client; the clients list shows that address, and
+/// the access rules are checked against it (denied: closed and counted `access_denied`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxied_clients_are_seen_and_checked_at_their_real_address() {
+    let files = certs::make("alice");
+    let mut config = four_kinds(&files, Verify::None, PeerCertAsUsername::Off);
+    let mut proxied = config.listeners["tcp"].clone();
+    proxied.proxy_protocol = true;
+    // Its own address: listener ids are kind and bind, and `tcp` is on 127.0.0.1:0.
+    proxied.bind = "127.0.0.2:0".parse().expect("addr");
+    proxied.access = vec![
+        "deny 203.0.113.9".parse().expect("rule"),
+        "allow all".parse().expect("rule"),
+    ];
+    config.listeners.insert("proxied".into(), proxied);
+    if let Some(ws) = config.listeners.get_mut("ws").and_then(|l| l.ws.as_mut()) {
+        ws.proxy_address_header = "X-Forwarded-For".into();
+    }
+    let broker = TestBroker::with_config(config).await;
+
+    let connect_packet = |id: &[u8]| {
+        let mut p = vec![
+            0x10,
+            10 + 2 + id.len() as u8,
+            0,
+            4,
+            b'M',
+            b'Q',
+            b'T',
+            b'T',
+            4,
+            2,
+            0,
+            30,
+            0,
+            id.len() as u8,
+        ];
+        p.extend_from_slice(id);
+        p
+    };
+    let mut via_proxy = TcpStream::connect(addr(&broker, "proxied"))
+        .await
+        .expect("connect");
+    via_proxy
+        .write_all(b"PROXY TCP4 203.0.113.7 10.0.0.1 51000 1883\r\n")
+        .await
+        .expect("header");
+    via_proxy
+        .write_all(&connect_packet(b"proxied"))
+        .await
+        .expect("connect");
+    let mut connack = [0u8; 4];
+    tokio::time::timeout(client::WAIT, via_proxy.read_exact(&mut connack))
+        .await
+        .expect("CONNACK in time")
+        .expect("CONNACK");
+    assert_eq!(connack, [0x20, 2, 0, 0]);
+
+    let mut denied = TcpStream::connect(addr(&broker, "proxied"))
+        .await
+        .expect("connect");
+    denied
+        .write_all(b"PROXY TCP4 203.0.113.9 10.0.0.1 51001 1883\r\n")
+        .await
+        .expect("header");
+    closed(&mut denied).await;
+    counted(&broker, "proxied", "access_denied").await;
+
+    let mut request = format!("ws://{}/mqtt", addr(&broker, "ws"))
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "X-Forwarded-For",
+        "198.51.100.4, 10.0.0.2".parse().expect("header"),
+    );
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "mqtt".parse().expect("header"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("upgrade");
+    use futures::{SinkExt, StreamExt};
+    ws.send(tokio_tungstenite::tungstenite::Message::Binary(
+        connect_packet(b"forwarded").into(),
+    ))
+    .await
+    .expect("connect");
+    let answer = tokio::time::timeout(client::WAIT, ws.next())
+        .await
+        .expect("CONNACK in time");
+    assert!(
+        matches!(answer, Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(ref b))) if b[..] == [0x20, 2, 0, 0]),
+        "{answer:?}"
+    );
+
+    let list = broker
+        .ctl(CtlCommand::Clients(ClientsCommand::List {
+            page: PageArgs::default(),
+            username: None,
+            peer: None,
+        }))
+        .await
+        .expect("clients");
+    let line = |id: &str| {
+        list.lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line("proxied").contains("203.0.113.7:51000"), "{list}");
+    assert!(line("forwarded").contains("198.51.100.4:"), "{list}");
 }

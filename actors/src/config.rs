@@ -113,6 +113,8 @@ pub struct ListenerConfig {
     /// Per-connection inbound byte rate; `None` (written `""`) is unlimited.
     #[serde(deserialize_with = "empty_is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// Whether connections begin with a PROXY protocol (v1 or v2) header naming the client.
+    pub proxy_protocol: bool,
     /// `[listeners.<name>.tls]`, required by the kinds `tls` and `wss` (absent otherwise).
     pub tls: Option<TlsConfig>,
     /// `[listeners.<name>.ws]`, required by the kinds `ws` and `wss` (absent otherwise).

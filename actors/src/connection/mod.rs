@@ -156,7 +156,8 @@ pub enum ConnectionMsg {
     Closed(Close),
     /// A TLS or WebSocket connection's reader finished the handshake: the write half (sent
     /// before the reader reads, so before CONNECT).
-    Upgraded(Writer),
+    /// With the client's real address if a proxy named it.
+    Upgraded(Writer, Option<SocketAddr>),
 }
 
 /// What a connection starts with.
@@ -215,7 +216,7 @@ impl Worker for Connection {
         let bucket = listener.rate_limit().map(Box::new);
         // TCP is split here; other kinds are handshaken first, in the reader (see esockd::transport).
         let (read, writer): (_, Option<Writer>) = match listener.kind() {
-            Kind::Tcp => {
+            Kind::Tcp if !listener.config().proxy_protocol => {
                 let _ = args.socket.set_nodelay(true);
                 let (read, write) = args.socket.into_split();
                 (reader::Source::Tcp(read), Some(Box::new(write)))
@@ -257,7 +258,10 @@ impl Worker for Connection {
                 }
             },
             ConnectionMsg::Closed(close) => Box::pin(state.close(&myself, &close)).await,
-            ConnectionMsg::Upgraded(writer) => state.writer = Some(writer),
+            ConnectionMsg::Upgraded(writer, peer) => {
+                state.writer = Some(writer);
+                state.peer = peer.unwrap_or(state.peer);
+            }
         }
         Ok(())
     }

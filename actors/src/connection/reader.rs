@@ -132,7 +132,10 @@ fn read_loop(args: ReaderArgs) -> impl std::future::Future<Output = Close> + Sen
                 let deadline = idle.unwrap_or_else(Instant::now);
                 match Box::pin(transport::upgrade(socket, &table, deadline)).await {
                     Ok(up) => {
-                        if conn.send_message(ConnectionMsg::Upgraded(up.writer)).is_err() {
+                        if conn
+                            .send_message(ConnectionMsg::Upgraded(up.writer, up.peer))
+                            .is_err()
+                        {
                             return Close::Socket("connection gone during the handshake".into());
                         }
                         (Input::Stream(up.read), up.cert_username)

@@ -12,6 +12,7 @@ pub mod access;
 pub mod admission;
 pub mod listen_error;
 pub mod listener;
+pub mod proxy;
 pub mod rate_limit;
 pub mod table;
 pub mod tls;

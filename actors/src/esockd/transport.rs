@@ -11,17 +11,23 @@
 //!
 //! The upgraded stream is split with `tokio::io::split`: the reader reads its half; the write
 //! half becomes the session's [`Writer`], like TCP's.
+//!
+//! Behind a proxy (`proxy_protocol = true`, any kind, TCP included, which then takes this path
+//! too; or a WebSocket listener's `proxy_address_header`), the address the proxy names is the
+//! client's: the listener's access rules are checked again against it (refused: counted
+//! `access_denied`), and the connection, its ACL `ip:` rules and the clients list use it.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::esockd::table::ListenerTable;
-use crate::esockd::{tls, ws};
+use crate::esockd::{proxy, tls, ws};
 use crate::session::outbox::Writer;
 
 /// What a listener speaks.
@@ -83,6 +89,8 @@ pub type StreamRead = tokio::io::ReadHalf<Box<dyn Io>>;
 
 /// An upgraded connection.
 pub struct Upgraded {
+    /// The client's real address, when a PROXY header or a trusted forwarding header named it.
+    pub peer: Option<SocketAddr>,
     /// What the reader reads.
     pub read: StreamRead,
     /// What the session will write.
@@ -100,6 +108,12 @@ pub enum HandshakeError {
     /// The WebSocket upgrade failed.
     #[error("WebSocket upgrade failed: {0}")]
     Ws(String),
+    /// The PROXY protocol header was missing or malformed.
+    #[error("PROXY protocol: {0}")]
+    Proxy(String),
+    /// The real address the proxy named is denied by the listener's access rules.
+    #[error("access denied to {0}, the address the proxy named")]
+    Denied(SocketAddr),
     /// Either did not finish before the CONNECT deadline.
     #[error("handshake not finished within connect_timeout")]
     Timeout,
@@ -111,6 +125,8 @@ impl HandshakeError {
         match self {
             HandshakeError::Tls(_) => "tls_handshake",
             HandshakeError::Ws(_) => "ws_upgrade",
+            HandshakeError::Proxy(_) => "proxy_protocol",
+            HandshakeError::Denied(_) => "access_denied",
             HandshakeError::Timeout => "timeout",
         }
     }
@@ -134,29 +150,58 @@ pub async fn upgrade(
 
 async fn handshake(socket: TcpStream, table: &ListenerTable) -> Result<Upgraded, HandshakeError> {
     let _ = socket.set_nodelay(true);
-    let path = || table.config().ws.as_ref().map_or("/mqtt", |w| w.path.as_str());
-    match table.kind() {
-        Kind::Tcp => Ok(split(Box::new(socket), None)),
+    let socket_peer = socket.peer_addr().ok();
+    // The PROXY header first, read through a small buffer that stays under the stream.
+    let (base, mut peer): (Box<dyn Io>, _) = if table.config().proxy_protocol {
+        let mut buffered = BufReader::with_capacity(PROXY_BUFFER, socket);
+        let peer = proxy::read_header(&mut buffered)
+            .await
+            .map_err(HandshakeError::Proxy)?;
+        (Box::new(buffered), peer)
+    } else {
+        (Box::new(socket), None)
+    };
+    let ws = table.config().ws.as_ref();
+    let upgrade = |stream| async move {
+        let ws = ws.ok_or_else(|| HandshakeError::Ws("no [ws] table".into()))?;
+        ws::accept(stream, ws).await.map_err(HandshakeError::Ws)
+    };
+    let (io, user, forwarded): (Box<dyn Io>, _, _) = match table.kind() {
+        Kind::Tcp => (base, None, None),
         Kind::Ws => {
-            let ws = ws::accept(socket, path()).await.map_err(HandshakeError::Ws)?;
-            Ok(split(Box::new(ws), None))
+            let (ws, forwarded) = upgrade(base).await?;
+            (Box::new(ws), None, forwarded)
         }
         Kind::Tls => {
-            let (stream, user) = tls_accept(socket, table).await?;
-            Ok(split(Box::new(stream), user))
+            let (stream, user) = tls_accept(base, table).await?;
+            (Box::new(stream), user, None)
         }
         Kind::Wss => {
-            let (stream, user) = tls_accept(socket, table).await?;
-            let ws = ws::accept(stream, path()).await.map_err(HandshakeError::Ws)?;
-            Ok(split(Box::new(ws), user))
+            let (stream, user) = tls_accept(base, table).await?;
+            let (ws, forwarded) = upgrade(Box::new(stream)).await?;
+            (Box::new(ws), user, forwarded)
+        }
+    };
+    // A forwarding header names the client's IP, not its port.
+    if let Some(ip) = forwarded {
+        let port = peer.or(socket_peer).map_or(0, |p| p.port());
+        peer = Some(SocketAddr::new(ip, port));
+    }
+    if let Some(real) = peer {
+        if !table.admits(real.ip()) {
+            return Err(HandshakeError::Denied(real));
         }
     }
+    Ok(split(io, user, peer))
 }
 
+/// The buffer under a PROXY-protocol stream: a v1 line or a v2 header with room to spare.
+const PROXY_BUFFER: usize = 512;
+
 async fn tls_accept(
-    socket: TcpStream,
+    socket: Box<dyn Io>,
     table: &ListenerTable,
-) -> Result<(tokio_rustls::server::TlsStream<TcpStream>, Option<String>), HandshakeError> {
+) -> Result<(tokio_rustls::server::TlsStream<Box<dyn Io>>, Option<String>), HandshakeError> {
     let loaded = table
         .tls()
         .ok_or_else(|| HandshakeError::Tls(std::io::Error::other("no TLS configuration")))?;
@@ -169,9 +214,10 @@ async fn tls_accept(
     Ok((stream, user))
 }
 
-fn split(io: Box<dyn Io>, cert_username: Option<String>) -> Upgraded {
+fn split(io: Box<dyn Io>, cert_username: Option<String>, peer: Option<SocketAddr>) -> Upgraded {
     let (read, write) = tokio::io::split(io);
     Upgraded {
+        peer,
         read,
         writer: Box::new(write),
         cert_username,

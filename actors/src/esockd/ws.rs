@@ -10,6 +10,7 @@
 //! refused, one offering none is served.
 
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
@@ -28,19 +29,32 @@ use tokio_tungstenite::WebSocketStream;
 pub struct WsConfig {
     /// The HTTP path clients upgrade on (emqttd's `/mqtt`).
     pub path: String,
+    /// A header a trusted proxy in front puts the client's address in (`X-Forwarded-For`: the
+    /// first address of the list); `""` trusts none.
+    pub proxy_address_header: String,
 }
 
 /// The subprotocols served, in the order a tie is broken.
 const SUBPROTOCOLS: [&str; 2] = ["mqtt", "mqttv3.1"];
 
-/// Runs the server side of the upgrade on `stream`; the error says why it failed.
+/// Runs the server side of the upgrade on `stream`; the error says why it failed. Also returns
+/// the client's address from `proxy_address_header`, when configured and present.
 #[allow(clippy::result_large_err)] // the callback's error type is tungstenite's
-pub async fn accept<S>(stream: S, path: &str) -> Result<WsIo<S>, String>
+pub async fn accept<S>(stream: S, config: &WsConfig) -> Result<(WsIo<S>, Option<IpAddr>), String>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let mut forwarded = None;
     let check = |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
-        if request.uri().path() != path {
+        if !config.proxy_address_header.is_empty() {
+            forwarded = request
+                .headers()
+                .get(config.proxy_address_header.as_str())
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|first| first.trim().parse().ok());
+        }
+        if request.uri().path() != config.path {
             return Err(refusal(StatusCode::NOT_FOUND, "no MQTT endpoint on this path"));
         }
         let offered: Vec<&str> = request
@@ -67,10 +81,11 @@ where
     let ws = tokio_tungstenite::accept_hdr_async(stream, check)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(WsIo {
+    let io = WsIo {
         ws,
         pending: Bytes::new(),
-    })
+    };
+    Ok((io, forwarded))
 }
 
 fn refusal(status: StatusCode, why: &str) -> ErrorResponse {
