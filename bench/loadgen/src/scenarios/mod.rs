@@ -67,6 +67,8 @@ pub struct Common {
     pub window: Duration,
     /// Most time to wait for the last messages after the window.
     pub drain: Duration,
+    /// TLS to the broker (`--tls-ca`), or plain TCP.
+    pub tls: Option<crate::client::Tls>,
 }
 
 impl Common {
