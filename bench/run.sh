@@ -4,8 +4,11 @@
 #   bench/run.sh [--quick] [scenario...]
 #
 # Scenarios: fanin (a), fanout (b), pairs (c), latency (d: QoS 0 and QoS 1), idle (e),
-# slow (f), and fanout5 / pairs5 (fanout and pairs with MQTT 5 clients); none given means
-# all. --quick uses 5 s windows; the default windows are 20 s (30 s for idle and slow).
+# slow (f), fanout5 / pairs5 (fanout and pairs with MQTT 5 clients), and over TLS: tlsidle
+# (g: 19,000 new TLS connections, handshakes per second) and tlsfanin (h: fanin over TLS); none
+# given means all. Over TLS arbor and Mosquitto serve the same certificate, made by openssl for
+# the sitting (rumqttd is not run over TLS). --quick uses 5 s windows; the default windows are
+# 20 s (30 s for idle and slow).
 #
 # Each scenario runs against a fresh arbor (release build), then a fresh Mosquitto 2.x, then
 # a fresh rumqttd 0.20 (installed under the target dir on first use), each under a hard time
@@ -38,10 +41,12 @@ for arg in "$@"; do
     d|latency) REQUESTED+=(latency0 latency1) ;;
     e|idle) REQUESTED+=(idle) ;;
     f|slow) REQUESTED+=(slow) ;;
+    g|tlsidle) REQUESTED+=(tlsidle) ;;
+    h|tlsfanin) REQUESTED+=(tlsfanin) ;;
     *) echo "run.sh: unknown scenario or flag: $arg" >&2; exit 2 ;;
   esac
 done
-[ ${#REQUESTED[@]} -gt 0 ] || REQUESTED=(fanin fanout fanout5 pairs pairs5 latency0 latency1 idle slow)
+[ ${#REQUESTED[@]} -gt 0 ] || REQUESTED=(fanin fanout fanout5 pairs pairs5 latency0 latency1 idle slow tlsidle tlsfanin)
 read -r -a BROKERS <<< "${BROKERS:-arbor mosquitto rumqttd}"
 
 if [ "$QUICK" = 1 ]; then
@@ -136,6 +141,19 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 } > "$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2
 
+# --- TLS: one CA and one server certificate for localhost, used by both brokers -------------
+CERTS="$OUT/certs"
+mkdir -p "$CERTS"
+{
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=bench CA" \
+    -keyout "$CERTS/ca.key" -out "$CERTS/ca.pem"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$CERTS/server.key" -out "$CERTS/server.csr"
+  printf "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n" > "$CERTS/server.ext"
+  openssl x509 -req -in "$CERTS/server.csr" -CA "$CERTS/ca.pem" -CAkey "$CERTS/ca.key" \
+    -CAcreateserial -days 2 -extfile "$CERTS/server.ext" -out "$CERTS/server.pem"
+} >"$OUT/logs/certs.log" 2>&1 || { cat "$OUT/logs/certs.log" >&2; exit 1; }
+
 # --- helpers ------------------------------------------------------------------------------
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 NEXT_PORT=$((20000 + ($$ % 500) * 20))
@@ -165,11 +183,36 @@ wait_quiet() {
 }
 
 start_arbor() {
-  local name="$1"
+  local name="$1" conf="$OUT/arbor-tls.toml"
   take_port; local mqtt=$PORT; take_port; local admin=$PORT
+  local args=()
+  if [ "$TLS" = 1 ]; then
+    take_port
+    cat >"$conf" <<EOF
+[listeners.tls]
+kind = "tls"
+bind = "127.0.0.1:$PORT"
+acceptors = 16
+max_connections = 102400
+access = ["allow all"]
+rate_limit = ""
+proxy_protocol = false
+[listeners.tls.tls]
+certfile = "$CERTS/server.pem"
+keyfile = "$CERTS/server.key"
+cacertfile = ""
+verify = "none"
+fail_if_no_peer_cert = false
+versions = ["tlsv1.2", "tlsv1.3"]
+ciphers = []
+peer_cert_as_username = ""
+EOF
+    args=(run -c "$conf")
+  fi
   ARBOR__LISTENERS__TCP__BIND="127.0.0.1:$mqtt" ARBOR__ADMIN__BIND="127.0.0.1:$admin" \
-    ARBOR__LOG__LEVEL=warn "$ARBOR" >"$OUT/logs/$name.arbor.log" 2>&1 &
+    ARBOR__LOG__LEVEL=warn "$ARBOR" "${args[@]}" >"$OUT/logs/$name.arbor.log" 2>&1 &
   BROKER_PID=$!; BROKER_PORT=$mqtt; BROKER_LOG="$OUT/logs/$name.arbor.log"
+  [ "$TLS" = 0 ] || BROKER_PORT=$PORT
 }
 
 start_mosquitto() {
@@ -190,6 +233,9 @@ log_dest stderr
 log_type error
 log_type warning
 EOF
+  if [ "$TLS" = 1 ]; then
+    printf "cafile %s\ncertfile %s\nkeyfile %s\n" "$CERTS/ca.pem" "$CERTS/server.pem" "$CERTS/server.key" >>"$conf"
+  fi
   "$MOSQUITTO" -c "$conf" >"$OUT/logs/$name.mosquitto.log" 2>&1 &
   BROKER_PID=$!; BROKER_PORT=$PORT; BROKER_LOG="$OUT/logs/$name.mosquitto.log"
 }
@@ -274,6 +320,8 @@ scenario_args() {
     latency1) echo "latency --qos 1 --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
     idle) echo "idle --window $LONG_WINDOW" ;;
     slow) echo "slow --warmup 1 --window $LONG_WINDOW --drain $DRAIN" ;;
+    tlsidle) echo "idle --window $LONG_WINDOW --tls-ca $CERTS/ca.pem" ;;
+    tlsfanin) echo "fanin --warmup $WARMUP --window $WINDOW --drain $DRAIN --tls-ca $CERTS/ca.pem" ;;
   esac
 }
 # The clients' MQTT version of a scenario (or of a run named scenario.broker): 5 or 4.
@@ -282,7 +330,7 @@ scenario_version() {
 }
 scenario_limit() {
   case "$1" in
-    idle) echo $((LONG_WINDOW + 200)) ;;
+    idle|tlsidle) echo $((LONG_WINDOW + 200)) ;;
     slow) echo $((LONG_WINDOW + DRAIN + 60)) ;;
     *) echo $((WARMUP + WINDOW + DRAIN + 60)) ;;
   esac
@@ -300,6 +348,9 @@ for scenario in "${REQUESTED[@]}"; do
   qos=0; case "$scenario" in pairs*|latency1) qos=1 ;; esac
   for broker in "${BROKERS[@]}"; do
     name="$scenario.$broker"
+    TLS=0; case "$scenario" in tls*) TLS=1 ;; esac
+    # The harness configures TLS for arbor and Mosquitto only.
+    [ "$broker" != rumqttd ] || [ "$TLS" = 0 ] || continue
     if [ "$broker" = rumqttd ] && [ -n "$RUMQTTD_ERROR" ]; then
       BROKER_LOG=/dev/null
       finding "$name: not run" "$RUMQTTD_ERROR"

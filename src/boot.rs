@@ -30,6 +30,11 @@ pub fn main(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Bad certificate files stop the boot like a bad config: one line naming the file.
+    if let Err(err) = arbor_actors::esockd::table::Listeners::new(&config.listeners) {
+        eprintln!("arbor: {err}");
+        return ExitCode::from(2);
+    }
     let mut specs = config.fault.rules.clone();
     specs.extend(args.faults.iter().cloned());
     let plan = match FaultPlan::parse(&specs, args.fault_seed.unwrap_or(config.fault.seed)) {
@@ -113,7 +118,7 @@ pub fn start_failure(err: &anyhow::Error) -> String {
     }
 }
 
-/// SIGHUP reloads the password file and ACL (connections stay).
+/// SIGHUP reloads the password file and ACL, and TLS listeners' certificates (connections stay).
 fn reload_on_sighup(broker: BrokerApi) {
     #[cfg(unix)]
     tokio::spawn(async move {
@@ -124,6 +129,9 @@ fn reload_on_sighup(broker: BrokerApi) {
         while hup.recv().await.is_some() {
             if let Err(e) = broker.reload_access() {
                 tracing::error!(error = %e, "SIGHUP: reload failed, old rules kept");
+            }
+            if let Err(e) = broker.reload_listeners() {
+                tracing::error!(error = %e, "SIGHUP: certificate reload failed, old ones kept");
             }
         }
     });

@@ -304,6 +304,8 @@ pub enum ListenersCommand {
         /// `10.0.0.0/8`, `::1` or `all`.
         cidr: String,
     },
+    /// Re-read every TLS listener's certificate and key files; connections stay up.
+    Reload,
 }
 
 /// `arbor ctl acl …`.
@@ -562,7 +564,7 @@ mod tests {
     fn every_ctl_command_that_prints_data_takes_json() {
         // Commands that change something print one line; allow/deny print the rules (and take
         // --json, from `listeners`), but are not held to it.
-        const CHANGERS: [&str; 8] = [
+        const CHANGERS: [&str; 9] = [
             "clients kick",
             "subscriptions add",
             "subscriptions del",
@@ -571,6 +573,7 @@ mod tests {
             "crash",
             "listeners allow",
             "listeners deny",
+            "listeners reload",
         ];
         let mut cli = Cli::command();
         cli.build();

@@ -92,8 +92,8 @@ fn env_overrides_the_file() {
 
 #[test]
 fn a_new_listener_from_the_file_must_set_every_key() {
-    let complete = "[listeners.ws]\nbind = \"127.0.0.1:8083\"\nacceptors = 2\n\
-                    max_connections = 10\naccess = []\nrate_limit = \"4096,1024\"\n";
+    let complete = "[listeners.ws]\nkind = \"tcp\"\nbind = \"127.0.0.1:8083\"\nacceptors = 2\n\
+                    max_connections = 10\naccess = []\nrate_limit = \"4096,1024\"\nproxy_protocol = false\n";
     let file = TempToml::new(complete);
     let config = load(Some(&file.0), env(&[])).expect("loads");
     assert_eq!(config.listeners.len(), 2);
@@ -114,8 +114,8 @@ fn a_new_listener_from_the_file_must_set_every_key() {
 
 #[test]
 fn listener_names_are_checked_and_keys_keep_their_case() {
-    let upper = "[listeners.Ws]\nbind = \"127.0.0.1:8083\"\nacceptors = 2\n\
-                 max_connections = 10\naccess = []\nrate_limit = \"\"\n";
+    let upper = "[listeners.Ws]\nkind = \"tcp\"\nbind = \"127.0.0.1:8083\"\nacceptors = 2\n\
+                 max_connections = 10\naccess = []\nrate_limit = \"\"\nproxy_protocol = false\n";
     let (message, path) = load_err(Some(upper), &[]);
     let path = path.expect("file").display().to_string();
     assert!(
@@ -132,7 +132,7 @@ fn unknown_key_in_the_file_names_key_and_file() {
     let path = path.expect("file").display().to_string();
     assert!(
         message.starts_with(&format!(
-            "unknown key `listeners.tcp.bnd` in {path} (expected one of `bind`"
+            "unknown key `listeners.tcp.bnd` in {path} (expected one of `kind`"
         )),
         "{message}"
     );
@@ -325,4 +325,26 @@ fn layer_sets_finds_keys_tables_and_dotted_names() {
     assert!(layer.sets("listeners.a.b.bind"));
     assert!(!layer.sets("listeners.tcp.bind"));
     assert!(!layer.sets("admin.bind"));
+}
+
+#[test]
+fn the_tls_and_websocket_example_loads_and_a_kind_needs_its_table() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples/tls_ws.toml");
+    let config = load(Some(&example), env(&[])).expect("the example loads");
+    let kinds: Vec<String> = config.listeners.values().map(|l| l.kind.to_string()).collect();
+    assert_eq!(kinds, ["tcp", "tls", "ws", "wss"]);
+    assert_eq!(
+        config.listeners["wss"].ws.as_ref().map(|w| w.path.as_str()),
+        Some("/mqtt")
+    );
+
+    let no_table = "[listeners.ssl]\nkind = \"tls\"\nbind = \"127.0.0.1:8883\"\nacceptors = 2\n\
+                    max_connections = 10\naccess = []\nrate_limit = \"\"\nproxy_protocol = false\n";
+    let (message, _) = load_err(Some(no_table), &[]);
+    assert!(
+        message.starts_with("invalid `listeners.ssl.tls` in "),
+        "{message}"
+    );
+    let (message, _) = load_err(None, &[("ARBOR__LISTENERS__TCP__KIND", "quic")]);
+    assert!(message.contains("listeners.tcp.kind"), "{message}");
 }

@@ -154,6 +154,11 @@ pub async fn run(args: &CtlArgs) -> anyhow::Result<String> {
             json,
         } => {
             let (name, v) = match action {
+                ListenersCommand::Reload => {
+                    let v = client.post(&["listeners", "reload"], None).await?;
+                    let ids: Vec<String> = items(&v["reloaded"]).iter().map(text).collect();
+                    return Ok(format!("certificates reloaded: {}\n", ids.join(", ")));
+                }
                 ListenersCommand::Rules { listener } => (
                     listener,
                     client.get(&["listeners", listener, "rules"], &[]).await?,

@@ -76,6 +76,33 @@ fn bad_config_names_the_key_and_exits_two() {
     );
 }
 
+/// A TLS listener whose key file is not a key stops the boot with one line naming the file,
+/// exit 2, as a config error does.
+#[test]
+fn a_bad_certificate_file_names_the_file_and_exits_two() {
+    let dir = std::env::temp_dir().join(format!("arbor-cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("server.key");
+    std::fs::write(&key, "not a key\n").unwrap();
+    let file = dir.join("tls.toml");
+    let config = format!(
+        "[listeners.ssl]\nkind = \"tls\"\nbind = \"127.0.0.1:0\"\nacceptors = 1\nmax_connections = 10\n\
+         access = []\nrate_limit = \"\"\nproxy_protocol = false\n[listeners.ssl.tls]\ncertfile = {key:?}\nkeyfile = {key:?}\n\
+         cacertfile = \"\"\nverify = \"none\"\nfail_if_no_peer_cert = false\nversions = [\"tlsv1.3\"]\n\
+         ciphers = []\npeer_cert_as_username = \"\"\n"
+    );
+    std::fs::write(&file, config).unwrap();
+    let out = arbor().args(["run", "-c"]).arg(&file).output().expect("run");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("listeners.ssl.tls") && err.contains(&key.display().to_string()),
+        "{err}"
+    );
+}
+
 /// Bad arguments print the usage of the subcommand they were for (not the top-level one) and
 /// exit 2.
 #[test]

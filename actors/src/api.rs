@@ -200,6 +200,26 @@ impl BrokerApi {
         self.0.parts.access.current()
     }
 
+    /// Reads every TLS listener's certificate and key files again; the ids reloaded. New
+    /// connections handshake with the new ones, connections up stay. A listener whose files
+    /// fail keeps its old ones, and the error names it.
+    pub fn reload_listeners(&self) -> Result<Vec<String>, String> {
+        let mut reloaded = Vec::new();
+        let mut errors = Vec::new();
+        for table in self.0.parts.listeners.iter().filter(|t| t.kind().uses_tls()) {
+            match table.reload_tls() {
+                Ok(()) => reloaded.push(table.id().to_string()),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if errors.is_empty() {
+            tracing::info!(listeners = ?reloaded, "TLS certificates reloaded");
+            Ok(reloaded)
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
     /// Where the admin API listens, once it does.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         *self.0.admin_addr.read()

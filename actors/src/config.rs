@@ -27,6 +27,9 @@ use std::time::Duration;
 use serde::{de, Deserialize, Deserializer};
 
 use crate::esockd::access::AccessRule;
+use crate::esockd::tls::TlsConfig;
+use crate::esockd::transport::Kind;
+use crate::esockd::ws::WsConfig;
 
 /// `config/default.toml`, embedded at build time: the bottom layer of every configuration.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -97,6 +100,8 @@ pub struct NodeConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
+    /// What it speaks: `tcp`, `tls`, `ws` or `wss`.
+    pub kind: Kind,
     /// The address to bind.
     pub bind: SocketAddr,
     /// Acceptor tasks sharing the socket (at least 1).
@@ -108,6 +113,12 @@ pub struct ListenerConfig {
     /// Per-connection inbound byte rate; `None` (written `""`) is unlimited.
     #[serde(deserialize_with = "empty_is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// Whether connections begin with a PROXY protocol (v1 or v2) header naming the client.
+    pub proxy_protocol: bool,
+    /// `[listeners.<name>.tls]`, required by the kinds `tls` and `wss` (absent otherwise).
+    pub tls: Option<TlsConfig>,
+    /// `[listeners.<name>.ws]`, required by the kinds `ws` and `wss` (absent otherwise).
+    pub ws: Option<WsConfig>,
 }
 
 /// `[admin]`: the HTTP admin API that `arbor ctl` talks to.
@@ -360,6 +371,21 @@ impl BrokerConfig {
             }
             if listener.max_connections == 0 {
                 return invalid(&key("max_connections"), "must be at least 1".into());
+            }
+            if listener.kind.uses_tls() && listener.tls.is_none() {
+                return invalid(
+                    &key("tls"),
+                    format!("kind \"{}\" needs a [listeners.{name}.tls] table", listener.kind),
+                );
+            }
+            if listener.kind.uses_ws() && !listener.ws.as_ref().is_some_and(|w| w.path.starts_with('/')) {
+                return invalid(
+                    &key("ws"),
+                    format!(
+                        "kind \"{}\" needs [listeners.{name}.ws] with a path starting with `/`",
+                        listener.kind
+                    ),
+                );
             }
             if listener.bind.port() != 0 {
                 if let Some(other) = binds.insert(listener.bind, name) {

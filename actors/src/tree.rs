@@ -14,7 +14,7 @@
 //! ├─ sys                $SYS publisher                                [emqttd_sysmon]
 //! ├─ admin              HTTP admin API (given by the binary)          [emqttd_ctl]
 //! └─ listeners_sup      one_for_one                                   [esockd_sup]
-//!    └─ listener_sup/mqtt:tcp:<addr>  rest_for_one                    [esockd_listener_sup]
+//!    └─ listener_sup/mqtt:<kind>:<addr> rest_for_one                  [esockd_listener_sup]
 //!       ├─ connection_sup  simple_one_for_one, temporary, brutal_kill [esockd_connection_sup]
 //!       │  └─ connection/<peer>
 //!       ├─ acceptor_sup    simple_one_for_one, transient              [esockd_acceptor_sup]
@@ -108,7 +108,7 @@ pub async fn start(
         pool_size: pool.len(),
     });
     // Each listener_sup's table.
-    let listeners = Arc::new(Listeners::new(&config.listeners));
+    let listeners = Arc::new(Listeners::new(&config.listeners).map_err(StartError::failed)?);
     let connections = Arc::new(ConnectionDeps {
         mqtt: config.mqtt.clone(),
         publisher_wait: config.session.publisher_wait,
@@ -232,7 +232,7 @@ fn listeners_sup(config: &BrokerConfig, listeners: Arc<Listeners>, deps: Arc<Con
     })
 }
 
-/// `listener_sup/mqtt:tcp:<addr>`: rest_for_one over connection_sup, acceptor_sup and the
+/// `listener_sup/mqtt:<kind>:<addr>`: rest_for_one over connection_sup, acceptor_sup and the
 /// listener, as esockd's; owner of the listener's admission table.
 fn listener_sup(config: &BrokerConfig, table: Arc<ListenerTable>, deps: Arc<ConnectionDeps>) -> ChildSpec {
     let sups = &config.supervisors;

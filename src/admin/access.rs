@@ -54,6 +54,15 @@ pub async fn add_rule(
     Ok(Json(json!({ "listener": l.id(), "rules": l.rules() })))
 }
 
+/// `POST /api/v1/listeners/reload`: re-reads every TLS listener's certificate and key files; on
+/// error (422) that listener keeps its old ones.
+pub async fn reload_listeners(State(broker): State<BrokerApi>) -> Result<Json<Value>, ApiError> {
+    let reloaded = broker
+        .reload_listeners()
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    Ok(Json(json!({ "reloaded": reloaded })))
+}
+
 /// `POST /api/v1/acl/reload`: re-reads the config, password file and ACL; on error (422) the old
 /// rules stay.
 pub async fn reload(State(broker): State<BrokerApi>) -> Result<Json<Value>, ApiError> {

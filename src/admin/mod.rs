@@ -127,6 +127,7 @@ pub fn router(broker: BrokerApi) -> Router {
             get(access::rules).post(access::add_rule),
         )
         .route("/api/v1/acl/reload", post(access::reload))
+        .route("/api/v1/listeners/reload", post(access::reload_listeners))
         .route("/api/v1/clients", get(clients::list))
         .route("/api/v1/clients/{id}", get(clients::show).delete(clients::kick))
         .route("/api/v1/sessions", get(sessions::list))

@@ -9,16 +9,18 @@
 //!   `arbor_packets_{received,sent}_by_type{type}`, `arbor_messages_{received,sent,dropped}`,
 //!   `arbor_mqueue_dropped`, `arbor_messages_expired`, `arbor_messages_too_large`,
 //!   `arbor_auth_failures`, `arbor_protocol_errors`,
-//!   `arbor_listener_accepted{listener}`, `arbor_listener_shutdowns{listener,reason}`,
+//!   `arbor_listener_accepted{listener,kind}`, `arbor_listener_shutdowns{listener,kind,reason}`
+//!   (handshake failures are the reasons `tls_handshake`, `ws_upgrade`, `timeout`),
 //!   `arbor_supervisor_restarts{path}` (the restarts each supervisor performed on its children);
 //! - gauges: `arbor_connections`, `arbor_sessions`, `arbor_topics`, `arbor_subscriptions`,
-//!   `arbor_retained_messages`, each with a `_max` twin, `arbor_listener_connections{listener}`,
-//!   `arbor_listener_max_connections{listener}`, `arbor_uptime_seconds`.
+//!   `arbor_retained_messages`, each with a `_max` twin, `arbor_listener_connections{listener,kind}`,
+//!   `arbor_listener_max_connections{listener,kind}`, `arbor_uptime_seconds`.
 
 use std::fmt;
 
 use arbor_actors::api::BrokerApi;
 use arbor_actors::codec::PacketType;
+use arbor_actors::esockd::table::ListenerInfo;
 use arbor_actors::observability::metrics::{packet_name, RECEIVED_TYPES, SENT_TYPES};
 use arbor_supervisors::{TreeNode, TreeOpts};
 use axum::extract::State;
@@ -240,7 +242,8 @@ impl Collector for BrokerCollector {
             .iter()
             .map(|listener| (listener.info(), listener.accepted_total()))
             .collect();
-        let label = |id: &str| vec![("listener", id.to_string())];
+        let label =
+            |info: &ListenerInfo| vec![("listener", info.id.clone()), ("kind", info.kind.to_string())];
         family(
             e,
             "arbor_listener_connections",
@@ -248,7 +251,7 @@ impl Collector for BrokerCollector {
             MetricType::Gauge,
             listeners
                 .iter()
-                .map(|(info, _)| (label(&info.id), info.current_connections as u64))
+                .map(|(info, _)| (label(info), info.current_connections as u64))
                 .collect(),
         )?;
         family(
@@ -258,7 +261,7 @@ impl Collector for BrokerCollector {
             MetricType::Gauge,
             listeners
                 .iter()
-                .map(|(info, _)| (label(&info.id), info.max_connections as u64))
+                .map(|(info, _)| (label(info), info.max_connections as u64))
                 .collect(),
         )?;
         family(
@@ -268,7 +271,7 @@ impl Collector for BrokerCollector {
             MetricType::Counter,
             listeners
                 .iter()
-                .map(|(info, accepted)| (label(&info.id), *accepted))
+                .map(|(info, accepted)| (label(info), *accepted))
                 .collect(),
         )?;
         let shutdowns = listeners
@@ -276,7 +279,11 @@ impl Collector for BrokerCollector {
             .flat_map(|(info, _)| {
                 info.shutdown_counts.iter().map(|(reason, n)| {
                     (
-                        vec![("listener", info.id.clone()), ("reason", reason.clone())],
+                        vec![
+                            ("listener", info.id.clone()),
+                            ("kind", info.kind.to_string()),
+                            ("reason", reason.clone()),
+                        ],
                         *n,
                     )
                 })

@@ -27,6 +27,7 @@ pub(super) fn listeners(v: &Value) -> String {
                 );
             vec![
                 text(&l["id"]),
+                text(&l["kind"]),
                 text(&l["bind"]),
                 text(&l["acceptors"]),
                 text(&l["current_connections"]),
@@ -41,6 +42,7 @@ pub(super) fn listeners(v: &Value) -> String {
     }
     let header = [
         "LISTENER",
+        "KIND",
         "BIND",
         "ACCEPTORS",
         "CONNECTIONS",

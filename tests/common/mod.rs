@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod client;
 pub mod interop;
 pub mod raw;

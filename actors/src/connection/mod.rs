@@ -44,6 +44,7 @@ use crate::auth::Access;
 use crate::codec::{Auth, CodecError, Connect, ConnectReturnCode, ProtocolLevel, ReasonCode};
 use crate::config::MqttConfig;
 use crate::esockd::table::ConnectionPermit;
+use crate::esockd::transport::Kind;
 use crate::message::Message;
 use crate::observability::metrics::Metrics;
 use crate::routing::publish::Publisher;
@@ -201,6 +202,10 @@ pub enum ConnectionMsg {
     Auth(Auth, oneshot::Sender<Answer>),
     /// The reader stopped, for this reason.
     Closed(Close),
+    /// A TLS or WebSocket connection's reader finished the handshake: the write half (sent
+    /// before the reader reads, so before CONNECT).
+    /// With the client's real address if a proxy named it.
+    Upgraded(Writer, Option<SocketAddr>),
 }
 
 /// What a connection starts with.
@@ -259,9 +264,17 @@ impl Worker for Connection {
         myself: ActorRef<ConnectionMsg>,
         args: ConnectionArgs,
     ) -> Result<ConnectionState, ActorProcessingErr> {
-        let _ = args.socket.set_nodelay(true);
-        let (read, write) = args.socket.into_split();
-        let bucket = args.permit.listener().rate_limit().map(Box::new);
+        let listener = args.permit.listener();
+        let bucket = listener.rate_limit().map(Box::new);
+        // TCP is split here; other kinds are handshaken first, in the reader (see esockd::transport).
+        let (read, writer): (_, Option<Writer>) = match listener.kind() {
+            Kind::Tcp if !listener.config().proxy_protocol => {
+                let _ = args.socket.set_nodelay(true);
+                let (read, write) = args.socket.into_split();
+                (reader::Source::Tcp(read), Some(Box::new(write)))
+            }
+            _ => (reader::Source::Handshake(args.socket, listener.clone()), None),
+        };
         let reader = reader::spawn(reader::ReaderArgs {
             read,
             conn: myself,
@@ -272,7 +285,7 @@ impl Worker for Connection {
             deps: args.deps,
             peer: args.peer,
             path: args.path,
-            writer: Some(Box::new(write)),
+            writer,
             level: ProtocolLevel::V311,
             pending_auth: None,
             client: None,
@@ -298,6 +311,10 @@ impl Worker for Connection {
                 state.answer(&myself, answer, reply).await;
             }
             ConnectionMsg::Closed(close) => Box::pin(state.close(&myself, &close)).await,
+            ConnectionMsg::Upgraded(writer, peer) => {
+                state.writer = Some(writer);
+                state.peer = peer.unwrap_or(state.peer);
+            }
         }
         Ok(())
     }

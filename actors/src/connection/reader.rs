@@ -20,7 +20,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use futures_util::FutureExt;
 use ractor::ActorRef;
+use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -30,11 +32,26 @@ use crate::connection::frame_clock::FrameClock;
 use crate::connection::inbound::{finish, Inbound};
 use crate::connection::{Answer, Close, ConnectionDeps, ConnectionMsg, READ_CREDIT};
 use crate::esockd::rate_limit::TokenBucket;
+use crate::esockd::table::ListenerTable;
+use crate::esockd::transport::{self, StreamRead};
 use crate::observability::metrics::Metrics;
+
+/// What the reader reads: a TCP socket's read half, or a socket whose listener's handshake
+/// (TLS, WebSocket) the reader runs first.
+pub(super) enum Source {
+    Tcp(OwnedReadHalf),
+    Handshake(TcpStream, Arc<ListenerTable>),
+}
+
+/// What the reader reads once any handshake is done.
+enum Input {
+    Tcp(OwnedReadHalf),
+    Stream(StreamRead),
+}
 
 /// What the reader starts with.
 pub(super) struct ReaderArgs {
-    pub read: OwnedReadHalf,
+    pub read: Source,
     pub conn: ActorRef<ConnectionMsg>,
     pub deps: Arc<ConnectionDeps>,
     pub bucket: Option<Box<TokenBucket>>,
@@ -60,7 +77,14 @@ const READ_CHUNK: usize = 4096;
 /// Reads what the socket has into `buf`. A busy connection reads on into the buffer it has
 /// (reclaimed in place once its frames are gone); one with nothing to read and nothing buffered
 /// drops the buffer before it waits, so an idle connection holds no [`READ_CHUNK`].
-async fn read_some(read: &OwnedReadHalf, buf: &mut BytesMut) -> std::io::Result<usize> {
+async fn read_some(input: &mut Input, buf: &mut BytesMut) -> std::io::Result<usize> {
+    let read = match input {
+        Input::Tcp(read) => read,
+        Input::Stream(stream) => {
+            buf.reserve(READ_CHUNK);
+            return stream.read_buf(buf).await;
+        }
+    };
     loop {
         if buf.capacity() - buf.len() >= READ_CHUNK / 4 {
             match read.try_read_buf(buf) {
@@ -104,6 +128,24 @@ fn read_loop(args: ReaderArgs) -> impl std::future::Future<Output = Close> + Sen
         // An MQTT 5 enhanced authentication is under way: the next packet must be AUTH.
         let mut authenticating = false;
         let mut frame = FrameClock::new(deps.mqtt.frame_timeout);
+        let (mut input, cert_username) = match read {
+            Source::Tcp(read) => (Input::Tcp(read), None),
+            Source::Handshake(socket, table) => {
+                let deadline = idle.unwrap_or_else(Instant::now);
+                match Box::pin(transport::upgrade(socket, &table, deadline)).await {
+                    Ok(up) => {
+                        if conn
+                            .send_message(ConnectionMsg::Upgraded(up.writer, up.peer))
+                            .is_err()
+                        {
+                            return Close::Socket("connection gone during the handshake".into());
+                        }
+                        (Input::Stream(up.read), up.cert_username)
+                    }
+                    Err(e) => return Close::Socket(e.to_string()),
+                }
+            }
+        };
         loop {
             let mut decoded = 0;
             while decoded < READ_CREDIT {
@@ -139,7 +181,11 @@ fn read_loop(args: ReaderArgs) -> impl std::future::Future<Output = Close> + Sen
                                 ))
                             }
                             (false, packet) => match first_packet(packet) {
-                                Ok(connect) => {
+                                Ok(mut connect) => {
+                                    if let Some(name) = &cert_username {
+                                        // peer_cert_as_username: the certificate names the user.
+                                        connect.username = Some(name.clone());
+                                    }
                                     level = Some(connect.level);
                                     Box::pin(ask(&conn, |tx| ConnectionMsg::Connect(connect, tx))).await
                                 }
@@ -190,8 +236,8 @@ fn read_loop(args: ReaderArgs) -> impl std::future::Future<Output = Close> + Sen
             let limit = frame.deadline(partial, now, idle);
             let frame_limit = limit.is_some_and(|l| l.frame);
             let got = match limit {
-                Some(limit) => tokio::time::timeout_at(limit.at, read_some(&read, &mut buf)).await,
-                None => Ok(read_some(&read, &mut buf).await),
+                Some(limit) => tokio::time::timeout_at(limit.at, read_some(&mut input, &mut buf)).await,
+                None => Ok(read_some(&mut input, &mut buf).await),
             };
             frame.waited(partial, now.elapsed());
             let Ok(got) = got else {

@@ -1,4 +1,4 @@
-//! `listener_sup/mqtt:tcp:<addr>/listener`: owns the bound socket and starts the acceptors
+//! `listener_sup/mqtt:<kind>:<addr>/listener`: owns the bound socket and starts the acceptors
 //! (esockd_listener).
 //!
 //! Its listener_sup is rest_for_one over `connection_sup`, `acceptor_sup`, `listener` (built by

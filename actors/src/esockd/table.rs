@@ -20,6 +20,8 @@ use tokio::sync::watch;
 use crate::config::ListenerConfig;
 use crate::esockd::access::AccessRule;
 use crate::esockd::rate_limit::TokenBucket;
+use crate::esockd::tls::{LoadedTls, TlsError};
+use crate::esockd::transport::Kind;
 use crate::observability::metrics::Metrics;
 
 /// The admission table of one listener; see the module docs.
@@ -41,13 +43,26 @@ pub struct ListenerTable {
     pub(crate) acceptor_sup: SupervisorSlot,
     /// The socket of the last listener incarnation: a new one waits for it to close.
     pub(super) last_socket: Mutex<std::sync::Weak<TcpListener>>,
+    /// The TLS options in force (kinds `tls` and `wss`), swapped whole by a reload.
+    tls: RwLock<Option<LoadedTls>>,
+}
+
+/// A listener whose TLS options cannot be used: names the listener's key and the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("listeners.{name}.tls: {error}")]
+pub struct ListenerTlsError {
+    /// The listener's config name.
+    pub name: String,
+    /// What is wrong.
+    pub error: TlsError,
 }
 
 impl ListenerTable {
-    /// The table of listener `name`.
-    pub fn new(name: &str, config: &ListenerConfig) -> Arc<Self> {
-        Arc::new(Self {
-            id: format!("mqtt:tcp:{}", config.bind),
+    /// The table of listener `name`; a TLS listener's certificates are read here.
+    pub fn new(name: &str, config: &ListenerConfig) -> Result<Arc<Self>, ListenerTlsError> {
+        let tls = load_tls(name, config)?;
+        Ok(Arc::new(Self {
+            id: format!("mqtt:{}:{}", config.kind, config.bind),
             name: name.to_string(),
             max_connections: AtomicUsize::new(config.max_connections),
             access: RwLock::new(config.access.clone()),
@@ -60,10 +75,30 @@ impl ListenerTable {
             connection_sup: SupervisorSlot::default(),
             acceptor_sup: SupervisorSlot::default(),
             last_socket: Mutex::new(std::sync::Weak::new()),
-        })
+            tls: RwLock::new(tls),
+        }))
     }
 
-    /// `mqtt:tcp:<configured bind>`, the listener_sup's id suffix.
+    /// What it speaks.
+    pub fn kind(&self) -> Kind {
+        self.config.kind
+    }
+
+    /// The TLS options new connections handshake with.
+    pub fn tls(&self) -> Option<LoadedTls> {
+        self.tls.read().clone()
+    }
+
+    /// Reads the certificate and key files again (`ctl listeners reload`, SIGHUP): new
+    /// connections use them, connections up keep theirs. On error the old ones stay.
+    pub fn reload_tls(&self) -> Result<(), ListenerTlsError> {
+        if let Some(loaded) = load_tls(&self.name, &self.config)? {
+            *self.tls.write() = Some(loaded);
+        }
+        Ok(())
+    }
+
+    /// `mqtt:<kind>:<configured bind>`, the listener_sup's id suffix.
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -145,6 +180,7 @@ impl ListenerTable {
         ListenerInfo {
             id: self.id.clone(),
             name: self.name.clone(),
+            kind: self.kind(),
             bind: self.local_addr().map(|a| a.to_string()).unwrap_or_default(),
             acceptors: self.config.acceptors,
             current_connections: self.current.load(Ordering::Relaxed),
@@ -162,6 +198,8 @@ pub struct ListenerInfo {
     pub id: String,
     /// Config name.
     pub name: String,
+    /// What it speaks.
+    pub kind: Kind,
     /// Bound address.
     pub bind: String,
     /// Acceptor pool size.
@@ -174,6 +212,19 @@ pub struct ListenerInfo {
     pub access: Vec<String>,
     /// Refusals and closes by reason.
     pub shutdown_counts: BTreeMap<String, u64>,
+}
+
+/// Reads listener `name`'s TLS options, if its kind uses TLS.
+fn load_tls(name: &str, config: &ListenerConfig) -> Result<Option<LoadedTls>, ListenerTlsError> {
+    let (true, Some(tls)) = (config.kind.uses_tls(), &config.tls) else {
+        return Ok(None);
+    };
+    tls.load(config.kind.alpn())
+        .map(Some)
+        .map_err(|error| ListenerTlsError {
+            name: name.to_string(),
+            error,
+        })
 }
 
 /// A slot under `max_connections`, held by a connection for its whole life.
@@ -217,17 +268,14 @@ impl Drop for ConnectionPermit {
 pub struct Listeners(BTreeMap<String, Arc<ListenerTable>>);
 
 impl Listeners {
-    /// A table for each configured listener.
-    pub fn new(config: &BTreeMap<String, ListenerConfig>) -> Self {
-        Self(
-            config
-                .iter()
-                .map(|(name, c)| {
-                    let table = ListenerTable::new(name, c);
-                    (table.id.clone(), table)
-                })
-                .collect(),
-        )
+    /// A table for each configured listener; fails on the first whose TLS files cannot be used.
+    pub fn new(config: &BTreeMap<String, ListenerConfig>) -> Result<Self, ListenerTlsError> {
+        let mut tables = BTreeMap::new();
+        for (name, c) in config {
+            let table = ListenerTable::new(name, c)?;
+            tables.insert(table.id.clone(), table);
+        }
+        Ok(Self(tables))
     }
 
     /// The listener with this config name (`tcp`) or id (`mqtt:tcp:0.0.0.0:1883`).

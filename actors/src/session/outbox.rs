@@ -30,7 +30,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use crate::codec::{self, Packet};
 use crate::observability::metrics::Metrics;
 
-/// The write half of a client's socket (TCP today; TLS and WebSocket streams box the same way).
+/// The write half of a client's socket (TCP's, or a TLS or WebSocket stream's).
 pub type Writer = Box<dyn AsyncWrite + Send + Sync + Unpin>;
 
 /// Bytes buffered for one client past which its session holds deliveries back.
@@ -193,8 +193,16 @@ impl Outbox {
             }
         }
         if self.buf.is_empty() {
-            self.buf.clear();
-            return FlushOutcome::Done;
+            // TLS and WebSocket writers may hold what they took; a TCP half's flush does nothing.
+            match Pin::new(&mut *writer).poll_flush(&mut cx) {
+                Poll::Ready(Ok(())) => {
+                    self.buf.clear();
+                    return FlushOutcome::Done;
+                }
+                Poll::Ready(Err(e)) => return self.failed(e.to_string()),
+                // Lent below with nothing to write: the task's flush waits for the socket.
+                Poll::Pending => {}
+            }
         }
         let Half::Here(mut writer) = std::mem::replace(&mut self.half, Half::Lent(self.buf.len())) else {
             return FlushOutcome::Done;

@@ -19,11 +19,14 @@
 //! something malformed shows up as an error on that connection, and the run reports it.
 
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
 
 use anyhow::{bail, Context, Result};
 use bytes::{Buf, BufMut, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::props::{property_block, receive_maximum, skip_properties};
@@ -302,10 +305,107 @@ pub struct Login {
     pub keep_alive: u16,
 }
 
+/// A client's TLS settings (`--tls-ca`): trust, and the name the server's certificate has.
+pub type Tls = Arc<rustls::ClientConfig>;
+
+/// Builds the TLS settings trusting the CA certificates in `ca` (PEM).
+pub fn tls_trusting(ca: &std::path::Path) -> Result<Tls> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in
+        rustls_pki_types::CertificateDer::pem_file_iter(ca).with_context(|| format!("{}", ca.display()))?
+    {
+        roots.add(cert.with_context(|| format!("{}", ca.display()))?)?;
+    }
+    let config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A client's byte stream: TCP, or TLS over it.
+pub enum Stream {
+    /// Plain TCP.
+    Tcp(TcpStream),
+    /// TLS (boxed: far larger than a socket).
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// The read side of a split [`Stream`].
+pub type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+/// The write side of a split [`Stream`].
+pub type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+
+impl Stream {
+    /// The TCP socket under it.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Tls(s) => s.get_ref().0,
+        }
+    }
+
+    /// Splits it for a reader task and a writer.
+    pub fn into_split(self) -> (ReadHalf, WriteHalf) {
+        match self {
+            Stream::Tcp(s) => {
+                let (r, w) = s.into_split();
+                (Box::new(r), Box::new(w))
+            }
+            Stream::Tls(s) => {
+                let (r, w) = tokio::io::split(*s);
+                (Box::new(r), Box::new(w))
+            }
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 /// A connected client: the socket and whatever was read past the last handled frame.
 pub struct Conn {
     /// The socket, split by the roles that need to.
-    pub stream: TcpStream,
+    pub stream: Stream,
     /// Bytes read but not yet parsed.
     pub rbuf: BytesMut,
     /// The protocol it connected with.
@@ -319,13 +419,15 @@ impl Conn {
     /// Opens the TCP connection, sends CONNECT and waits for a CONNACK accepting it.
     /// `recv_buffer` shrinks SO_RCVBUF before connecting (the slow consumer uses it so the
     /// kernel does not absorb what the broker should be holding back).
-    /// `source`, when given, picks the source port (see [`SourcePorts`]).
+    /// `source`, when given, picks the source port (see [`SourcePorts`]); `tls`, when given,
+    /// runs a TLS handshake (server name `localhost`) before CONNECT.
     pub async fn connect(
         addr: SocketAddr,
         client_id: &str,
         login: Login,
         recv_buffer: Option<u32>,
         source: Option<&SourcePorts>,
+        tls: Option<&Tls>,
     ) -> Result<Conn> {
         let Login { version, keep_alive } = login;
         let socket = if addr.is_ipv4() {
@@ -342,6 +444,17 @@ impl Conn {
         }
         let stream = socket.connect(addr).await.context("tcp connect")?;
         stream.set_nodelay(true).context("TCP_NODELAY")?;
+        let stream = match tls {
+            None => Stream::Tcp(stream),
+            Some(tls) => {
+                let name = rustls_pki_types::ServerName::try_from("localhost").context("server name")?;
+                let tls = tokio_rustls::TlsConnector::from(tls.clone())
+                    .connect(name, stream)
+                    .await
+                    .context("TLS handshake")?;
+                Stream::Tls(Box::new(tls))
+            }
+        };
         let mut conn = Conn {
             stream,
             rbuf: BytesMut::with_capacity(4096),

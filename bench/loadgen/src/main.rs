@@ -70,6 +70,10 @@ struct RunArgs {
     /// Broker MQTT port.
     #[arg(long)]
     port: u16,
+    /// Connect over TLS, trusting the CA certificates in this PEM file (the server's
+    /// certificate must name `localhost`).
+    #[arg(long)]
+    tls_ca: Option<std::path::PathBuf>,
     /// Broker pid, to sample its RSS and CPU from /proc.
     #[arg(long)]
     broker_pid: Option<u32>,
@@ -164,6 +168,7 @@ fn run(args: RunArgs) -> Result<()> {
             version: Version::from_level(args.mqtt_version)?,
             keep_alive: args.keep_alive,
         },
+        tls: args.tls_ca.as_deref().map(client::tls_trusting).transpose()?,
     };
     let params = Params {
         publishers: args.publishers,
@@ -189,10 +194,16 @@ fn run(args: RunArgs) -> Result<()> {
     });
     // Tasks still running (only after a failure) must not hold the process.
     runtime.shutdown_timeout(Duration::from_secs(1));
-    let json = match &outcome {
-        Ok(report) => serde_json::to_string(report)?,
-        Err(e) => serde_json::json!({
-            "scenario": args.scenario.name(),
+    // Over TLS a scenario is its own row of the table: `idle_tls`, `fanin_tls`.
+    let suffix = if common.tls.is_some() { "_tls" } else { "" };
+    let json = match outcome {
+        Ok(ref report) => {
+            let mut report = report.clone();
+            report.scenario.push_str(suffix);
+            serde_json::to_string(&report)?
+        }
+        Err(ref e) => serde_json::json!({
+            "scenario": format!("{}{suffix}", args.scenario.name()),
             "broker": args.label,
             "qos": args.qos.unwrap_or(if args.scenario == Scenario::Pairs { 1 } else { 0 }),
             "mqtt_version": args.mqtt_version,

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::Semaphore;
 
 use crate::client::{parse_frame, put_puback, put_publish, Conn, QoS, Version, PUBACK, PUBLISH};
@@ -165,7 +164,7 @@ async fn take_credits(credits: &Semaphore, want: u64) -> u64 {
 
 /// Counts PUBACKs and gives a credit back for each; ends when the broker closes.
 async fn read_acks(
-    mut reader: OwnedReadHalf,
+    mut reader: crate::client::ReadHalf,
     mut rbuf: BytesMut,
     credits: Arc<Semaphore>,
     acked: Arc<AtomicU64>,

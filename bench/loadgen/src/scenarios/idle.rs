@@ -65,12 +65,12 @@ pub async fn run(common: &Common, params: &Params) -> Result<Report> {
             drop(slot);
             break;
         }
-        let (addr, login, source) = (common.addr, common.login, source.clone());
+        let (addr, login, source, tls) = (common.addr, common.login, source.clone(), common.tls.clone());
         let client_id = common.client_id("idle", i);
         tasks.spawn(async move {
             let attempt = async {
                 let begun = clock::now_ns();
-                let mut conn = Conn::connect(addr, &client_id, login, None, Some(&source)).await?;
+                let mut conn = Conn::connect(addr, &client_id, login, None, Some(&source), tls.as_ref()).await?;
                 let connack_ns = clock::now_ns() - begun;
                 conn.subscribe(&format!("bench/idle/{i}"), QoS::AtMostOnce)
                     .await?;
@@ -99,7 +99,7 @@ pub async fn run(common: &Common, params: &Params) -> Result<Report> {
     // Reset instead of closing: 19,000 client sockets in TIME_WAIT would crowd the ephemeral
     // port range for the next broker's run, slowing its connects. A zero linger never blocks.
     for conn in &conns {
-        let _ = conn.stream.set_zero_linger();
+        let _ = conn.stream.tcp().set_zero_linger();
     }
     drop(conns);
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -158,7 +158,8 @@ fn collect(
 /// closed it.
 fn still_open(conn: &Conn) -> bool {
     let mut probe = [0u8; 64];
-    match conn.stream.try_read(&mut probe) {
+    // Over TLS this reads raw records (a session ticket, say): data means open all the same.
+    match conn.stream.tcp().try_read(&mut probe) {
         Ok(0) => false,
         Ok(_) => true,
         Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,

@@ -69,6 +69,8 @@ pub struct Common {
     pub drain: Duration,
     /// What every client's CONNECT says: protocol level and keep alive.
     pub login: Login,
+    /// TLS to the broker (`--tls-ca`), or plain TCP.
+    pub tls: Option<crate::client::Tls>,
 }
 
 impl Common {

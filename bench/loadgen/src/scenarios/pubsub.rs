@@ -117,9 +117,10 @@ async fn connect_all(
         let (recv_buffer, subscription) = setup(i);
         let (addr, login) = (common.addr, common.login);
         let client_id = common.client_id(role, i);
+        let tls = common.tls.clone();
         tasks.spawn(async move {
             let connect = async {
-                let mut conn = Conn::connect(addr, &client_id, login, recv_buffer, None).await?;
+                let mut conn = Conn::connect(addr, &client_id, login, recv_buffer, None, tls.as_ref()).await?;
                 if let Some((filter, qos)) = subscription {
                     conn.subscribe(&filter, qos).await?;
                 }
