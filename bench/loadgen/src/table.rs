@@ -73,6 +73,10 @@ fn metrics(key: &str) -> Vec<Metric> {
         metric("loadgen CPU %", "/loadgen_cpu_pct", 1.0, None, ""),
         metric("other CPU % (noise)", "/other_cpu_pct", 1.0, None, ""),
     ];
+    // A scenario over TLS (`fanin_tls`) shows the rows of the scenario it runs; its goal is
+    // the baseline's rate (issue 16), not the plain scenario's.
+    let tls = key.ends_with("_tls");
+    let key = key.strip_suffix("_tls").unwrap_or(key);
     let mut rows = match key {
         "fanin" => vec![
             metric(
@@ -175,6 +179,15 @@ fn metrics(key: &str) -> Vec<Metric> {
         ],
         _ => vec![],
     };
+    if tls {
+        for m in rows
+            .iter_mut()
+            .filter(|m| matches!(m.pointer, "/deliver_rate" | "/extra/connect_rate"))
+        {
+            m.target = Target::RatioAtLeast(1.0);
+            m.target_text = ">= mosquitto";
+        }
+    }
     if key != "idle" {
         let shown: Vec<&str> = rows.iter().map(|m| m.pointer).collect();
         let missing: Vec<Metric> = loss.into_iter().filter(|m| !shown.contains(&m.pointer)).collect();
@@ -328,6 +341,13 @@ mod tests {
         );
         assert!(table.contains("| fanin | broker RSS peak MiB | 78.12 | 7.81 | 10.00 | <= 64 MiB | NO |"));
         assert!(table.contains("| latency-q1 | latency p99 µs | FAILED | - | - | <= mosquitto | NO |"));
+        let tls = r#"{"scenario":"fanin_tls","broker":"arbor","deliver_rate":300000,"lost":0}
+{"scenario":"fanin_tls","broker":"mosquitto","deliver_rate":250000,"lost":0}"#;
+        let table = render(tls, "arbor", "mosquitto").unwrap();
+        assert!(
+            table.contains("| fanin_tls | delivered msg/s | 300000 | 250000 | 1.20 | >= mosquitto | yes |"),
+            "{table}"
+        );
     }
 
     #[test]
