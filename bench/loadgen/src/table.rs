@@ -343,7 +343,7 @@ mod tests {
         assert!(table.contains("| latency-q1 | latency p99 µs | FAILED | - | - | <= mosquitto | NO |"));
         let tls = r#"{"scenario":"fanin_tls","broker":"arbor","deliver_rate":300000,"lost":0}
 {"scenario":"fanin_tls","broker":"mosquitto","deliver_rate":250000,"lost":0}"#;
-        let table = render(tls, "arbor", "mosquitto").unwrap();
+        let table = render(tls, "arbor", &["mosquitto".into()]).unwrap();
         assert!(
             table.contains("| fanin_tls | delivered msg/s | 300000 | 250000 | 1.20 | >= mosquitto | yes |"),
             "{table}"
