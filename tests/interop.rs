@@ -5,46 +5,13 @@
 
 mod common;
 
-use std::process::{Output, Stdio};
-use std::time::Duration;
-
 use common::{interop, TestBroker};
 use tokio::process::Command;
-
-/// Runs a prepared command to its end, at most 20 s.
-async fn finish(command: &mut Command, what: &str) -> Output {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what} starts: {e}"));
-    tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish in 20 s"))
-        .unwrap_or_else(|e| panic!("{what}: {e}"))
-}
 
 fn mosquitto(tool: &str, port: &str, version: &str, qos: &str, id: &str) -> Command {
     let mut command = Command::new(tool);
     command.args(["-h", "127.0.0.1", "-p", port, "-V", version, "-q", qos, "-i", id]);
     command
-}
-
-/// Waits (polling the route table, the fallback: mosquitto_sub reports no SUBACK) until some
-/// session subscribed to `filter`.
-async fn subscribed(broker: &TestBroker, filter: &str) {
-    common::eventually(&format!("a subscription to {filter}"), || {
-        broker
-            .handle
-            .api
-            .routes()
-            .filters()
-            .iter()
-            .any(|(f, _)| f == filter)
-    })
-    .await;
 }
 
 /// One round: mosquitto_sub (`sub_version`, QoS `qos`) subscribes first, mosquitto_pub
@@ -61,12 +28,12 @@ async fn round(broker: &TestBroker, sub_version: &str, pub_version: &str, qos: &
     sub.args(["-t", &topic, "-C", "1", "-W", "10", "-F", "%r %q %t %p"]);
     let sub = tokio::spawn({
         let label = label.clone();
-        async move { finish(&mut sub, &format!("mosquitto_sub {label}")).await }
+        async move { interop::finish(&mut sub, &format!("mosquitto_sub {label}")).await }
     });
-    subscribed(broker, &topic).await;
+    broker.subscribed(&topic).await;
     let mut publish = mosquitto("mosquitto_pub", &port, pub_version, qos, &format!("pub-{label}"));
     publish.args(["-t", &topic, "-m", &message]);
-    let published = finish(&mut publish, &format!("mosquitto_pub {label}")).await;
+    let published = interop::finish(&mut publish, &format!("mosquitto_pub {label}")).await;
     assert!(published.status.success(), "mosquitto_pub {label}: {published:?}");
     let got = sub.await.expect("sub task");
     assert!(got.status.success(), "mosquitto_sub {label}: {got:?}");
@@ -116,11 +83,11 @@ async fn mosquitto_retained_message_reaches_a_later_subscriber() {
         let topic = format!("interop/retained/{pub_version}");
         let mut publish = mosquitto("mosquitto_pub", &port, pub_version, "1", "ret-pub");
         publish.args(["-r", "-t", &topic, "-m", "kept"]);
-        let published = finish(&mut publish, "mosquitto_pub -r").await;
+        let published = interop::finish(&mut publish, "mosquitto_pub -r").await;
         assert!(published.status.success(), "{published:?}");
         let mut sub = mosquitto("mosquitto_sub", &port, sub_version, "2", "ret-sub");
         sub.args(["-t", &topic, "-C", "1", "-W", "10", "-F", "%r %q %p"]);
-        let got = finish(&mut sub, "mosquitto_sub").await;
+        let got = interop::finish(&mut sub, "mosquitto_sub").await;
         assert!(got.status.success(), "{got:?}");
         assert_eq!(String::from_utf8_lossy(&got.stdout).trim(), "1 1 kept");
     }
@@ -172,7 +139,10 @@ async fn paho_mqttv31_and_mqttv311_round_trip_qos_1_and_2() {
         async move {
             let mut python = Command::new("python3");
             python.args(["-c", PAHO, &port, proto]);
-            (proto, finish(&mut python, &format!("paho MQTTv{proto}")).await)
+            (
+                proto,
+                interop::finish(&mut python, &format!("paho MQTTv{proto}")).await,
+            )
         }
     });
     for (proto, out) in futures::future::join_all(runs).await {

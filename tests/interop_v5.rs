@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -89,34 +88,6 @@ async fn rumqttc_v5_round_trip_with_properties() {
     assert_eq!(props.subscription_identifiers, vec![42]);
 }
 
-/// Runs a prepared command to its end, at most 20 s.
-async fn finish(command: &mut Command, what: &str) -> Output {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what} starts: {e}"));
-    tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish in 20 s"))
-        .unwrap_or_else(|e| panic!("{what}: {e}"))
-}
-
-async fn subscribed(broker: &TestBroker, filter: &str) {
-    common::eventually(&format!("a subscription to {filter}"), || {
-        broker
-            .handle
-            .api
-            .routes()
-            .filters()
-            .iter()
-            .any(|(f, _)| f == filter)
-    })
-    .await;
-}
-
 /// mosquitto_sub `-V mqttv5` prints the content type, user property and expiry that
 /// mosquitto_pub `-V mqttv5 -D publish ...` sent; and a 3.1.1 mosquitto_sub gets the same
 /// message without them, while a v5 one hears a 3.1.1 publisher.
@@ -137,12 +108,12 @@ async fn mosquitto_clients_mqttv5_properties_and_mixed_versions() {
     let mut sub3 = sub("m3-sub", "mqttv311", "m5/props", "%q %t %p");
     let mut sub5_from3 = sub("m53-sub", "mqttv5", "m5/from3", "%q %t %p");
     let subs = [
-        tokio::spawn(async move { finish(&mut sub5, "mosquitto_sub v5").await }),
-        tokio::spawn(async move { finish(&mut sub3, "mosquitto_sub 3.1.1").await }),
-        tokio::spawn(async move { finish(&mut sub5_from3, "mosquitto_sub v5 from 3.1.1").await }),
+        tokio::spawn(async move { interop::finish(&mut sub5, "mosquitto_sub v5").await }),
+        tokio::spawn(async move { interop::finish(&mut sub3, "mosquitto_sub 3.1.1").await }),
+        tokio::spawn(async move { interop::finish(&mut sub5_from3, "mosquitto_sub v5 from 3.1.1").await }),
     ];
-    subscribed(&broker, "m5/props").await;
-    subscribed(&broker, "m5/from3").await;
+    broker.subscribed("m5/props").await;
+    broker.subscribed("m5/from3").await;
     let mut publish = Command::new("mosquitto_pub");
     publish.args([
         "-h",
@@ -160,7 +131,7 @@ async fn mosquitto_clients_mqttv5_properties_and_mixed_versions() {
     publish.args(["-D", "publish", "content-type", "text/plain"]);
     publish.args(["-D", "publish", "user-property", "k", "v"]);
     publish.args(["-D", "publish", "message-expiry-interval", "300"]);
-    let out = finish(&mut publish, "mosquitto_pub v5").await;
+    let out = interop::finish(&mut publish, "mosquitto_pub v5").await;
     assert!(out.status.success(), "{out:?}");
     let mut publish3 = Command::new("mosquitto_pub");
     publish3.args([
@@ -176,7 +147,7 @@ async fn mosquitto_clients_mqttv5_properties_and_mixed_versions() {
         "m3-pub",
     ]);
     publish3.args(["-t", "m5/from3", "-m", "old"]);
-    let out = finish(&mut publish3, "mosquitto_pub 3.1.1").await;
+    let out = interop::finish(&mut publish3, "mosquitto_pub 3.1.1").await;
     assert!(out.status.success(), "{out:?}");
     let mut lines = Vec::new();
     for s in subs {
@@ -249,7 +220,7 @@ async fn paho_mqttv5_assigned_id_no_local_user_properties_and_reason_codes() {
     let broker = TestBroker::start().await;
     let mut python = Command::new("python3");
     python.args(["-c", PAHO_V5, &broker.mqtt.port().to_string()]);
-    let out = finish(&mut python, "paho MQTTv5").await;
+    let out = interop::finish(&mut python, "paho MQTTv5").await;
     assert!(
         out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
         "paho MQTTv5: {}\n{}",

@@ -6,7 +6,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Output, Stdio};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -395,21 +395,6 @@ async fn reload_swaps_certificates_without_dropping_connections() {
     let _still = connect(&broker, &files, "tls", "still").await;
 }
 
-/// Runs a prepared command to its end, at most 20 s.
-async fn finish(command: &mut Command, what: &str) -> Output {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what} starts: {e}"));
-    tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish in 20 s"))
-        .unwrap_or_else(|e| panic!("{what}: {e}"))
-}
-
 /// mosquitto_sub and mosquitto_pub over TLS with `--cafile`, and with `--cert/--key` under
 /// `verify = "peer"` and `peer_cert_as_username` (the ACL lets only `alice` use `alice/#`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -462,7 +447,7 @@ async fn mosquitto_clients_over_tls_with_and_without_client_certificates() {
     sub.args([
         "-t", "alice/#", "-t", "open/#", "-C", "2", "-W", "15", "-F", "%t %p",
     ]);
-    let sub = tokio::spawn(async move { finish(&mut sub, "mosquitto_sub over TLS").await });
+    let sub = tokio::spawn(async move { interop::finish(&mut sub, "mosquitto_sub over TLS").await });
     common::eventually("mosquitto_sub subscribed", || {
         broker
             .handle
@@ -476,10 +461,16 @@ async fn mosquitto_clients_over_tls_with_and_without_client_certificates() {
     // Without a certificate: may publish to open/, not to alice/ (dropped by the ACL).
     let mut anon = base("mosquitto_pub", "tls-anon");
     anon.args(["-t", "alice/x", "-m", "from anonymous"]);
-    assert!(finish(&mut anon, "mosquitto_pub anon").await.status.success());
+    assert!(interop::finish(&mut anon, "mosquitto_pub anon")
+        .await
+        .status
+        .success());
     let mut open = base("mosquitto_pub", "tls-open");
     open.args(["-t", "open/x", "-m", "open"]);
-    assert!(finish(&mut open, "mosquitto_pub open").await.status.success());
+    assert!(interop::finish(&mut open, "mosquitto_pub open")
+        .await
+        .status
+        .success());
     // With alice's certificate: alice/ is hers.
     let mut alice = base("mosquitto_pub", "tls-alice");
     alice.args([
@@ -492,7 +483,7 @@ async fn mosquitto_clients_over_tls_with_and_without_client_certificates() {
         "-m",
         "from alice",
     ]);
-    let published = finish(&mut alice, "mosquitto_pub alice").await;
+    let published = interop::finish(&mut alice, "mosquitto_pub alice").await;
     assert!(published.status.success(), "{published:?}");
     let got = sub.await.expect("sub");
     assert!(got.status.success(), "{got:?}");
@@ -553,7 +544,7 @@ async fn paho_over_ws_and_wss_round_trips() {
             name,
             &files.ca.display().to_string(),
         ]);
-        let out = finish(&mut python, &format!("paho over {name}")).await;
+        let out = interop::finish(&mut python, &format!("paho over {name}")).await;
         assert!(
             out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
             "paho over {name}: {}\n{}",

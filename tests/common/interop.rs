@@ -102,3 +102,18 @@ fn is_executable(file: &Path) -> bool {
 fn is_executable(file: &Path) -> bool {
     file.is_file()
 }
+
+/// Runs a prepared external client to its end, at most 20 s, with its output captured.
+pub async fn finish(command: &mut tokio::process::Command, what: &str) -> std::process::Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what} starts: {e}"));
+    tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish in 20 s"))
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}

@@ -35,6 +35,20 @@ pub fn test_config() -> BrokerConfig {
 }
 
 impl TestBroker {
+    /// Waits (polling the route table: an external client reports no SUBACK) until some
+    /// session subscribed to `filter`.
+    pub async fn subscribed(&self, filter: &str) {
+        eventually(&format!("a subscription to {filter}"), || {
+            self.handle
+                .api
+                .routes()
+                .filters()
+                .iter()
+                .any(|(f, _)| f == filter)
+        })
+        .await;
+    }
+
     pub async fn start() -> Self {
         Self::with_config(test_config()).await
     }

@@ -70,7 +70,8 @@ pub async fn run(common: &Common, params: &Params) -> Result<Report> {
         tasks.spawn(async move {
             let attempt = async {
                 let begun = clock::now_ns();
-                let mut conn = Conn::connect(addr, &client_id, login, None, Some(&source), tls.as_ref()).await?;
+                let mut conn =
+                    Conn::connect(addr, &client_id, login, None, Some(&source), tls.as_ref()).await?;
                 let connack_ns = clock::now_ns() - begun;
                 conn.subscribe(&format!("bench/idle/{i}"), QoS::AtMostOnce)
                     .await?;

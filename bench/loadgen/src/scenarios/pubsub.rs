@@ -120,7 +120,8 @@ async fn connect_all(
         let tls = common.tls.clone();
         tasks.spawn(async move {
             let connect = async {
-                let mut conn = Conn::connect(addr, &client_id, login, recv_buffer, None, tls.as_ref()).await?;
+                let mut conn =
+                    Conn::connect(addr, &client_id, login, recv_buffer, None, tls.as_ref()).await?;
                 if let Some((filter, qos)) = subscription {
                     conn.subscribe(&filter, qos).await?;
                 }
