@@ -145,7 +145,7 @@ impl BrokerApi {
                     let reason = ReasonCode::ADMINISTRATIVE_ACTION;
                     let _ = session
                         .call(
-                            |r| SessionMsg::Goodbye(conn, reason, r),
+                            |r| SessionMsg::Goodbye(Box::new((conn, reason)), r),
                             Some(timeouts::SESSION_CALL),
                         )
                         .await;
@@ -170,7 +170,7 @@ impl BrokerApi {
             .map(|(session, conn)| async move {
                 let _ = session
                     .call(
-                        |r| SessionMsg::Goodbye(conn, reason, r),
+                        |r| SessionMsg::Goodbye(Box::new((conn, reason)), r),
                         Some(timeouts::SESSION_CALL),
                     )
                     .await;

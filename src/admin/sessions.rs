@@ -228,7 +228,10 @@ pub async fn subscribe(
     let session = session_of(&broker, &client)?;
     let topic = body.topic;
     let filters = vec![(topic.clone(), qos)];
-    let codes = ask(&session, &client, |reply| SessionMsg::Subscribe(filters, reply)).await?;
+    let codes = ask(&session, &client, |reply| {
+        SessionMsg::Subscribe(Box::new(filters), reply)
+    })
+    .await?;
     match codes.first() {
         Some(SubackCode::Success(granted)) => {
             tracing::info!(client_id = %client, %topic, "subscribed through the admin API");
@@ -258,7 +261,10 @@ pub async fn unsubscribe(
         )));
     }
     let filters = vec![topic.clone()];
-    ask(&session, &client, |reply| SessionMsg::Unsubscribe(filters, reply)).await?;
+    ask(&session, &client, |reply| {
+        SessionMsg::Unsubscribe(Box::new(filters), reply)
+    })
+    .await?;
     tracing::info!(client_id = %client, %topic, "unsubscribed through the admin API");
     Ok(Json(
         json!({ "client_id": client, "topic": topic, "unsubscribed": true }),

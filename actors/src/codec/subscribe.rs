@@ -81,6 +81,21 @@ impl From<QoS> for SubOptions {
 }
 
 impl SubOptions {
+    /// The options a byte made by [`SubOptions::to_byte`] holds: a one-byte form to store them
+    /// in (not a decoder: the reserved bits are not checked).
+    pub fn from_byte(byte: u8) -> SubOptions {
+        SubOptions {
+            qos: QoS::from_u8(byte & 0x03).unwrap_or(QoS::AtMostOnce),
+            no_local: byte & NO_LOCAL != 0,
+            retain_as_published: byte & RETAIN_AS_PUBLISHED != 0,
+            retain_handling: match (byte >> RETAIN_HANDLING_SHIFT) & 0x03 {
+                1 => RetainHandling::SendIfNew,
+                2 => RetainHandling::DoNotSend,
+                _ => RetainHandling::SendAtSubscribe,
+            },
+        }
+    }
+
     /// The MQTT 5 subscription options byte.
     pub const fn to_byte(self) -> u8 {
         let mut byte = self.qos.as_u8() | (self.retain_handling as u8) << RETAIN_HANDLING_SHIFT;
@@ -465,5 +480,31 @@ mod tests {
                 ..
             }
         ));
+    }
+}
+
+#[cfg(test)]
+mod options_byte_tests {
+    use super::*;
+
+    #[test]
+    fn every_options_byte_round_trips() {
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            for rh in [
+                RetainHandling::SendAtSubscribe,
+                RetainHandling::SendIfNew,
+                RetainHandling::DoNotSend,
+            ] {
+                for (no_local, rap) in [(false, false), (true, false), (false, true), (true, true)] {
+                    let o = SubOptions {
+                        qos,
+                        no_local,
+                        retain_as_published: rap,
+                        retain_handling: rh,
+                    };
+                    assert_eq!(SubOptions::from_byte(o.to_byte()), o);
+                }
+            }
+        }
     }
 }

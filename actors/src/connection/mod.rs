@@ -205,7 +205,7 @@ pub enum ConnectionMsg {
     /// A TLS or WebSocket connection's reader finished the handshake: the write half (sent
     /// before the reader reads, so before CONNECT).
     /// With the client's real address if a proxy named it.
-    Upgraded(Writer, Option<SocketAddr>),
+    Upgraded(Box<(Writer, Option<SocketAddr>)>),
 }
 
 /// What a connection starts with.
@@ -311,7 +311,8 @@ impl Worker for Connection {
                 state.answer(&myself, answer, reply).await;
             }
             ConnectionMsg::Closed(close) => Box::pin(state.close(&myself, &close)).await,
-            ConnectionMsg::Upgraded(writer, peer) => {
+            ConnectionMsg::Upgraded(upgraded) => {
+                let (writer, peer) = *upgraded;
                 state.writer = Some(writer);
                 state.peer = peer.unwrap_or(state.peer);
             }
@@ -403,7 +404,7 @@ impl ConnectionState {
                 // The session writes the DISCONNECT: it owns the socket's write side.
                 let conn = myself.get_id();
                 let call = client.session.call(
-                    |r| SessionMsg::Goodbye(conn, reason, r),
+                    |r| SessionMsg::Goodbye(Box::new((conn, reason)), r),
                     Some(timeouts::SESSION_CALL),
                 );
                 let _ = call.await;

@@ -135,7 +135,7 @@ fn read_loop(args: ReaderArgs) -> impl std::future::Future<Output = Close> + Sen
                 match Box::pin(transport::upgrade(socket, &table, deadline)).await {
                     Ok(up) => {
                         if conn
-                            .send_message(ConnectionMsg::Upgraded(up.writer, up.peer))
+                            .send_message(ConnectionMsg::Upgraded(Box::new((up.writer, up.peer))))
                             .is_err()
                         {
                             return Close::Socket("connection gone during the handshake".into());

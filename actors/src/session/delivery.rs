@@ -46,7 +46,7 @@ impl SessionState {
             Metrics::add(&self.deps.metrics.messages_expired, 1);
             return;
         }
-        let out = if self.with_options > 0 {
+        let out = if self.with_options {
             match self.matched(msg) {
                 Some(out) => out,
                 None => return,
@@ -171,10 +171,10 @@ impl SessionState {
             payload: &msg.payload,
             properties: properties.as_ref(),
         };
-        if let Some(max) = self.limits.maximum_packet_size {
+        if let Some(max) = self.v5.as_ref().and_then(|v5| v5.limits.maximum_packet_size) {
             if view.frame_len(level) > max as usize {
-                if matches!(alias, Alias::Set(_)) {
-                    self.aliases.unset(&msg.topic);
+                if let (Alias::Set(_), Some(v5)) = (alias, &mut self.v5) {
+                    v5.aliases.unset(&msg.topic);
                 }
                 tracing::debug!(client_id = %self.reg.handle.client_id, %max, "PUBLISH larger than the client's Maximum Packet Size: dropped");
                 Metrics::add(&self.deps.metrics.messages_too_large, 1);
@@ -191,7 +191,10 @@ impl SessionState {
     /// The properties of `out`'s PUBLISH to an MQTT 5 client (see the module docs), if it has
     /// any; `alias` says how the topic is named.
     fn v5_properties(&mut self, out: &Outgoing, alias: &mut Alias) -> Option<Properties> {
-        *alias = self.aliases.for_topic(&out.msg.topic);
+        *alias = match &mut self.v5 {
+            Some(v5) => v5.aliases.for_topic(&out.msg.topic),
+            None => Alias::None,
+        };
         if out.msg.v5.is_none() && out.sub_ids.is_none() && *alias == Alias::None {
             return None;
         }

@@ -46,8 +46,9 @@ impl SessionState {
             .reg
             .subscriptions
             .iter()
-            .map(|(f, e)| (f.clone(), e.options.qos.as_u8()))
+            .map(|(f, &b)| (f.clone(), crate::codec::SubOptions::from_byte(b).qos.as_u8()))
             .collect();
+        let limits = self.v5.as_ref().map(|v5| v5.limits).unwrap_or_default();
         SessionInfo {
             client_id: self.reg.handle.client_id.to_string(),
             clean_session: self.clean && self.expiry.is_zero(),
@@ -61,9 +62,9 @@ impl SessionState {
             created_at: self.created_at,
             expiry_interval: self.expiry.as_secs(),
             protocol_level: self.outbox.level() as u8,
-            receive_maximum: self.limits.receive_maximum,
-            topic_alias_maximum: self.limits.topic_alias_maximum,
-            maximum_packet_size: self.limits.maximum_packet_size,
+            receive_maximum: limits.receive_maximum,
+            topic_alias_maximum: limits.topic_alias_maximum,
+            maximum_packet_size: limits.maximum_packet_size,
         }
     }
 }

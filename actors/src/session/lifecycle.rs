@@ -24,7 +24,7 @@ use ractor::{ActorCell, ActorId, ActorRef};
 use crate::codec::{ConnAck, ConnectReturnCode, Disconnect, Packet, ProtocolLevel, ReasonCode};
 use crate::message::Message;
 use crate::session::outbox::{FlushOutcome, Writer};
-use crate::session::{Connected, SessionMsg, SessionState};
+use crate::session::{Connected, SessionMsg, SessionState, V5Client};
 
 /// Who the connected client is, for the ACL's `user:` and `ip:` rules.
 #[derive(Debug, Clone)]
@@ -112,11 +112,17 @@ impl SessionState {
         // A delayed will of the previous connection is not published [MQTT-3.1.3-9]... unless
         // this is a new session (clean start), which was handled by discarding the old one.
         self.will = attach.will;
-        self.will_delay = attach.will_delay;
         self.expiry = attach.expiry;
-        self.limits = attach.limits;
-        self.inflight.set_window(self.limits.receive_maximum);
-        self.aliases.reset(self.limits.topic_alias_maximum);
+        self.inflight.set_window(attach.limits.receive_maximum);
+        self.v5 = (attach.level == ProtocolLevel::V5).then(|| {
+            let mut v5 = Box::new(V5Client {
+                will_delay: attach.will_delay,
+                limits: attach.limits,
+                ..V5Client::default()
+            });
+            v5.aliases.reset(attach.limits.topic_alias_maximum);
+            v5
+        });
         self.conn = Some(Connected {
             cell: attach.conn,
             identity: Box::new(attach.identity),
@@ -183,7 +189,9 @@ impl SessionState {
             self.will = None;
         } else {
             // Published now: a DISCONNECT 0x04 asks for the will, not for its delay.
-            self.will_delay = Duration::ZERO;
+            if let Some(v5) = &mut self.v5 {
+                v5.will_delay = Duration::ZERO;
+            }
         }
         true
     }
@@ -203,10 +211,11 @@ impl SessionState {
         self.expiry_gen += 1;
         let generation = self.expiry_gen;
         if self.will.is_some() {
-            if self.will_delay.is_zero() {
+            let delay = self.v5.as_ref().map_or(Duration::ZERO, |v5| v5.will_delay);
+            if delay.is_zero() {
                 self.publish_will();
-            } else if self.will_delay < self.expiry {
-                myself.send_after(self.will_delay, move || SessionMsg::WillDue(generation));
+            } else if delay < self.expiry {
+                myself.send_after(delay, move || SessionMsg::WillDue(generation));
             }
             // Otherwise the session ends first, and publishes it then.
         }

@@ -147,15 +147,15 @@ pub enum SessionMsg {
     Disconnect(Box<ClientDisconnect>, RpcReplyPort<bool>),
     /// The connection (this actor) is closing for this reason: an MQTT 5 client is told with a
     /// DISCONNECT first, written by the session, the socket's one writer.
-    Goodbye(ractor::ActorId, ReasonCode, RpcReplyPort<()>),
+    Goodbye(Box<(ractor::ActorId, ReasonCode)>, RpcReplyPort<()>),
     /// A (new) connection takes the session over.
     Attach(Box<Attach>, RpcReplyPort<()>),
     /// Discard the session (a clean-session reconnect): close its connection and stop.
     Discard(RpcReplyPort<()>),
     /// Subscribe on the client's behalf (the admin API); replies with the SUBACK codes.
-    Subscribe(Vec<(String, QoS)>, RpcReplyPort<Vec<SubackCode>>),
+    Subscribe(Box<Vec<(String, QoS)>>, RpcReplyPort<Vec<SubackCode>>),
     /// Unsubscribe on the client's behalf (the admin API).
-    Unsubscribe(Vec<String>, RpcReplyPort<()>),
+    Unsubscribe(Box<Vec<String>>, RpcReplyPort<()>),
     /// A write that had to wait is done (boxed: rare, and large next to the other messages).
     Flushed(Box<Flushed>),
     /// Retry and expiry pass: a timer armed only while something is inflight or awaiting PUBREL.
@@ -191,25 +191,10 @@ struct Registration {
     handle: SessionHandle,
     router: Slot<ActorRef<RouterMsg<SessionHandle>>>,
     metrics: Arc<Metrics>,
-    /// Filter → its options (a sorted map: small, and listed in order by `info`).
-    subscriptions: BTreeMap<String, SubEntry>,
-}
-
-/// One subscription of the session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SubEntry {
-    /// Granted QoS and the MQTT 5 options.
-    pub options: SubOptions,
-    /// MQTT 5 Subscription Identifier.
-    pub id: Option<u32>,
-}
-
-impl SubEntry {
-    /// Whether a delivery through it needs more than its QoS: an identifier, no local or retain
-    /// as published (the session then matches the topic against its own subscriptions).
-    fn has_options(&self) -> bool {
-        self.id.is_some() || self.options.no_local || self.options.retain_as_published
-    }
+    /// Filter → its options (a sorted map: small, and listed in order by `info`; the MQTT 5
+    /// identifiers live beside it, in the session, as few subscriptions have one).
+    /// (Options packed in their wire byte, [`SubOptions::to_byte`]: this map is in every session.)
+    subscriptions: BTreeMap<String, u8>,
 }
 
 impl Drop for Registration {
@@ -223,6 +208,17 @@ impl Drop for Registration {
         self.handle.load.close();
         Metrics::gauge_down(&self.metrics.sessions);
     }
+}
+
+/// What an MQTT 5 client tells its session in CONNECT, and the aliases toward it.
+#[derive(Default)]
+struct V5Client {
+    /// How long the will waits after the connection ends.
+    will_delay: Duration,
+    /// What the client accepts.
+    limits: ClientLimits,
+    /// Topic aliases toward it.
+    aliases: aliases::OutAliases,
 }
 
 /// The attached connection.
@@ -252,13 +248,14 @@ pub struct SessionState {
     conn: Option<Connected>,
     outbox: Outbox,
     will: Option<Arc<Message>>,
-    will_delay: Duration,
-    /// What the attached (or last) client accepts.
-    limits: ClientLimits,
-    /// Topic aliases toward the attached client (MQTT 5).
-    aliases: aliases::OutAliases,
-    /// Subscriptions with MQTT 5 options (see [`SubEntry::has_options`]).
-    with_options: usize,
+    /// What an MQTT 5 client adds (boxed: absent for 3.1/3.1.1, and the session is in every
+    /// connection's memory).
+    v5: Option<Box<V5Client>>,
+    /// MQTT 5 Subscription Identifiers by filter (made on first use).
+    sub_ids: subscriptions::SubIds,
+    /// Whether a subscription has an option that changes a delivery (No Local, Retain As
+    /// Published, an identifier): then each delivery is matched against the session's filters.
+    with_options: bool,
     inflight: Inflight,
     mqueue: MQueue,
     awaiting_rel: receipts::Receipts,
@@ -304,10 +301,9 @@ impl Worker for Session {
             conn: None,
             outbox,
             will: None,
-            will_delay: Duration::ZERO,
-            limits: ClientLimits::default(),
-            aliases: aliases::OutAliases::default(),
-            with_options: 0,
+            v5: None,
+            sub_ids: subscriptions::SubIds::default(),
+            with_options: false,
             awaiting_rel: receipts::Receipts::default(),
             credit: None,
             tick_armed: false,
@@ -335,7 +331,8 @@ impl Worker for Session {
             SessionMsg::Disconnect(disconnect, reply) => {
                 let _ = reply.send(state.client_disconnect(*disconnect));
             }
-            SessionMsg::Goodbye(conn, reason, reply) => {
+            SessionMsg::Goodbye(said, reply) => {
+                let (conn, reason) = *said;
                 state.goodbye(&myself, conn, reason);
                 let _ = reply.send(());
             }
@@ -351,7 +348,7 @@ impl Worker for Session {
                 let _ = reply.send(());
             }
             SessionMsg::Subscribe(filters, reply) => {
-                let filters = filters
+                let filters = (*filters)
                     .into_iter()
                     .map(|(f, q)| (f, SubOptions::new(q), None))
                     .collect();
@@ -360,7 +357,7 @@ impl Worker for Session {
                 state.send_retained(granted.filters);
             }
             SessionMsg::Unsubscribe(filters, reply) => {
-                let _ = Box::pin(state.unsubscribe(filters)).await;
+                let _ = Box::pin(state.unsubscribe(*filters)).await;
                 let _ = reply.send(());
             }
             SessionMsg::Flushed(flushed) => {

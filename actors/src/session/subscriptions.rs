@@ -18,7 +18,9 @@ use crate::message::Message;
 use crate::routing::router::RouterMsg;
 use crate::routing::topic::{matches, parse_share};
 use crate::session::mqueue::Outgoing;
-use crate::session::{SessionHandle, SessionState, SubEntry};
+use std::collections::HashMap;
+
+use crate::session::{SessionHandle, SessionState};
 use crate::timeouts;
 
 /// What a SUBSCRIBE was granted.
@@ -31,6 +33,32 @@ pub(super) struct Granted {
 
 /// A filter of a SUBSCRIBE: the filter, its options and the request's Subscription Identifier.
 pub(super) type Request = (String, SubOptions, Option<u32>);
+
+/// MQTT 5 Subscription Identifiers by filter: one word in every session until one is used.
+#[derive(Default)]
+#[allow(clippy::box_collection)] // on purpose: one word per session, not a 48-byte map
+pub(super) struct SubIds(Option<Box<HashMap<String, u32>>>);
+
+impl SubIds {
+    fn get(&self, filter: &str) -> Option<u32> {
+        self.0.as_ref()?.get(filter).copied()
+    }
+    fn set(&mut self, filter: &str, id: Option<u32>) {
+        match id {
+            Some(id) => {
+                self.0.get_or_insert_default().insert(filter.to_string(), id);
+            }
+            None => {
+                if let Some(map) = &mut self.0 {
+                    map.remove(filter);
+                }
+            }
+        }
+    }
+    fn any(&self) -> bool {
+        self.0.as_ref().is_some_and(|m| !m.is_empty())
+    }
+}
 
 impl SessionState {
     /// Subscribes to each filter in order. With `check_acl` (a client's own SUBSCRIBE), a filter
@@ -53,10 +81,9 @@ impl SessionState {
                 granted.codes.push(SubackCode::FAILURE);
                 continue;
             }
-            let entry = SubEntry { options, id };
-            let old = self.reg.subscriptions.insert(filter.clone(), entry);
-            self.with_options += usize::from(entry.has_options());
-            self.with_options -= usize::from(old.is_some_and(|o| o.has_options()));
+            let old = self.reg.subscriptions.insert(filter.clone(), options.to_byte());
+            self.sub_ids.set(&filter, id);
+            self.note_options();
             granted.codes.push(SubackCode::Success(options.qos));
             // [MQTT-3.3.1-9..11]: retained messages by Retain Handling.
             let send = match options.retain_handling {
@@ -101,6 +128,15 @@ impl SessionState {
         None
     }
 
+    /// Whether any subscription has an option that changes a delivery.
+    fn note_options(&mut self) {
+        self.with_options = self.sub_ids.any()
+            || self.reg.subscriptions.values().any(|&b| {
+                let o = SubOptions::from_byte(b);
+                o.no_local || o.retain_as_published
+            });
+    }
+
     /// `mqtt.max_qos` as a QoS.
     pub(super) fn max_qos(&self) -> QoS {
         QoS::from_u8(self.deps.mqtt.max_qos).unwrap_or(QoS::ExactlyOnce)
@@ -132,12 +168,7 @@ impl SessionState {
                     continue;
                 }
                 let qos = msg.qos.min(*qos);
-                let sub_ids = self
-                    .reg
-                    .subscriptions
-                    .get(filter)
-                    .and_then(|e| e.id)
-                    .map(|id| Box::from([id]));
+                let sub_ids = self.sub_ids.get(filter).map(|id| Box::from([id]));
                 self.deliver(Outgoing {
                     msg,
                     qos,
@@ -157,14 +188,15 @@ impl SessionState {
         let mut best: Option<QoS> = None;
         let mut retain = false;
         let mut ids = Vec::new();
-        for (filter, entry) in &self.reg.subscriptions {
+        for (filter, &byte) in &self.reg.subscriptions {
+            let options = SubOptions::from_byte(byte);
             let inner = parse_share(filter).map_or(filter.as_str(), |(_, f)| f);
-            if !matches(inner, &msg.topic) || (own && entry.options.no_local) {
+            if !matches(inner, &msg.topic) || (own && options.no_local) {
                 continue;
             }
-            best = best.max(Some(entry.options.qos));
-            retain |= entry.options.retain_as_published && msg.retain;
-            ids.extend(entry.id);
+            best = best.max(Some(options.qos));
+            retain |= options.retain_as_published && msg.retain;
+            ids.extend(self.sub_ids.get(filter));
         }
         let qos = msg.qos.min(best?);
         Some(Outgoing {
@@ -194,7 +226,8 @@ impl SessionState {
         let mut reasons = Vec::with_capacity(filters.len());
         for filter in filters {
             let old = self.reg.subscriptions.remove(&filter);
-            self.with_options -= usize::from(old.is_some_and(|o| o.has_options()));
+            self.sub_ids.set(&filter, None);
+            self.note_options();
             reasons.push(match old {
                 Some(_) => ReasonCode::SUCCESS,
                 None => ReasonCode::NO_SUBSCRIPTION_EXISTED,
