@@ -427,3 +427,68 @@ async fn a_3_1_1_publisher_reaches_a_v5_subscriber() {
         (&b"hi"[..], QoS::AtLeastOnce, None)
     );
 }
+
+/// [MQTT-3.4.2-1], [MQTT-3.9.3-1]: what the ACL refuses is answered with 0x87 to an MQTT 5
+/// client: PUBACK for a PUBLISH, SUBACK for a filter; and the admin API shows the MQTT 5
+/// session's protocol level, expiry, receive maximum and topic alias maximum.
+#[tokio::test]
+async fn acl_refusals_are_0x87_and_the_admin_api_shows_v5_sessions() {
+    use arbor_actors::auth::acl::{Permission, RuleConfig};
+    let mut config = test_config();
+    config.acl.rules = vec![RuleConfig {
+        permission: Permission::Deny,
+        who: "all".into(),
+        action: "all".into(),
+        topics: vec!["secret/#".into()],
+    }];
+    let broker = TestBroker::with_config(config).await;
+    let props = Properties {
+        session_expiry_interval: Some(90),
+        receive_maximum: Some(7),
+        topic_alias_maximum: Some(3),
+        ..Properties::default()
+    };
+    let mut c = v5(&broker, "acl5", props).await;
+    c.send(&publish_packet("secret/a", QoS::AtLeastOnce, 1, false, "x"))
+        .await;
+    match c.next().await {
+        Some(Packet::PubAck(ack)) => assert_eq!(ack.reason, ReasonCode::NOT_AUTHORIZED),
+        other => panic!("expected PUBACK, got {other:?}"),
+    }
+    let ack = c
+        .subscribe_v5(
+            2,
+            &[
+                ("secret/#", opts(QoS::AtMostOnce)),
+                ("open/#", opts(QoS::AtMostOnce)),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        ack.return_codes,
+        vec![
+            SubackCode::Failure(ReasonCode::NOT_AUTHORIZED),
+            SubackCode::Success(QoS::AtMostOnce)
+        ]
+    );
+    let info = broker.session_info("acl5").await.expect("the session");
+    assert_eq!(
+        (
+            info.protocol_level,
+            info.expiry_interval,
+            info.receive_maximum,
+            info.topic_alias_maximum
+        ),
+        (5, 90, 7, 3)
+    );
+    let client = broker.handle.api.registry().client("acl5").expect("connected");
+    assert_eq!(
+        (
+            client.protocol_level,
+            client.session_expiry,
+            client.receive_maximum
+        ),
+        (5, 90, 7)
+    );
+}
