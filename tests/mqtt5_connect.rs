@@ -263,3 +263,13 @@ async fn a_v5_connect_with_a_duplicate_property_gets_a_v5_connack() {
         other => panic!("expected CONNACK, got {other:?}"),
     }
 }
+
+/// 0x98: an operator's kick (`ctl clients kick`) tells an MQTT 5 client why before it closes.
+#[tokio::test]
+async fn a_kick_sends_disconnect_0x98() {
+    let broker = TestBroker::start().await;
+    let (mut raw, _) = Raw::connected(broker.mqtt, connect_v5("kicked", true, Properties::default())).await;
+    assert!(broker.handle.api.kick("kicked"));
+    assert_eq!(raw.expect_disconnect().await, ReasonCode::ADMINISTRATIVE_ACTION);
+    assert_eq!(raw.next().await, None);
+}
