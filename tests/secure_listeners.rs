@@ -336,12 +336,24 @@ async fn verify_peer_refuses_expired_and_wrong_ca_client_certificates() {
 /// whatever CONNECT says; a client without a certificate is someone else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_cert_cn_is_the_username_the_acl_applies_to() {
+    cert_name_is_the_username(PeerCertAsUsername::Cn, "alice").await;
+}
+
+/// `peer_cert_as_username = "dn"`: the whole subject DN is the username instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_cert_dn_is_the_username_the_acl_applies_to() {
+    cert_name_is_the_username(PeerCertAsUsername::Dn, "CN=alice, O=arbor tests").await;
+}
+
+/// With `mode`, a client certificate for `alice` makes `user` the username: the ACL lets only
+/// `user` use `alice/#`, whatever CONNECT's username says.
+async fn cert_name_is_the_username(mode: PeerCertAsUsername, user: &str) {
     let files = certs::make("alice");
-    let mut config = four_kinds(&files, Verify::Peer, PeerCertAsUsername::Cn);
+    let mut config = four_kinds(&files, Verify::Peer, mode);
     config.acl.no_match = Permission::Deny;
     config.acl.rules = vec![RuleConfig {
         permission: Permission::Allow,
-        who: "user:alice".into(),
+        who: format!("user:{user}"),
         action: "all".into(),
         topics: vec!["alice/#".into()],
     }];
@@ -352,6 +364,8 @@ async fn peer_cert_cn_is_the_username_the_acl_applies_to() {
     let (mut alice, _) = client::connect_with(options_alice).await;
     let codes = client::subscribe_qos(&mut alice, "alice/#", QoS::AtLeastOnce).await;
     assert_eq!(codes, vec![SubscribeReasonCode::Success(QoS::AtLeastOnce)]);
+    let info = broker.handle.api.registry().client("c1").expect("connected");
+    assert_eq!(info.username.as_deref(), Some(user));
     let (mut anonymous, _) =
         client::connect_with(options(&broker, "tls", "c2", Some(client_tls(&files, None)))).await;
     let codes = client::subscribe_qos(&mut anonymous, "alice/#", QoS::AtLeastOnce).await;
