@@ -521,7 +521,11 @@ impl SessionState {
         if self.awaiting_rel.contains(pkid) {
             return Qos2::Duplicate;
         }
-        let max = usize::from(self.deps.config.max_awaiting_rel);
+        let mut max = usize::from(self.deps.config.max_awaiting_rel);
+        if max > 0 && self.outbox.level() == ProtocolLevel::V5 {
+            // An MQTT 5 client was promised `mqtt.receive_maximum` unacknowledged PUBLISHes.
+            max = max.max(usize::from(self.deps.mqtt.receive_maximum));
+        }
         if max > 0 && self.awaiting_rel.len() >= max {
             tracing::warn!(client_id = %self.reg.handle.client_id, %max, "too many QoS 2 messages awaiting PUBREL, dropping");
             return Qos2::Full;
