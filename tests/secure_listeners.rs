@@ -679,3 +679,51 @@ async fn proxied_clients_are_seen_and_checked_at_their_real_address() {
     assert!(line("proxied").contains("203.0.113.7:51000"), "{list}");
     assert!(line("forwarded").contains("198.51.100.4:"), "{list}");
 }
+
+/// `trusted_proxies`: a PROXY header from a peer outside the list closes the connection
+/// (counted `proxy_protocol`); from a peer inside it, the address it names is the client's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_trusted_proxies_name_the_client() {
+    let files = certs::make("alice");
+    let mut config = four_kinds(&files, Verify::None, PeerCertAsUsername::Off);
+    let listener = |bind: &str, trusted: &str| {
+        let mut l = config.listeners["tcp"].clone();
+        l.proxy_protocol = true;
+        l.bind = bind.parse().expect("addr");
+        l.trusted_proxies = vec![trusted.to_string().try_into().expect("a network")];
+        l
+    };
+    let (trusting, untrusting) = (
+        listener("127.0.0.2:0", "127.0.0.0/8"),
+        listener("127.0.0.3:0", "10.0.0.0/8"),
+    );
+    config.listeners.insert("trusting".into(), trusting);
+    config.listeners.insert("untrusting".into(), untrusting);
+    let broker = TestBroker::with_config(config).await;
+    let header = b"PROXY TCP4 203.0.113.7 10.0.0.1 51000 1883\r\n";
+    let mut untrusted = TcpStream::connect(addr(&broker, "untrusting"))
+        .await
+        .expect("connect");
+    untrusted.write_all(header).await.expect("header");
+    closed(&mut untrusted).await;
+    counted(&broker, "untrusting", "proxy_protocol").await;
+    let mut trusted = TcpStream::connect(addr(&broker, "trusting"))
+        .await
+        .expect("connect");
+    trusted.write_all(header).await.expect("header");
+    // CONNECT, level 4, clean session, keepalive 30, client id "t".
+    let connect = [0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 30, 0, 1, b't'];
+    trusted.write_all(&connect).await.expect("connect");
+    let mut connack = [0u8; 4];
+    tokio::time::timeout(client::WAIT, trusted.read_exact(&mut connack))
+        .await
+        .expect("CONNACK in time")
+        .expect("CONNACK");
+    assert_eq!(connack, [0x20, 2, 0, 0]);
+    let registry = broker.handle.api.registry();
+    common::eventually("the client is registered", || registry.client("t").is_some()).await;
+    let client = registry.client("t").expect("connected");
+    assert_eq!(client.peer.to_string(), "203.0.113.7:51000");
+    let bad: Result<arbor_actors::esockd::access::TrustedProxy, _> = "all".to_string().try_into();
+    assert!(bad.is_err(), "a trusted proxy is a network, not `all`");
+}

@@ -115,6 +115,10 @@ pub struct ListenerConfig {
     pub rate_limit: Option<RateLimit>,
     /// Whether connections begin with a PROXY protocol (v1 or v2) header naming the client.
     pub proxy_protocol: bool,
+    /// The proxies whose PROXY header or forwarding header is believed (IP addresses or CIDR
+    /// blocks); empty: whoever connects to this listener.
+    #[serde(default)]
+    pub trusted_proxies: Vec<crate::esockd::access::TrustedProxy>,
     /// `[listeners.<name>.tls]`, required by the kinds `tls` and `wss` (absent otherwise).
     pub tls: Option<TlsConfig>,
     /// `[listeners.<name>.ws]`, required by the kinds `ws` and `wss` (absent otherwise).

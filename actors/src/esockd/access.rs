@@ -99,6 +99,36 @@ impl AccessRule {
     }
 }
 
+/// A proxy whose word on the client's address is taken (`trusted_proxies`): an IP address or a
+/// CIDR block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct TrustedProxy(AccessRule);
+
+impl TryFrom<String> for TrustedProxy {
+    type Error = AccessRuleError;
+
+    fn try_from(net: String) -> Result<Self, Self::Error> {
+        match AccessRule::parse(&format!("allow {net}")) {
+            Ok(rule) if rule.target != Target::All => Ok(TrustedProxy(rule)),
+            Ok(_) => Err(AccessRuleError {
+                rule: net,
+                reason: "a trusted proxy is an IP address or a CIDR block".into(),
+            }),
+            Err(mut e) => {
+                e.rule = net;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Whether a proxy at `ip` may name the client's address: any peer when `trusted` is empty,
+/// otherwise one inside a trusted network.
+pub fn proxy_trusted(trusted: &[TrustedProxy], ip: IpAddr) -> bool {
+    trusted.is_empty() || trusted.iter().any(|t| t.0.matches(ip))
+}
+
 /// What `rules` decide for `ip`: the first matching rule's access, or [`Access::Allow`] when
 /// none matches (esockd's default).
 pub fn check(rules: &[AccessRule], ip: IpAddr) -> Access {

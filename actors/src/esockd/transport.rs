@@ -15,7 +15,9 @@
 //! Behind a proxy (`proxy_protocol = true`, any kind, TCP included, which then takes this path
 //! too; or a WebSocket listener's `proxy_address_header`), the address the proxy names is the
 //! client's: the listener's access rules are checked again against it (refused: counted
-//! `access_denied`), and the connection, its ACL `ip:` rules and the clients list use it.
+//! `access_denied`), and the connection, its ACL `ip:` rules and the clients list use it. With
+//! `trusted_proxies` set, only a peer inside those networks is believed: another's PROXY header
+//! closes the connection (counted `proxy_protocol`), another's forwarding header is ignored.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,7 +29,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::esockd::table::ListenerTable;
-use crate::esockd::{proxy, tls, ws};
+use crate::esockd::{access, proxy, tls, ws};
 use crate::session::outbox::Writer;
 
 /// What a listener speaks.
@@ -152,6 +154,14 @@ async fn handshake(socket: TcpStream, table: &ListenerTable) -> Result<Upgraded,
     let _ = socket.set_nodelay(true);
     let socket_peer = socket.peer_addr().ok();
     // The PROXY header first, read through a small buffer that stays under the stream.
+    let proxies = &table.config().trusted_proxies;
+    let trusted = socket_peer.map_or(proxies.is_empty(), |p| access::proxy_trusted(proxies, p.ip()));
+    if table.config().proxy_protocol && !trusted {
+        return Err(HandshakeError::Proxy(format!(
+            "{} is not a trusted proxy",
+            socket_peer.map_or_else(|| "the peer".to_string(), |p| p.ip().to_string())
+        )));
+    }
     let (base, mut peer): (Box<dyn Io>, _) = if table.config().proxy_protocol {
         let mut buffered = BufReader::with_capacity(PROXY_BUFFER, socket);
         let peer = proxy::read_header(&mut buffered)
@@ -182,8 +192,8 @@ async fn handshake(socket: TcpStream, table: &ListenerTable) -> Result<Upgraded,
             (Box::new(ws), user, forwarded)
         }
     };
-    // A forwarding header names the client's IP, not its port.
-    if let Some(ip) = forwarded {
+    // A forwarding header names the client's IP, not its port; believed from a trusted proxy.
+    if let Some(ip) = forwarded.filter(|_| trusted) {
         let port = peer.or(socket_peer).map_or(0, |p| p.port());
         peer = Some(SocketAddr::new(ip, port));
     }
