@@ -21,6 +21,7 @@ use crate::config::BrokerConfig;
 use crate::esockd::table::Listeners;
 use crate::observability::metrics::Metrics;
 use crate::observability::stats::Stats;
+use crate::session::lifecycle::goodbye;
 use crate::session::registry::Registry;
 use crate::session::sm::SmPool;
 use crate::session::{Routes, SessionMsg};
@@ -141,14 +142,8 @@ impl BrokerApi {
             // An MQTT 5 client hears why first (0x98), from its session.
             Some(session) => {
                 tokio::spawn(async move {
-                    let conn = client.conn.get_id();
                     let reason = ReasonCode::ADMINISTRATIVE_ACTION;
-                    let _ = session
-                        .call(
-                            |r| SessionMsg::Goodbye(Box::new((conn, reason)), r),
-                            Some(timeouts::SESSION_CALL),
-                        )
-                        .await;
+                    goodbye(&session, client.conn.get_id(), reason).await;
                     client.conn.stop(Some(why.to_reason()));
                 });
             }
@@ -167,14 +162,7 @@ impl BrokerApi {
             .into_iter()
             .filter(|(_, client)| client.protocol_level == ProtocolLevel::V5 as u8)
             .filter_map(|(id, client)| Some((self.session(&id)?, client.conn.get_id())))
-            .map(|(session, conn)| async move {
-                let _ = session
-                    .call(
-                        |r| SessionMsg::Goodbye(Box::new((conn, reason)), r),
-                        Some(timeouts::SESSION_CALL),
-                    )
-                    .await;
-            });
+            .map(|(session, conn)| async move { goodbye(&session, conn, reason).await });
         let all = futures_util::future::join_all(calls);
         let _ = tokio::time::timeout(timeouts::SESSION_CALL, all).await;
     }

@@ -51,7 +51,6 @@ use crate::routing::publish::Publisher;
 use crate::session::outbox::Writer;
 use crate::session::sm::SmPool;
 use crate::session::{SessionHandle, SessionMsg};
-use crate::timeouts;
 
 pub use crate::session::READ_CREDIT;
 
@@ -402,12 +401,7 @@ impl ConnectionState {
         if let (Some(client), Some(reason)) = (&self.client, close.disconnect_reason()) {
             if self.level == ProtocolLevel::V5 {
                 // The session writes the DISCONNECT: it owns the socket's write side.
-                let conn = myself.get_id();
-                let call = client.session.call(
-                    |r| SessionMsg::Goodbye(Box::new((conn, reason)), r),
-                    Some(timeouts::SESSION_CALL),
-                );
-                let _ = call.await;
+                crate::session::lifecycle::goodbye(&client.session, myself.get_id(), reason).await;
             }
         }
         if let Some(mut writer) = self.writer.take() {

@@ -25,6 +25,7 @@ use crate::codec::{ConnAck, ConnectReturnCode, Disconnect, Packet, ProtocolLevel
 use crate::message::Message;
 use crate::session::outbox::{FlushOutcome, Writer};
 use crate::session::{Connected, SessionMsg, SessionState, V5Client};
+use crate::timeouts;
 
 /// Who the connected client is, for the ACL's `user:` and `ip:` rules.
 #[derive(Debug, Clone)]
@@ -231,6 +232,17 @@ impl SessionState {
         }
         self.deps.publisher.publish(will);
     }
+}
+
+/// Asks `session` to tell the client of connection `conn` why it is closed (an MQTT 5
+/// DISCONNECT with `reason`, written by the session, the socket's one writer), waiting at most
+/// [`timeouts::SESSION_CALL`] for it to be written.
+pub async fn goodbye(session: &ActorRef<SessionMsg>, conn: ActorId, reason: ReasonCode) {
+    let call = session.call(
+        |r| SessionMsg::Goodbye(Box::new((conn, reason)), r),
+        Some(timeouts::SESSION_CALL),
+    );
+    let _ = call.await;
 }
 
 /// A session lifetime from an MQTT 5 Session Expiry Interval in seconds: 0xFFFFFFFF is "never",
