@@ -18,6 +18,7 @@ pub mod codec;
 pub mod config;
 pub mod connection;
 pub mod esockd;
+pub mod lazy_map;
 pub mod message;
 pub mod observability;
 pub mod routing;

@@ -176,7 +176,7 @@ fn read_loop(args: ReaderArgs) -> impl std::future::Future<Output = Close> + Sen
                             }
                             (true, other) => {
                                 return Close::Protocol(format!(
-                                    "{:?} while authenticating, not AUTH [MQTT-4.12.0-...]",
+                                    "{:?} while authenticating, not AUTH (MQTT 5 section 4.12)",
                                     other.packet_type()
                                 ))
                             }

@@ -2,24 +2,22 @@
 //! sending a topic with an alias, read when it later sends the alias alone. It lives with the
 //! connection's reader and ends with the connection [MQTT-3.3.2-7].
 
-use std::collections::HashMap;
-
 use crate::codec::{ReasonCode, TopicName};
 use crate::connection::Close;
+use crate::lazy_map::LazyMap;
 
 /// The client's aliases, up to `mqtt.max_topic_alias`.
 #[derive(Debug, Default)]
 pub(super) struct InAliases {
     /// Made on the first alias: most clients send none.
-    #[allow(clippy::box_collection)] // on purpose: one word per connection, not a 48-byte map
-    map: Option<Box<HashMap<u16, TopicName>>>,
+    map: LazyMap<u16, TopicName>,
 }
 
 impl InAliases {
     /// The topic a PUBLISH names: `topic` itself, which (with an alias) also sets the alias, or
     /// (empty topic) the alias's topic. An alias above `max` is 0x94 [MQTT-3.3.2-8]; an
     /// empty topic whose alias was never set, or without an alias, is a protocol error
-    /// [MQTT-3.3.4-...].
+    /// (section 3.3.2.3.4).
     pub(super) fn resolve(
         &mut self,
         topic: TopicName,
@@ -40,14 +38,14 @@ impl InAliases {
                 format!("topic alias {alias} is outside 1..={max} [MQTT-3.3.2-8]"),
             ));
         }
-        let map = self.map.get_or_insert_default();
         if topic.is_empty() {
-            return map
+            return self
+                .map
                 .get(&alias)
                 .cloned()
                 .ok_or_else(|| Close::Protocol(format!("topic alias {alias} was never set")));
         }
-        map.insert(alias, topic.clone());
+        self.map.insert(alias, topic.clone());
         Ok(topic)
     }
 }

@@ -6,17 +6,15 @@
 //! sent as the alias alone, with an empty topic. Once every alias is taken, new topics go out
 //! in full (no replacement policy: the hot topics of a connection are usually its first ones).
 
-use std::collections::HashMap;
-
 use crate::codec::TopicName;
+use crate::lazy_map::LazyMap;
 
 /// The aliases of the attached connection.
 #[derive(Debug, Default)]
 pub(super) struct OutAliases {
     max: u16,
     /// Made on first use: most clients allow no aliases.
-    #[allow(clippy::box_collection)] // on purpose: one word per connection, not a 48-byte map
-    map: Option<Box<HashMap<TopicName, u16>>>,
+    map: LazyMap<TopicName, u16>,
 }
 
 /// How a PUBLISH names its topic.
@@ -34,7 +32,7 @@ impl OutAliases {
     /// Forgets every alias (a new connection) and allows up to `max`.
     pub(super) fn reset(&mut self, max: u16) {
         self.max = max;
-        self.map = None;
+        self.map.clear();
     }
 
     /// The alias to use for `topic`, assigning one if there is room.
@@ -42,27 +40,24 @@ impl OutAliases {
         if self.max == 0 {
             return Alias::None;
         }
-        let map = self.map.get_or_insert_default();
-        if let Some(&alias) = map.get(topic) {
+        if let Some(&alias) = self.map.get(topic) {
             return Alias::Use(alias);
         }
-        let Ok(taken) = u16::try_from(map.len()) else {
+        let Ok(taken) = u16::try_from(self.map.len()) else {
             return Alias::None;
         };
         if taken >= self.max {
             return Alias::None;
         }
         let alias = taken + 1;
-        map.insert(topic.clone(), alias);
+        self.map.insert(topic.clone(), alias);
         Alias::Set(alias)
     }
 
     /// Takes back the alias just set for `topic`, whose PUBLISH was not sent after all (numbering
     /// stays dense: it was the last one assigned).
     pub(super) fn unset(&mut self, topic: &TopicName) {
-        if let Some(map) = &mut self.map {
-            map.remove(topic);
-        }
+        self.map.remove(topic);
     }
 }
 

@@ -132,7 +132,7 @@ impl SessionState {
                 }
             }
         }
-        self.awaiting_rel.expire(now, await_rel);
+        super::receipts::expire(&mut self.awaiting_rel, now, await_rel);
     }
 
     /// Schedules the next retry/expiry pass if one is owed and none is scheduled.

@@ -481,7 +481,7 @@ impl SessionState {
             }
             Packet::PubRel(ack) => {
                 let mut comp = Ack::new(ack.pkid);
-                if !self.awaiting_rel.remove(ack.pkid) {
+                if self.awaiting_rel.remove(&ack.pkid).is_none() {
                     // MQTT 5 says so; 3.1.1 has no reason codes (the encoder leaves it out).
                     comp.reason = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
                 }
@@ -518,7 +518,7 @@ impl SessionState {
     }
 
     fn qos2_received(&mut self, pkid: PacketId) -> Qos2 {
-        if self.awaiting_rel.contains(pkid) {
+        if self.awaiting_rel.get(&pkid).is_some() {
             return Qos2::Duplicate;
         }
         let mut max = usize::from(self.deps.config.max_awaiting_rel);

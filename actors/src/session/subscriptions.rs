@@ -14,12 +14,11 @@ use tokio::time::Instant;
 
 use crate::auth::acl::{Action, Who};
 use crate::codec::{QoS, ReasonCode, RetainHandling, SubOptions, SubackCode};
+use crate::lazy_map::LazyMap;
 use crate::message::Message;
 use crate::routing::router::RouterMsg;
 use crate::routing::topic::{matches, parse_share};
 use crate::session::mqueue::Outgoing;
-use std::collections::HashMap;
-
 use crate::session::{SessionHandle, SessionState};
 use crate::timeouts;
 
@@ -34,31 +33,8 @@ pub(super) struct Granted {
 /// A filter of a SUBSCRIBE: the filter, its options and the request's Subscription Identifier.
 pub(super) type Request = (String, SubOptions, Option<u32>);
 
-/// MQTT 5 Subscription Identifiers by filter: one word in every session until one is used.
-#[derive(Default)]
-#[allow(clippy::box_collection)] // on purpose: one word per session, not a 48-byte map
-pub(super) struct SubIds(Option<Box<HashMap<String, u32>>>);
-
-impl SubIds {
-    fn get(&self, filter: &str) -> Option<u32> {
-        self.0.as_ref()?.get(filter).copied()
-    }
-    fn set(&mut self, filter: &str, id: Option<u32>) {
-        match id {
-            Some(id) => {
-                self.0.get_or_insert_default().insert(filter.to_string(), id);
-            }
-            None => {
-                if let Some(map) = &mut self.0 {
-                    map.remove(filter);
-                }
-            }
-        }
-    }
-    fn any(&self) -> bool {
-        self.0.as_ref().is_some_and(|m| !m.is_empty())
-    }
-}
+/// MQTT 5 Subscription Identifiers by filter, made on first use.
+pub(super) type SubIds = LazyMap<String, u32>;
 
 impl SessionState {
     /// Subscribes to each filter in order. With `check_acl` (a client's own SUBSCRIBE), a filter
@@ -82,7 +58,10 @@ impl SessionState {
                 continue;
             }
             let old = self.reg.subscriptions.insert(filter.clone(), options.to_byte());
-            self.sub_ids.set(&filter, id);
+            match id {
+                Some(id) => self.sub_ids.insert(filter.clone(), id),
+                None => self.sub_ids.remove(&filter),
+            };
             self.note_options();
             granted.codes.push(SubackCode::Success(options.qos));
             // [MQTT-3.3.1-9..11]: retained messages by Retain Handling.
@@ -130,7 +109,7 @@ impl SessionState {
 
     /// Whether any subscription has an option that changes a delivery.
     fn note_options(&mut self) {
-        self.with_options = self.sub_ids.any()
+        self.with_options = !self.sub_ids.is_empty()
             || self.reg.subscriptions.values().any(|&b| {
                 let o = SubOptions::from_byte(b);
                 o.no_local || o.retain_as_published
@@ -168,7 +147,7 @@ impl SessionState {
                     continue;
                 }
                 let qos = msg.qos.min(*qos);
-                let sub_ids = self.sub_ids.get(filter).map(|id| Box::from([id]));
+                let sub_ids = self.sub_ids.get(filter).map(|&id| Box::from([id]));
                 self.deliver(Outgoing {
                     msg,
                     qos,
@@ -196,7 +175,7 @@ impl SessionState {
             }
             best = best.max(Some(options.qos));
             retain |= options.retain_as_published && msg.retain;
-            ids.extend(self.sub_ids.get(filter));
+            ids.extend(self.sub_ids.get(filter).copied());
         }
         let qos = msg.qos.min(best?);
         Some(Outgoing {
@@ -226,7 +205,7 @@ impl SessionState {
         let mut reasons = Vec::with_capacity(filters.len());
         for filter in filters {
             let old = self.reg.subscriptions.remove(&filter);
-            self.sub_ids.set(&filter, None);
+            self.sub_ids.remove(&filter);
             self.note_options();
             reasons.push(match old {
                 Some(_) => ReasonCode::SUCCESS,
