@@ -14,6 +14,7 @@ use arbor_actors::config::BrokerConfig;
 use arbor_actors::tree::{self, BrokerHandle};
 use std::sync::Arc;
 
+use arbor_actors::store::{Recovered, Store, StoreError};
 use arbor_supervisors::{FaultHook, FaultPlan, StartError};
 
 use crate::cli::RunArgs;
@@ -46,6 +47,15 @@ pub fn main(args: RunArgs) -> ExitCode {
     };
     crate::log::init(&config.log);
     crate::panic_hook::install();
+    // A store that cannot be opened stops the boot like a bad config: one line, exit 2, and
+    // nothing in it changed.
+    let opened = match open_store(&config) {
+        Ok(opened) => opened,
+        Err(err) => {
+            eprintln!("arbor: storage: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -57,11 +67,42 @@ pub fn main(args: RunArgs) -> ExitCode {
     let loader: ConfigLoader = Arc::new(move || {
         crate::config::load_from_env(file.as_deref()).map_err(|e| format!("{:#}", anyhow::Error::from(e)))
     });
-    runtime.block_on(run(config, FaultHook::from_plan(plan), loader, args.events_kept))
+    runtime.block_on(run(
+        config,
+        opened,
+        FaultHook::from_plan(plan),
+        loader,
+        args.events_kept,
+    ))
 }
 
-async fn run(config: BrokerConfig, fault: FaultHook, loader: ConfigLoader, events_kept: usize) -> ExitCode {
-    let handle = match start(config, fault).await {
+/// Opens `[storage]` and reads what it holds, logging what was found.
+pub fn open_store(config: &BrokerConfig) -> Result<(Store, Recovered), StoreError> {
+    let (store, recovered) = Store::open(&config.storage)?;
+    if store.enabled() {
+        let messages: usize = recovered.sessions.iter().map(|s| s.messages.len()).sum();
+        let info = store.info();
+        tracing::info!(
+            dir = %info.dir,
+            durability = %info.durability,
+            sessions = recovered.sessions.len(),
+            messages,
+            retained = recovered.retained.len(),
+            read_ms = info.recovery_ms,
+            "store opened"
+        );
+    }
+    Ok((store, recovered))
+}
+
+async fn run(
+    config: BrokerConfig,
+    opened: (Store, Recovered),
+    fault: FaultHook,
+    loader: ConfigLoader,
+    events_kept: usize,
+) -> ExitCode {
+    let handle = match start_with(config, opened, fault).await {
         Ok(handle) => handle,
         Err(err) => {
             // One line: what went wrong at the bottom of the chain (`cannot listen on …`). The
@@ -103,8 +144,18 @@ async fn run(config: BrokerConfig, fault: FaultHook, loader: ConfigLoader, event
 /// Starts the broker tree with the admin API in it (what `arbor run` runs, and what the
 /// integration tests start in-process).
 pub async fn start(config: BrokerConfig, fault: FaultHook) -> anyhow::Result<BrokerHandle> {
+    let opened = open_store(&config).context("storage")?;
+    start_with(config, opened, fault).await
+}
+
+/// As [`start`], with the store already opened.
+pub async fn start_with(
+    config: BrokerConfig,
+    opened: (Store, Recovered),
+    fault: FaultHook,
+) -> anyhow::Result<BrokerHandle> {
     let extra: tree::ExtraChildren = Box::new(|broker| vec![crate::admin::spec(broker)]);
-    tree::start(config, extra, fault)
+    tree::start(config, opened, extra, fault)
         .await
         .context("the broker did not start")
 }

@@ -148,6 +148,12 @@ pub enum CtlCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show the durable store: size, sessions, messages, last commit, commits/s, bytes written.
+    Store {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// List, show or kick connected clients.
     #[command(subcommand)]
     Clients(ClientsCommand),

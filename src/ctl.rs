@@ -7,6 +7,7 @@
 
 mod events;
 mod render;
+mod store;
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -132,6 +133,7 @@ pub async fn run(args: &CtlArgs) -> anyhow::Result<String> {
             let rows = object_rows(&v);
             Ok(table(&["NAME", "VALUE"], &rows))
         }
+        CtlCommand::Store { json } => store::show(&client, *json).await,
         CtlCommand::Clients(command) => clients(&client, command).await,
         CtlCommand::Sessions(command) => sessions(&client, command).await,
         CtlCommand::Routes { json } => {

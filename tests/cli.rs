@@ -9,6 +9,7 @@ fn arbor() -> Command {
     cmd.env_remove("RUST_LOG")
         .env("ARBOR__LISTENERS__TCP__BIND", "127.0.0.1:0")
         .env("ARBOR__ADMIN__BIND", "127.0.0.1:0")
+        .env("ARBOR__STORAGE__BACKEND", "memory")
         .env("NO_COLOR", "1");
     cmd
 }

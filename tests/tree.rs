@@ -41,6 +41,7 @@ async fn tree_has_the_design_shape_and_strategies() {
             "router_sup",
             "sm_sup",
             "session_sup",
+            "restorer",
             "sys",
             "admin",
             "listeners_sup"
@@ -55,7 +56,7 @@ async fn tree_has_the_design_shape_and_strategies() {
     let expect = [
         ("router_sup", "one_for_all", 10, 3600),
         ("sm_sup", "one_for_all", 10, 3600),
-        ("session_sup", "simple_one_for_one", 0, 1),
+        ("session_sup", "simple_one_for_one", 1000, 10),
         ("listeners_sup", "one_for_one", 10, 100),
     ];
     for (id, strategy, r, s) in expect {
@@ -299,7 +300,7 @@ async fn ctl_tree_draws_the_tree_and_prints_json() {
         .await
         .unwrap();
     assert!(
-        drawing.starts_with("broker_sup  one_for_all 0/1s  running  restarts=0  children=7\n"),
+        drawing.starts_with("broker_sup  one_for_all 0/1s  running  restarts=0  children=8\n"),
         "{drawing}"
     );
     assert!(

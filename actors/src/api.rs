@@ -41,6 +41,7 @@ pub(crate) struct Parts {
     pub access: Access,
     pub listeners: Arc<Listeners>,
     pub faults: Option<Arc<FaultPlan>>,
+    pub store: crate::store::Store,
 }
 
 /// A running broker as the admin API sees it; cheap to clone.
@@ -91,6 +92,11 @@ impl BrokerApi {
     /// The counters.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.0.parts.stats.metrics
+    }
+
+    /// The durable store (disabled with `storage.backend = "memory"`).
+    pub fn store(&self) -> &crate::store::Store {
+        &self.0.parts.store
     }
 
     /// The figures, read out under emqttd's names.

@@ -66,6 +66,8 @@ pub struct BrokerConfig {
     pub fault: FaultConfig,
     /// `[acl]`
     pub acl: AclConfig,
+    /// `[storage]`
+    pub storage: StorageConfig,
 }
 
 /// `[acl]`: who may publish and subscribe to what (emqttd's acl.conf).
@@ -489,7 +491,10 @@ where
     s.parse().map(Some).map_err(de::Error::custom)
 }
 
+mod storage;
 mod validate;
+
+pub use storage::{Durability, StorageBackend, StorageConfig};
 
 #[cfg(test)]
 #[path = "config_tests.rs"]

@@ -5,12 +5,13 @@
 //! acceptors, admission) takes sockets in and starts a [`connection`] for each; the emqttd side
 //! owns sessions ([`session`]: sessions, inflight, mqueue, the sm pool and its registry) and
 //! routing ([`routing`]: topics, the route table and its writer, the publish path, retained
-//! messages). [`observability`] counts and reports; [`auth`] says who may connect and what they
+//! messages). [`store`] keeps persistent sessions, their messages and retained messages on disk
+//! (docs/durability.md). [`observability`] counts and reports; [`auth`] says who may connect and what they
 //! may do; [`codec`] turns bytes into packets and back. [`api::BrokerApi`] is what the binary
 //! sees of a running broker.
 //!
 //! Imports go one way, top to bottom: tree and api → esockd → connection → session → routing
-//! → codec, with observability, auth, config and message beside them.
+//! → store → codec, with observability, auth, config and message beside them.
 
 pub mod api;
 pub mod auth;
@@ -23,5 +24,6 @@ pub mod message;
 pub mod observability;
 pub mod routing;
 pub mod session;
+pub mod store;
 pub mod timeouts;
 pub mod tree;

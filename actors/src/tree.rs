@@ -9,8 +9,9 @@
 //! │  └─ retainer        the one writer of retained messages           [emqttd_retainer]
 //! ├─ sm_sup             one_for_all                                   [emqttd_sm_sup]
 //! │  └─ sm/0..N-1       the one writer of the session registry        [emqttd_sm]
-//! ├─ session_sup        simple_one_for_one, temporary, shutdown 5000  [emqttd_session_sup]
-//! │  └─ session/<client id>
+//! ├─ session_sup        simple_one_for_one, temporary (transient with a store), shutdown 5000
+//! │  └─ session/<client id>                                           [emqttd_session_sup]
+//! ├─ restorer           brings stored sessions back before the listeners open
 //! ├─ sys                $SYS publisher                                [emqttd_sysmon]
 //! ├─ admin              HTTP admin API (given by the binary)          [emqttd_ctl]
 //! └─ listeners_sup      one_for_one                                   [esockd_sup]
@@ -23,6 +24,9 @@
 //! ```
 //! Start order is list order, so listeners open last, once everything they feed is up, and close
 //! first on shutdown: no new connection arrives while the rest stops.
+//!
+//! The store ([`crate::store`]) is opened by the caller, before the tree: what it held fills the
+//! retained table here and comes back as sessions through `restorer`.
 //!
 //! Tables (the ETS heir pattern): the route table and the retained messages belong to
 //! `router_sup`, the session registry to `sm_sup`, each listener's admission table to its
@@ -51,10 +55,12 @@ use crate::observability::metrics::Metrics;
 use crate::observability::stats::{MetricsWorker, Stats};
 use crate::observability::sys::{Sys, SysArgs};
 use crate::routing::publish::Publisher;
-use crate::routing::retainer::{Retained, Retainer};
+use crate::routing::retainer::{self, Retained, Retainer};
 use crate::routing::router::Router;
+use crate::session::restorer::{Restorer, RestorerArgs};
 use crate::session::sm::{Sm, SmArgs, SmDeps, SmPool};
 use crate::session::{Routes, SessionDeps, SessionHandle};
+use crate::store::{Recovered, Store};
 
 /// The root's path.
 pub const ROOT: &str = "broker_sup";
@@ -77,6 +83,7 @@ pub type ExtraChildren = Box<dyn FnOnce(BrokerApi) -> Vec<ChildSpec> + Send>;
 /// fails the start with an error naming the path down to it.
 pub async fn start(
     config: BrokerConfig,
+    (store, recovered): (Store, Recovered),
     extra: ExtraChildren,
     fault: FaultHook,
 ) -> Result<BrokerHandle, StartError> {
@@ -86,9 +93,10 @@ pub async fn start(
     // router_sup's tables, and where its workers publish their live references.
     let routes = Arc::new(Routes::new());
     let retained = Arc::new(Retained::new());
+    retainer::restore(&retained, recovered.retained);
     let router = Slot::default();
     let retainer = Slot::default();
-    let publisher = Publisher::new(routes.clone(), retainer.clone(), metrics.clone());
+    let publisher = Publisher::new(routes.clone(), retainer.clone(), metrics.clone(), store.clone());
     // sm_sup's table.
     let pool = SmPool::new(config.sm.workers());
     let sessions_slot = SupervisorSlot::default();
@@ -106,7 +114,12 @@ pub async fn start(
         }),
         node: config.node.name.clone(),
         pool_size: pool.len(),
+        pool: pool.clone(),
     });
+    let restorer = RestorerArgs {
+        images: Arc::new(parking_lot::Mutex::new(Some(recovered.sessions))),
+        pool: pool.clone(),
+    };
     // Each listener_sup's table.
     let listeners = Arc::new(Listeners::new(&config.listeners).map_err(StartError::failed)?);
     let connections = Arc::new(ConnectionDeps {
@@ -135,6 +148,7 @@ pub async fn start(
         access,
         listeners: listeners.clone(),
         faults: fault.plan().cloned(),
+        store: store.clone(),
     });
     let sups = &config.supervisors;
     let sys = SysArgs {
@@ -146,9 +160,17 @@ pub async fn start(
     };
     let mut children = vec![
         worker::spec::<MetricsWorker, _>("metrics", move || stats.clone(), Slot::default()),
-        router_sup(&sups.router_sup, routes, retained, router, retainer),
+        router_sup(
+            &sups.router_sup,
+            routes,
+            retained,
+            router,
+            retainer,
+            store.clone(),
+        ),
         sm_sup(&sups.sm_sup, sm, pool),
-        session_sup(&sups.session_sup, sessions_slot),
+        session_sup(&sups.session_sup, sessions_slot, store.enabled()),
+        worker::spec::<Restorer, _>("restorer", move || restorer.clone(), Slot::default()),
         worker::spec::<Sys, _>("sys", move || sys.clone(), Slot::default()),
     ];
     children.extend(extra(api.clone()));
@@ -171,11 +193,12 @@ fn router_sup(
     retained: Arc<Retained>,
     router: Slot<ractor::ActorRef<crate::routing::router::RouterMsg<SessionHandle>>>,
     retainer: Slot<ractor::ActorRef<crate::routing::retainer::RetainerMsg>>,
+    store: Store,
 ) -> ChildSpec {
     let flags = flags(Strategy::OneForAll, intensity);
     ChildSpec::supervisor("router_sup", move || {
         let routes = routes.clone();
-        let retained = retained.clone();
+        let retained = (retained.clone(), store.clone());
         SupervisorSpec::new(
             flags,
             vec![
@@ -207,11 +230,16 @@ fn sm_sup(intensity: &IntensityConfig, deps: Arc<SmDeps>, pool: SmPool) -> Child
     })
 }
 
-/// `session_sup`: simple_one_for_one over temporary sessions, started by the sm workers.
-fn session_sup(intensity: &IntensityConfig, slot: SupervisorSlot) -> ChildSpec {
+/// `session_sup`: simple_one_for_one over the sessions, started by the sm workers: temporary,
+/// or with a store transient (a killed session is restarted from what the store kept).
+fn session_sup(intensity: &IntensityConfig, slot: SupervisorSlot, stored: bool) -> ChildSpec {
     let (max_restarts, max_seconds) = (intensity.max_restarts, intensity.max_seconds);
     let template = Template {
-        restart: Restart::Temporary,
+        restart: if stored {
+            Restart::Transient
+        } else {
+            Restart::Temporary
+        },
         shutdown: Shutdown::Timeout(SESSION_SHUTDOWN),
         kind: ChildKind::Worker,
     };

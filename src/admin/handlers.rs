@@ -129,6 +129,11 @@ pub async fn stats(State(broker): State<BrokerApi>) -> Json<Value> {
     Json(json!(broker.stats().stats()))
 }
 
+/// `GET /api/v1/store`: the durable store's figures (`arbor ctl store`).
+pub async fn store(State(broker): State<BrokerApi>) -> Json<Value> {
+    Json(json!(broker.store().info()))
+}
+
 /// `GET /api/v1/metrics`: emqttd_metrics' counters by name (`packets/publish/received`, …).
 pub async fn metrics(State(broker): State<BrokerApi>) -> Json<Value> {
     Json(json!(broker.stats().report()))

@@ -119,6 +119,7 @@ pub fn router(broker: BrokerApi) -> Router {
         .route("/api/v1/events", get(events::list))
         .route("/api/v1/events/stream", get(events::stream))
         .route("/api/v1/stats", get(handlers::stats))
+        .route("/api/v1/store", get(handlers::store))
         .route("/api/v1/metrics", get(handlers::metrics))
         .route("/api/v1/routes", get(handlers::routes))
         .route("/api/v1/listeners", get(handlers::listeners))

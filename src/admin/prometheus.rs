@@ -16,6 +16,7 @@
 //!   `arbor_retained_messages`, each with a `_max` twin, `arbor_listener_connections{listener,kind}`,
 //!   `arbor_listener_max_connections{listener,kind}`, `arbor_uptime_seconds`.
 
+use arbor_actors::store::StoreInfo;
 use std::fmt;
 
 use arbor_actors::api::BrokerApi;
@@ -97,6 +98,64 @@ fn by_type(types: &[PacketType], count: impl Fn(PacketType) -> u64) -> Vec<Sampl
         .iter()
         .map(|&kind| (vec![("type", packet_name(kind).to_string())], count(kind)))
         .collect()
+}
+
+/// The durable store's figures (all 0 with `storage.backend = "memory"`).
+fn store(e: &mut DescriptorEncoder, info: &StoreInfo) -> fmt::Result {
+    gauge(
+        e,
+        "arbor_store_size_bytes",
+        "Bytes the store's files take on disk",
+        info.size_bytes,
+    )?;
+    gauge(
+        e,
+        "arbor_store_sessions",
+        "Persistent sessions in the store",
+        info.sessions,
+    )?;
+    gauge(
+        e,
+        "arbor_store_messages",
+        "Messages in the store (queued or inflight)",
+        info.messages,
+    )?;
+    gauge(
+        e,
+        "arbor_store_retained",
+        "Retained messages in the store",
+        info.retained,
+    )?;
+    gauge(
+        e,
+        "arbor_store_last_commit_ms",
+        "Unix milliseconds of the store's last commit",
+        info.last_commit_ms,
+    )?;
+    counter(
+        e,
+        "arbor_store_commits",
+        "Store commits (each one group of writes)",
+        info.commits,
+    )?;
+    counter(
+        e,
+        "arbor_store_commit_errors",
+        "Store commits that failed (nothing of them acknowledged)",
+        info.commit_errors,
+    )?;
+    counter(
+        e,
+        "arbor_store_bytes_written",
+        "Bytes of keys and values the store wrote",
+        info.bytes_written,
+    )?;
+    counter(
+        e,
+        "arbor_store_cancelled",
+        "Store writes cancelled in their batch (acknowledged before the commit)",
+        info.cancelled,
+    )
 }
 
 /// Every supervisor's path and the restarts it performed on its children.
@@ -296,6 +355,8 @@ impl Collector for BrokerCollector {
             MetricType::Counter,
             shutdowns,
         )?;
+
+        store(e, &broker.store().info())?;
 
         let mut restarts = Vec::new();
         if let Some(root) = broker.root() {

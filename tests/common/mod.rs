@@ -31,6 +31,8 @@ pub fn test_config() -> BrokerConfig {
     listener.acceptors = 4;
     config.admin.bind = "127.0.0.1:0".parse().expect("addr");
     config.sm.pool_size = 4;
+    // In memory: each test's broker is its own; the store's tests set a directory of their own.
+    config.storage.backend = arbor_actors::config::StorageBackend::Memory;
     config
 }
 

@@ -141,6 +141,7 @@ impl ConnectionState {
             ip: self.peer.ip(),
             keepalive: granted.keepalive,
             level: connect.level,
+            durable: !granted.expiry.is_zero() && self.deps.publisher.store().enabled(),
         }))
     }
 

@@ -19,6 +19,13 @@
 //! it); PUBACK/PUBREC reason codes (0x87 not authorized, 0x10 no matching subscribers); and
 //! DISCONNECT's reason (0x04 publishes the will) and Session Expiry Interval.
 //!
+//! With a store, a read that routed a QoS 1/2 message to a persistent session (or stored a
+//! retained one, or a QoS 2 receipt) waits for the store before it hands its session the
+//! acknowledgements: a PUBACK/PUBREC goes out only once the message cannot be lost
+//! ([`crate::store`]). Deliveries are cast before that wait; only the acknowledgements wait.
+//! A commit that fails sends no acknowledgement (MQTT 5: the reason 0x80 instead), so the
+//! client sends the message again.
+//!
 //! The common path waits for nothing, so it is plain code: [`Inbound::packet`] and
 //! [`Inbound::end_batch`] return a [`Wait`] only for what must wait (a QoS 2 receipt, a retained
 //! message stored before its ack, DISCONNECT, read credits, a subscriber over its high water).
@@ -73,6 +80,10 @@ pub(super) struct Inbound {
     aliases: InAliases,
     /// MQTT 5: QoS 1/2 PUBLISHes of this read (none of them acknowledged yet).
     unacked: u16,
+    /// Whether its session is stored (its QoS 2 receipts are too).
+    durable: bool,
+    /// This read stored something: its acknowledgements wait for the store.
+    stored: bool,
 }
 
 impl Inbound {
@@ -90,6 +101,8 @@ impl Inbound {
             level: attached.level,
             aliases: InAliases::default(),
             unacked: 0,
+            durable: attached.durable,
+            stored: false,
         }
     }
 
@@ -203,6 +216,7 @@ impl Inbound {
         if let Some(load) = routed.pressure {
             self.pressure.get_or_insert(load);
         }
+        self.stored |= routed.stored;
         routed.delivered > 0
     }
 
@@ -217,6 +231,8 @@ impl Inbound {
     ) -> Result<(), Close> {
         self.run.cast();
         self.deps.publisher.retain_and_wait(&msg).await;
+        // The retainer sent the store its write before it answered: the wait covers it.
+        self.stored |= self.deps.publisher.store().enabled();
         let routed = self.route(msg);
         self.to_session
             .push(ToSession::Reply(kind(acked(ack, true, routed))));
@@ -242,7 +258,8 @@ impl Inbound {
             return Err(Close::Violation(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED, why.into()));
         }
         let ack = Ack::new(pkid);
-        match (qos2 == Qos2::New && allowed, msg.retain) {
+        let new = qos2 == Qos2::New;
+        match (new && allowed, msg.retain) {
             (true, true) => self.retained_then(msg, Packet::PubRec, ack).await?,
             (true, false) => {
                 let routed = self.route(msg);
@@ -253,6 +270,14 @@ impl Inbound {
                 let ack = acked(ack, allowed, true);
                 self.to_session.push(ToSession::Reply(Packet::PubRec(ack)));
             }
+        }
+        if new && self.durable {
+            // After the message's inserts: a durable receipt implies a durable message, so a
+            // resend after a crash is recognised only if the first copy was kept.
+            let key = crate::store::keys::receipt(&self.client_id, pkid.get());
+            let op = crate::store::Op::Insert(crate::store::Table::Receipts, key, bytes::Bytes::new());
+            self.deps.publisher.store().send(vec![op]);
+            self.stored = true;
         }
         Ok(())
     }
@@ -304,6 +329,18 @@ impl Inbound {
     fn hand_over(&mut self) -> Step<'_> {
         self.run.cast();
         self.unacked = 0;
+        if std::mem::take(&mut self.stored) {
+            return Ok(Some(Box::pin(async move {
+                let durable = self.deps.publisher.store().barrier(Vec::new()).await;
+                if let Err(e) = durable {
+                    self.not_durable(&e);
+                }
+                match self.hand_over()? {
+                    Some(wait) => wait.await,
+                    None => Ok(()),
+                }
+            })));
+        }
         if self.to_session.is_empty() {
             return Ok(None);
         }
@@ -326,6 +363,21 @@ impl Inbound {
                 self.send_to_session()
             }))),
         }
+    }
+
+    /// The store failed to keep this read's messages: none of its PUBACKs/PUBRECs is sent
+    /// (an MQTT 5 client gets 0x80 instead), so the client sends them again; other packets go.
+    fn not_durable(&mut self, error: &crate::store::StoreError) {
+        tracing::debug!(client_id = %self.client_id, %error, "not acknowledged: the store failed");
+        let v5 = self.level == ProtocolLevel::V5;
+        self.to_session.retain_mut(|p| match p {
+            ToSession::Reply(Packet::PubAck(ack) | Packet::PubRec(ack)) if v5 => {
+                ack.reason = ReasonCode::UNSPECIFIED_ERROR;
+                true
+            }
+            ToSession::Reply(_) => false,
+            ToSession::Client(_) => true,
+        });
     }
 
     fn send_to_session(&mut self) -> Result<(), Close> {

@@ -181,6 +181,8 @@ pub struct Attached {
     pub keepalive: u16,
     /// The protocol level.
     pub level: ProtocolLevel,
+    /// Whether its session is stored (persistent, with a store): its QoS 2 receipts are too.
+    pub durable: bool,
 }
 
 /// How the reader goes on after CONNECT (or an AUTH during it).

@@ -31,6 +31,8 @@ pub struct Load {
     waiting: AtomicBool,
     room: Notify,
     dropped: AtomicU64,
+    /// Its QoS 1/2 deliveries are stored before they are cast (a persistent session).
+    durable: AtomicBool,
 }
 
 /// What the publish path may do with one more message for a session.
@@ -56,6 +58,7 @@ impl Load {
             waiting: AtomicBool::new(false),
             room: Notify::new(),
             dropped: AtomicU64::new(0),
+            durable: AtomicBool::new(false),
         }
     }
 
@@ -164,6 +167,16 @@ impl Load {
         if offline && self.waiting.swap(false, Ordering::AcqRel) {
             self.room.notify_waiters();
         }
+    }
+
+    /// Whether its QoS 1/2 deliveries are stored before they are cast.
+    pub fn is_durable(&self) -> bool {
+        self.durable.load(Ordering::Acquire)
+    }
+
+    /// Makes its QoS 1/2 deliveries stored (a persistent session with a store) or not.
+    pub fn set_durable(&self, durable: bool) {
+        self.durable.store(durable, Ordering::Release);
     }
 
     /// Publishers waited too long: stop pausing them for this session until it recovers.

@@ -8,11 +8,17 @@
 //! A publisher's burst to one subscriber is one mailbox message ([`Run`]), not one per PUBLISH:
 //! consecutive deliveries to the same inbox are held and cast together when the target changes
 //! or the caller ends its batch. Order per subscriber is kept either way.
+//!
+//! A QoS 1/2 delivery to a durable inbox (a persistent session, with a store) is stored first:
+//! its insert goes to the store ([`crate::store`]) before the delivery is cast, and
+//! [`Routed::stored`] tells the caller to wait for the store before it acknowledges.
 
 use std::sync::Arc;
 
 use arbor_supervisors::Slot;
 use ractor::ActorRef;
+
+use bytes::Bytes;
 
 use crate::codec::QoS;
 use crate::message::Message;
@@ -20,15 +26,19 @@ use crate::observability::metrics::Metrics;
 use crate::routing::load::{Admit, Load};
 use crate::routing::retainer::RetainerMsg;
 use crate::routing::trie::{RouteTable, Subscriber};
+use crate::store::{MessageRecord, Op, Store, Table};
 use crate::timeouts;
 
-/// Deliveries cast to one inbox: one message or a publisher's burst, in order, each at the QoS of
-/// the subscription that matched.
+/// One delivery: the message, the QoS of the subscription that matched, and the sequence number
+/// under which it is stored for its inbox (0: not stored).
+pub type Delivery = (Arc<Message>, QoS, u64);
+
+/// Deliveries cast to one inbox: one message or a publisher's burst, in order.
 pub enum Deliveries {
     /// One message.
-    One(Arc<Message>, QoS),
+    One(Arc<Message>, QoS, u64),
     /// Several, in publish order.
-    Many(Vec<(Arc<Message>, QoS)>),
+    Many(Vec<Delivery>),
 }
 
 impl Deliveries {
@@ -54,6 +64,8 @@ pub trait Inbox: Subscriber {
     fn deliver(&self, deliveries: Deliveries) -> bool;
     /// Whether `other` is the same inbox (one run per inbox).
     fn same_inbox(&self, other: &Self) -> bool;
+    /// The key under which its QoS 1/2 deliveries are stored, if it is durable.
+    fn durable_key(&self) -> Option<&str>;
 }
 
 /// Where a publish went.
@@ -63,14 +75,18 @@ pub struct Routed {
     pub delivered: usize,
     /// An inbox over its high water: the publisher should pause until it has room.
     pub pressure: Option<Arc<Load>>,
+    /// Stored for a durable inbox: the publisher's acknowledgement waits for the store.
+    pub stored: bool,
 }
 
 /// Deliveries held while they go to one inbox (see the module docs), and the scratch buffer of
 /// route lookups, kept so that routing allocates nothing per message.
 pub struct Run<S: Inbox> {
     to: Option<S>,
-    msgs: Vec<(Arc<Message>, QoS)>,
+    msgs: Vec<Delivery>,
     matches: Vec<(S, u8)>,
+    /// A message's admitted deliveries, held until its inserts are sent to the store.
+    admitted: Vec<(S, QoS, u64)>,
 }
 
 impl<S: Inbox> Default for Run<S> {
@@ -79,17 +95,18 @@ impl<S: Inbox> Default for Run<S> {
             to: None,
             msgs: Vec::new(),
             matches: Vec::new(),
+            admitted: Vec::new(),
         }
     }
 }
 
 impl<S: Inbox> Run<S> {
-    fn push(&mut self, to: S, msg: Arc<Message>, qos: QoS) {
+    fn push(&mut self, to: S, msg: Arc<Message>, qos: QoS, seq: u64) {
         if !self.to.as_ref().is_some_and(|held| held.same_inbox(&to)) {
             self.cast();
             self.to = Some(to);
         }
-        self.msgs.push((msg, qos));
+        self.msgs.push((msg, qos, seq));
     }
 
     /// Casts what is held; true if there was something.
@@ -98,7 +115,7 @@ impl<S: Inbox> Run<S> {
         let n = self.msgs.len();
         let deliveries = match self.msgs.pop() {
             None => return false,
-            Some((msg, qos)) if n == 1 => Deliveries::One(msg, qos),
+            Some((msg, qos, seq)) if n == 1 => Deliveries::One(msg, qos, seq),
             Some(last) => {
                 self.msgs.push(last);
                 Deliveries::Many(std::mem::take(&mut self.msgs))
@@ -116,6 +133,7 @@ pub struct Publisher<S: Subscriber> {
     routes: Arc<RouteTable<S>>,
     retainer: Slot<ActorRef<RetainerMsg>>,
     metrics: Arc<Metrics>,
+    store: Store,
 }
 
 impl<S: Subscriber> Clone for Publisher<S> {
@@ -124,22 +142,31 @@ impl<S: Subscriber> Clone for Publisher<S> {
             routes: self.routes.clone(),
             retainer: self.retainer.clone(),
             metrics: self.metrics.clone(),
+            store: self.store.clone(),
         }
     }
 }
 
 impl<S: Inbox> Publisher<S> {
-    /// The publish path over `routes`, storing retained messages through `retainer`.
+    /// The publish path over `routes`, storing retained messages through `retainer` and
+    /// deliveries to durable inboxes in `store`.
     pub fn new(
         routes: Arc<RouteTable<S>>,
         retainer: Slot<ActorRef<RetainerMsg>>,
         metrics: Arc<Metrics>,
+        store: Store,
     ) -> Self {
         Self {
             routes,
             retainer,
             metrics,
+            store,
         }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// The route table, to read.
@@ -174,9 +201,13 @@ impl<S: Inbox> Publisher<S> {
             Metrics::add(&m.messages_dropped, 1);
         }
         let mut routed = Routed::default();
+        let mut admitted = std::mem::take(&mut run.admitted);
+        let mut ops = Vec::new();
+        let mut record: Option<(QoS, Bytes)> = None;
         for (inbox, sub_qos) in matches.drain(..) {
             let qos = QoS::from_u8(sub_qos).unwrap_or(QoS::AtMostOnce);
-            match inbox.load().admit(msg.qos.min(qos).as_u8()) {
+            let effective = msg.qos.min(qos);
+            match inbox.load().admit(effective.as_u8()) {
                 Admit::Drop => {
                     m.mqueue_drop();
                     continue;
@@ -185,8 +216,29 @@ impl<S: Inbox> Publisher<S> {
                 Admit::Pressure | Admit::Yes => {}
             }
             routed.delivered += 1;
-            run.push(inbox, msg.clone(), qos);
+            let mut seq = 0;
+            if let (QoS::AtLeastOnce | QoS::ExactlyOnce, Some(key)) = (effective, inbox.durable_key()) {
+                seq = self.store.next_seq();
+                let value = match &record {
+                    Some((q, bytes)) if *q == qos => bytes.clone(),
+                    _ => record.insert((qos, MessageRecord::encode(&msg, qos))).1.clone(),
+                };
+                ops.push(Op::Insert(
+                    Table::Messages,
+                    crate::store::keys::message(key, seq),
+                    value,
+                ));
+            }
+            admitted.push((inbox, qos, seq));
         }
+        // Stored before any of them is cast, so a subscriber's acknowledgement (a delete)
+        // reaches the store after the insert.
+        routed.stored = !ops.is_empty();
+        self.store.send(ops);
+        for (inbox, qos, seq) in admitted.drain(..) {
+            run.push(inbox, msg.clone(), qos, seq);
+        }
+        run.admitted = admitted;
         run.matches = matches;
         routed
     }

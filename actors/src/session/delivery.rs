@@ -31,31 +31,32 @@ impl SessionState {
     /// Messages from the publish path (each counted in the load when it was cast).
     pub(super) fn routed(&mut self, deliveries: Deliveries) {
         match deliveries {
-            Deliveries::One(msg, qos) => self.routed_one(msg, qos),
+            Deliveries::One(msg, qos, seq) => self.routed_one(msg, qos, seq),
             Deliveries::Many(msgs) => {
-                for (msg, qos) in msgs {
-                    self.routed_one(msg, qos);
+                for (msg, qos, seq) in msgs {
+                    self.routed_one(msg, qos, seq);
                 }
             }
         }
     }
 
-    fn routed_one(&mut self, msg: Arc<Message>, sub_qos: QoS) {
+    fn routed_one(&mut self, msg: Arc<Message>, sub_qos: QoS, seq: u64) {
         self.reg.handle.load.handled();
         if msg.v5.is_some() && msg.expired(Instant::now()) {
             Metrics::add(&self.deps.metrics.messages_expired, 1);
+            self.forget(seq);
             return;
         }
         let out = if self.with_options {
             match self.matched(msg) {
                 Some(out) => out,
-                None => return,
+                None => return self.forget(seq),
             }
         } else {
             let qos = msg.qos.min(sub_qos);
             Outgoing::plain(msg, qos)
         };
-        self.deliver(out);
+        self.deliver(Outgoing { seq, ..out });
     }
 
     /// Sends now if it may (see the module docs), or queues.
@@ -68,6 +69,9 @@ impl SessionState {
         } else {
             for _ in 0..self.mqueue.push(out, !self.reg.handle.load.is_stalled()) {
                 self.deps.metrics.mqueue_drop();
+            }
+            for seq in self.mqueue.take_dropped_seqs() {
+                self.forget(seq);
             }
             self.drain();
         }
@@ -84,6 +88,7 @@ impl SessionState {
                 if out.msg.v5.is_some() && out.msg.expired(Instant::now()) {
                     // Expired while queued [MQTT-3.3.2-5].
                     Metrics::add(&self.deps.metrics.messages_expired, 1);
+                    self.forget(out.seq);
                     continue;
                 }
                 self.send_now(out);
@@ -97,7 +102,10 @@ impl SessionState {
         } else {
             let pkid = self.inflight.next_id();
             if self.send(&out, Some(pkid), false) {
+                self.note_sent(out.seq, pkid, Stage::Published);
                 self.inflight.insert(pkid, out, Instant::now());
+            } else {
+                self.forget(out.seq);
             }
         }
     }
@@ -132,7 +140,9 @@ impl SessionState {
                 }
             }
         }
-        super::receipts::expire(&mut self.awaiting_rel, now, await_rel);
+        for pkid in super::receipts::expire(&mut self.awaiting_rel, now, await_rel) {
+            self.receipt_done(pkid);
+        }
     }
 
     /// Schedules the next retry/expiry pass if one is owed and none is scheduled.

@@ -105,29 +105,24 @@ impl Inflight {
         });
     }
 
-    /// PUBACK (QoS 1) or PUBCOMP (QoS 2): the message is done. Returns whether it was inflight.
-    pub fn complete(&mut self, pkid: PacketId) -> bool {
+    /// PUBACK (QoS 1) or PUBCOMP (QoS 2): the message is done. Returns its store sequence
+    /// number (0: not stored) if it was inflight.
+    pub fn complete(&mut self, pkid: PacketId) -> Option<u64> {
         // Clients acknowledge in order [MQTT-4.6.0-2], so the oldest entry is the usual match.
         if self.entries.front().is_some_and(|e| e.pkid == pkid) {
-            self.entries.pop_front();
-            return true;
+            return self.entries.pop_front().map(|e| e.out.seq);
         }
-        match self.entries.iter().position(|e| e.pkid == pkid) {
-            Some(at) => self.entries.remove(at).is_some(),
-            None => false,
-        }
+        let at = self.entries.iter().position(|e| e.pkid == pkid)?;
+        self.entries.remove(at).map(|e| e.out.seq)
     }
 
-    /// PUBREC: the QoS 2 message moves to waiting for PUBCOMP. Returns whether it was inflight.
-    pub fn received(&mut self, pkid: PacketId, now: Instant) -> bool {
-        match self.entries.iter_mut().find(|e| e.pkid == pkid) {
-            Some(entry) => {
-                entry.stage = Stage::Released;
-                entry.sent_at = now;
-                true
-            }
-            None => false,
-        }
+    /// PUBREC: the QoS 2 message moves to waiting for PUBCOMP. Returns its store sequence
+    /// number (0: not stored) if it was inflight.
+    pub fn received(&mut self, pkid: PacketId, now: Instant) -> Option<u64> {
+        let entry = self.entries.iter_mut().find(|e| e.pkid == pkid)?;
+        entry.stage = Stage::Released;
+        entry.sent_at = now;
+        Some(entry.out.seq)
     }
 
     /// Entries in send order (for a resend after a takeover).
@@ -160,10 +155,10 @@ mod tests {
         let b = w.push(out(1, QoS::ExactlyOnce), t0);
         assert_ne!(a, b);
         assert!(!w.has_room());
-        assert!(w.received(b, t0));
+        assert!(w.received(b, t0).is_some());
         assert_eq!(w.iter().nth(1).unwrap().stage, Stage::Released);
-        assert!(w.complete(a));
-        assert!(!w.complete(a), "a second PUBACK is ignored");
+        assert!(w.complete(a).is_some());
+        assert!(w.complete(a).is_none(), "a second PUBACK is ignored");
         assert!(w.has_room());
         let later = t0 + std::time::Duration::from_secs(30);
         assert_eq!(w.due(t0, later).len(), 1);

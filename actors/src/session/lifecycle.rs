@@ -128,6 +128,7 @@ impl SessionState {
             cell: attach.conn,
             identity: Box::new(attach.identity),
         });
+        self.set_durable();
         // MQTT 3.1 has no session-present flag.
         let session_present = attach.session_present && attach.level != ProtocolLevel::V31;
         self.write(&Packet::ConnAck(ConnAck {
@@ -185,6 +186,7 @@ impl SessionState {
                 return false;
             }
             self.expiry = expiry_of(secs, self.deps.config.expiry_interval);
+            self.set_durable();
         }
         if !disconnect.with_will {
             self.will = None;
@@ -203,24 +205,35 @@ impl SessionState {
         self.conn = None;
         self.outbox.detach();
         self.release_credit();
-        self.reg.handle.load.set_offline(true);
         if self.expiry.is_zero() {
+            self.reg.handle.load.set_offline(true);
             self.publish_will();
+            self.end_stored();
             myself.stop(None);
             return;
         }
+        self.away_since(myself, Duration::ZERO);
+        self.save();
+    }
+
+    /// The session is without a client, which left `away` ago (0, or before the broker
+    /// restarted): its delayed will and its expiry count from then.
+    pub(super) fn away_since(&mut self, myself: &ActorRef<SessionMsg>, away: Duration) {
+        self.reg.handle.load.set_offline(true);
         self.expiry_gen += 1;
         let generation = self.expiry_gen;
+        let left = self.expiry.saturating_sub(away);
         if self.will.is_some() {
             let delay = self.v5.as_ref().map_or(Duration::ZERO, |v5| v5.will_delay);
+            let delay = delay.saturating_sub(away);
             if delay.is_zero() {
                 self.publish_will();
-            } else if delay < self.expiry {
+            } else if delay < left {
                 myself.send_after(delay, move || SessionMsg::WillDue(generation));
             }
             // Otherwise the session ends first, and publishes it then.
         }
-        myself.send_after(self.expiry, move || SessionMsg::Expire(generation));
+        myself.send_after(left, move || SessionMsg::Expire(generation));
     }
 
     /// Publishes the will, if there is one (once).
@@ -231,6 +244,7 @@ impl SessionState {
             self.deps.publisher.retain(&will);
         }
         self.deps.publisher.publish(will);
+        self.save();
     }
 }
 

@@ -21,6 +21,7 @@
 
 mod aliases;
 mod delivery;
+mod durable;
 pub mod inflight;
 mod info;
 pub(crate) mod lifecycle;
@@ -28,6 +29,7 @@ pub mod mqueue;
 pub mod outbox;
 mod receipts;
 pub mod registry;
+pub mod restorer;
 pub mod sm;
 mod subscriptions;
 
@@ -111,6 +113,9 @@ impl Inbox for SessionHandle {
     fn same_inbox(&self, other: &Self) -> bool {
         self.session.get_id() == other.session.get_id()
     }
+    fn durable_key(&self) -> Option<&str> {
+        self.load.is_durable().then_some(&*self.client_id)
+    }
 }
 
 /// What the connection's reader hands the session, in the order the client sent it.
@@ -179,8 +184,16 @@ pub struct SessionArgs {
     pub client_id: Arc<str>,
     /// Clean session (3.1.1) or Clean Start (MQTT 5) flag.
     pub clean: bool,
-    /// The connection that created it.
-    pub attach: Box<Attach>,
+    /// A connection, or what the store kept.
+    pub start: Start,
+}
+
+/// How a session starts.
+pub enum Start {
+    /// A connecting client opens it.
+    Attach(Box<Attach>),
+    /// It comes back, detached, from the store (at boot, or restarted after a kill).
+    Restore(Box<crate::store::SessionImage>),
 }
 
 /// Released when the session ends, however it ends (kill included): its routes (through the
@@ -265,6 +278,10 @@ pub struct SessionState {
     tick_armed: bool,
     expiry_gen: u64,
     created_at: u64,
+    /// Store writes gathered while handling a message ([`durable`]).
+    ops: Vec<crate::store::Op>,
+    /// The first store sequence number that is this session's.
+    since: u64,
 }
 
 impl Worker for Session {
@@ -282,6 +299,7 @@ impl Worker for Session {
         Metrics::gauge_up(&m.sessions, &m.sessions_max);
         let load = Arc::new(Load::new(cfg.max_mqueue_len));
         let outbox = Outbox::new(deps.metrics.clone());
+        let since = deps.publisher.store().peek_seq();
         let mut state = SessionState {
             inflight: Inflight::new(cfg.max_inflight),
             mqueue: MQueue::new(cfg.max_mqueue_len, cfg.mqueue_store_qos0),
@@ -297,7 +315,7 @@ impl Worker for Session {
             },
             deps,
             clean: args.clean,
-            expiry: args.attach.expiry,
+            expiry: Duration::ZERO,
             conn: None,
             outbox,
             will: None,
@@ -309,8 +327,14 @@ impl Worker for Session {
             tick_armed: false,
             expiry_gen: 0,
             created_at: crate::message::unix_now(),
+            ops: Vec::new(),
+            since,
         };
-        state.attach(&myself, *args.attach);
+        match args.start {
+            Start::Attach(attach) => state.attach(&myself, *attach),
+            Start::Restore(image) => Box::pin(state.restore(&myself, *image)).await,
+        }
+        state.flush_store();
         state.flush(&myself);
         Ok(state)
     }
@@ -344,6 +368,7 @@ impl Worker for Session {
                 state.close_connection(&myself, "discarded by a clean session");
                 // A will still waiting its delay goes out as the session ends.
                 state.publish_will();
+                state.end_stored();
                 myself.stop(None);
                 let _ = reply.send(());
             }
@@ -353,11 +378,13 @@ impl Worker for Session {
                     .map(|(f, q)| (f, SubOptions::new(q), None))
                     .collect();
                 let granted = Box::pin(state.subscribe(filters, false)).await;
+                Box::pin(state.store_durable()).await;
                 let _ = reply.send(granted.codes);
                 state.send_retained(granted.filters);
             }
             SessionMsg::Unsubscribe(filters, reply) => {
                 let _ = Box::pin(state.unsubscribe(*filters)).await;
+                Box::pin(state.store_durable()).await;
                 let _ = reply.send(());
             }
             SessionMsg::Flushed(flushed) => {
@@ -380,6 +407,7 @@ impl Worker for Session {
                 if state.conn.is_none() && generation == state.expiry_gen {
                     tracing::info!(client_id = %state.reg.handle.client_id, "persistent session expired");
                     state.publish_will();
+                    state.end_stored();
                     myself.stop(None);
                 }
             }
@@ -392,6 +420,7 @@ impl Worker for Session {
         state.reg.handle.load.set_queued(state.mqueue.len());
         // The write first: arming the retry timer spawns a task, and the client is waiting.
         state.flush(&myself);
+        state.flush_store();
         state.arm_tick(&myself);
         Ok(())
     }
@@ -409,6 +438,7 @@ impl Worker for Session {
         };
         if ended.is_some() && state.conn.as_ref().map(|c| c.cell.get_id()) == ended {
             state.detach(&myself);
+            state.flush_store();
         }
         std::future::ready(Ok(()))
     }
@@ -471,19 +501,23 @@ impl SessionState {
     async fn client_packet(&mut self, packet: Packet) {
         match packet {
             Packet::PubAck(ack) | Packet::PubComp(ack) => {
-                if self.inflight.complete(ack.pkid) {
+                if let Some(seq) = self.inflight.complete(ack.pkid) {
+                    self.forget(seq);
                     self.drain();
                 }
             }
             Packet::PubRec(ack) => {
-                self.inflight.received(ack.pkid, Instant::now());
+                if let Some(seq) = self.inflight.received(ack.pkid, Instant::now()) {
+                    self.note_sent(seq, ack.pkid, inflight::Stage::Released);
+                }
                 self.write(&Packet::PubRel(Ack::new(ack.pkid)));
             }
             Packet::PubRel(ack) => {
                 let mut comp = Ack::new(ack.pkid);
-                if self.awaiting_rel.remove(&ack.pkid).is_none() {
+                match self.awaiting_rel.remove(&ack.pkid) {
+                    Some(_) => self.receipt_done(ack.pkid),
                     // MQTT 5 says so; 3.1.1 has no reason codes (the encoder leaves it out).
-                    comp.reason = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
+                    None => comp.reason = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND,
                 }
                 self.write(&Packet::PubComp(comp));
             }
@@ -494,6 +528,7 @@ impl SessionState {
                     .and_then(|p| p.subscription_ids.first().copied());
                 let filters = subscribe.filters.into_iter().map(|(f, o)| (f, o, id)).collect();
                 let granted = self.subscribe(filters, true).await;
+                self.store_durable().await;
                 self.write(&Packet::SubAck(crate::codec::SubAck {
                     pkid: subscribe.pkid,
                     return_codes: granted.codes,
@@ -504,6 +539,7 @@ impl SessionState {
             }
             Packet::Unsubscribe(unsubscribe) => {
                 let reasons = self.unsubscribe(unsubscribe.filters).await;
+                self.store_durable().await;
                 let mut unsuback = UnsubAck::new(unsubscribe.pkid);
                 if self.outbox.level() == ProtocolLevel::V5 {
                     unsuback.reasons = reasons;

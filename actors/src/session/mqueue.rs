@@ -24,6 +24,8 @@ pub struct Outgoing {
     pub retain: bool,
     /// MQTT 5: the identifiers of the subscriptions it matched [MQTT-3.3.4-3].
     pub sub_ids: Option<Box<[u32]>>,
+    /// Its sequence number in the store (0: not stored), deleted there once it is done.
+    pub seq: u64,
 }
 
 impl Outgoing {
@@ -34,6 +36,7 @@ impl Outgoing {
             qos,
             retain: false,
             sub_ids: None,
+            seq: 0,
         }
     }
 }
@@ -45,6 +48,8 @@ pub struct MQueue {
     store_qos0: bool,
     queue: VecDeque<Outgoing>,
     dropped: u64,
+    /// Store sequence numbers of dropped messages, for the session to delete.
+    dropped_seqs: Vec<u64>,
 }
 
 impl MQueue {
@@ -55,6 +60,7 @@ impl MQueue {
             store_qos0,
             queue: VecDeque::new(),
             dropped: 0,
+            dropped_seqs: Vec::new(),
         }
     }
 
@@ -70,7 +76,9 @@ impl MQueue {
         }
         let mut dropped = 0;
         while self.max_len > 0 && !hold && self.queue.len() >= self.max_len {
-            self.queue.pop_front();
+            if let Some(old) = self.queue.pop_front().filter(|o| o.seq != 0) {
+                self.dropped_seqs.push(old.seq);
+            }
             dropped += 1;
             if out.qos == QoS::AtMostOnce {
                 break;
@@ -104,6 +112,11 @@ impl MQueue {
     /// Messages dropped so far.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// The store sequence numbers of messages dropped since the last call.
+    pub fn take_dropped_seqs(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.dropped_seqs)
     }
 }
 

@@ -10,7 +10,15 @@ use crate::lazy_map::LazyMap;
 /// first use (most clients never publish at QoS 2).
 pub(super) type Receipts = LazyMap<PacketId, Instant>;
 
-/// Keeps the receipts younger than `timeout`.
-pub(super) fn expire(receipts: &mut Receipts, now: Instant, timeout: std::time::Duration) {
-    receipts.retain(|_, at| now.saturating_duration_since(*at) < timeout);
+/// Keeps the receipts younger than `timeout`; returns the packet ids of the others.
+pub(super) fn expire(receipts: &mut Receipts, now: Instant, timeout: std::time::Duration) -> Vec<PacketId> {
+    let mut expired = Vec::new();
+    receipts.retain(|&pkid, at| {
+        let keep = now.saturating_duration_since(*at) < timeout;
+        if !keep {
+            expired.push(pkid);
+        }
+        keep
+    });
+    expired
 }

@@ -7,6 +7,11 @@
 //! publishes the `$SYS/brokers/<node>/clients/<id>/connected|disconnected` notices, since it sees
 //! every connect and every connection's end, kills included.
 //!
+//! With a store, sessions come back from it: at boot each worker starts the stored sessions of
+//! its share before the listeners open ([`SmMsg::Restore`]), and a persistent session killed
+//! while running is restarted by session_sup (transient) from what the store kept, then asks
+//! its worker to register it again ([`SmMsg::Adopt`]).
+//!
 //! The registry is not in the workers: the tree creates it for sm_sup and hands it to each of
 //! them at start, so when one crashes and sm_sup restarts the pool (one_for_all) no session is
 //! forgotten; each new worker monitors its share of the registry again and drops the entries
@@ -16,13 +21,14 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use arbor_supervisors::{DynamicChild, ExitReason, Slot, SupervisorSlot, Worker};
+use arbor_supervisors::{spec::start_fn, DynamicChild, ExitReason, Slot, StartError, SupervisorSlot, Worker};
 use ractor::{ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
 use crate::observability::notices;
 use crate::routing::publish::Publisher;
 use crate::session::registry::{ClientInfo, Entry, Registry};
-use crate::session::{Attach, Session, SessionArgs, SessionDeps, SessionHandle, SessionMsg};
+use crate::session::{Attach, Session, SessionArgs, SessionDeps, SessionHandle, SessionMsg, Start};
+use crate::store::SessionImage;
 use crate::timeouts;
 
 /// What the sm workers need: built once by the tree for sm_sup.
@@ -37,6 +43,8 @@ pub struct SmDeps {
     pub node: String,
     /// Number of workers.
     pub pool_size: usize,
+    /// The pool (a restarted session asks its worker to register it).
+    pub pool: SmPool,
 }
 
 /// The pool: slot `i` holds the live `sm/i`.
@@ -99,6 +107,10 @@ pub enum SmMsg {
     Ping(RpcReplyPort<usize>),
     /// Open the session of a connecting client (emqttd_sm:start_session).
     Open(Box<Open>, RpcReplyPort<Opened>),
+    /// Start these stored sessions, detached (at boot); replies how many started.
+    Restore(Vec<SessionImage>, RpcReplyPort<usize>),
+    /// A session restarted from the store after a crash: register it again.
+    Adopt(Arc<str>, ActorRef<SessionMsg>),
 }
 
 /// What `sm/i` starts with.
@@ -159,6 +171,11 @@ impl Worker for Sm {
                 let opened = Box::pin(state.open(&myself, *open)).await;
                 let _ = reply.send(opened);
             }
+            SmMsg::Restore(images, reply) => {
+                let started = Box::pin(state.restore(&myself, images)).await;
+                let _ = reply.send(started);
+            }
+            SmMsg::Adopt(client_id, session) => state.adopt(&myself, client_id, session),
         }
         Ok(())
     }
@@ -272,7 +289,8 @@ impl SmState {
                     let _ = old.session.get_cell().wait(Some(timeouts::SESSION_CALL)).await;
                 }
                 attach.session_present = false;
-                (self.start_session(client_id.clone(), clean, attach).await?, false)
+                let start = Start::Attach(attach);
+                (self.start_session(client_id.clone(), clean, start).await?, false)
             }
         };
         self.watch(myself, session.get_cell(), Watch::Session, client_id.clone());
@@ -298,11 +316,54 @@ impl SmState {
         Ok((session, present))
     }
 
+    /// Starts stored sessions, detached, and registers them (boot, before the listeners).
+    async fn restore(&mut self, myself: &ActorRef<SmMsg>, images: Vec<SessionImage>) -> usize {
+        let mut started = 0;
+        for image in images {
+            let client_id = image.client_id.clone();
+            match self
+                .start_session(client_id.clone(), false, Start::Restore(Box::new(image)))
+                .await
+            {
+                Ok(session) => {
+                    self.register(myself, client_id, session);
+                    started += 1;
+                }
+                Err(e) => tracing::error!(%client_id, error = %e, "a stored session could not be started"),
+            }
+        }
+        started
+    }
+
+    /// A session restarted from the store: registered again, unless a client opened a new one
+    /// for its id meanwhile (then the restarted one stops, leaving the store to the other).
+    fn adopt(&mut self, myself: &ActorRef<SmMsg>, client_id: Arc<str>, session: ActorRef<SessionMsg>) {
+        if let Some(other) = self.deps.registry.get(&client_id).filter(Entry::alive) {
+            if other.session.get_id() != session.get_id() {
+                tracing::info!(%client_id, "a restarted session was superseded by a new one");
+                let why = ExitReason::Shutdown(Some("superseded".into())).to_reason();
+                session.get_cell().stop(Some(why));
+                return;
+            }
+        }
+        self.register(myself, client_id, session);
+    }
+
+    fn register(&mut self, myself: &ActorRef<SmMsg>, client_id: Arc<str>, session: ActorRef<SessionMsg>) {
+        self.watch(myself, session.get_cell(), Watch::Session, client_id.clone());
+        let entry = Entry {
+            session,
+            clean: false,
+            client: None,
+        };
+        self.deps.registry.insert(client_id, entry);
+    }
+
     async fn start_session(
         &self,
         client_id: Arc<str>,
         clean: bool,
-        attach: Box<Attach>,
+        start: Start,
     ) -> Result<ActorRef<SessionMsg>, String> {
         let sup = self
             .deps
@@ -314,11 +375,14 @@ impl SmState {
             deps: self.deps.sessions.clone(),
             client_id,
             clean,
-            attach,
+            start,
         };
-        let child = DynamicChild::once(id, move |ctx| {
-            arbor_supervisors::worker::start::<Session>(ctx, args)
-        });
+        let child = match self.deps.sessions.publisher.store().enabled() {
+            true => DynamicChild::repeat(id, restartable(args, self.deps.pool.clone())),
+            false => DynamicChild::once(id, move |ctx| {
+                arbor_supervisors::worker::start::<Session>(ctx, args)
+            }),
+        };
         let cell = sup
             .start_child(child)
             .await
@@ -326,4 +390,41 @@ impl SmState {
             .ok_or_else(|| "session ignored".to_string())?;
         Ok(cell.into())
     }
+}
+
+/// A session's start for session_sup when there is a store (transient: restarted after a
+/// crash): first with `args`, afterwards from what the store kept of it (nothing kept, as for
+/// a clean session: not restarted), asking its sm worker to register it again.
+fn restartable(args: SessionArgs, pool: SmPool) -> arbor_supervisors::spec::StartFn {
+    let (deps, client_id) = (args.deps.clone(), args.client_id.clone());
+    let first = parking_lot::Mutex::new(Some(args));
+    start_fn(move |ctx| {
+        let first = first.lock().take();
+        let (deps, client_id, pool) = (deps.clone(), client_id.clone(), pool.clone());
+        async move {
+            let restarted = first.is_none();
+            let args = match first {
+                Some(args) => args,
+                None => {
+                    let image = deps.publisher.store().load(client_id.clone()).await;
+                    let Some(image) = image.map_err(StartError::failed)? else {
+                        return Ok(None);
+                    };
+                    tracing::info!(%client_id, queued = image.messages.len(), "session restarted from the store");
+                    let start = Start::Restore(Box::new(image));
+                    SessionArgs {
+                        deps,
+                        client_id: client_id.clone(),
+                        clean: false,
+                        start,
+                    }
+                }
+            };
+            let started = arbor_supervisors::worker::start::<Session>(ctx, args).await?;
+            if let (true, Some(started), Some(sm)) = (restarted, &started, pool.worker_for(&client_id)) {
+                let _ = sm.send_message(SmMsg::Adopt(client_id, started.cell.clone().into()));
+            }
+            Ok(started)
+        }
+    })
 }

@@ -74,6 +74,7 @@ impl SessionState {
                 granted.filters.push((filter, options.qos));
             }
         }
+        self.save();
         granted
     }
 
@@ -108,7 +109,7 @@ impl SessionState {
     }
 
     /// Whether any subscription has an option that changes a delivery.
-    fn note_options(&mut self) {
+    pub(super) fn note_options(&mut self) {
         self.with_options = !self.sub_ids.is_empty()
             || self.reg.subscriptions.values().any(|&b| {
                 let o = SubOptions::from_byte(b);
@@ -153,6 +154,7 @@ impl SessionState {
                     qos,
                     retain: true,
                     sub_ids,
+                    seq: 0,
                 });
             }
         }
@@ -183,11 +185,12 @@ impl SessionState {
             retain,
             sub_ids: (!ids.is_empty()).then(|| ids.into_boxed_slice()),
             msg,
+            seq: 0,
         })
     }
 
     /// Asks the router to route `filter` to this session; false if refused or unreachable.
-    async fn route(&self, filter: &str, qos: QoS) -> bool {
+    pub(super) async fn route(&self, filter: &str, qos: QoS) -> bool {
         let routed = self
             .ask_router(|reply| RouterMsg::Subscribe {
                 filter: filter.to_string(),
@@ -215,6 +218,7 @@ impl SessionState {
             self.ask_router(|reply| RouterMsg::Unsubscribe(filter.clone(), key.clone(), reply))
                 .await;
         }
+        self.save();
         reasons
     }
 

@@ -1,0 +1,185 @@
+//! The embedded database under the store: redb, one file (`<storage.dir>/arbor.redb`), one
+//! write transaction per group commit (bench/storechoice measured it against fjall).
+//!
+//! redb takes an exclusive lock on the file (a second arbor on the same directory is refused),
+//! checksums its pages and commits copy-on-write, so a crash at any moment leaves the last
+//! committed transaction. Every commit sets `quick_repair`: the allocator state is saved with
+//! it, so opening after a crash needs no walk of the whole file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use redb::{
+    Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableError,
+};
+
+use super::keys::{self, Table};
+use super::StoreError;
+
+/// The database file's name under `storage.dir`.
+pub const FILE: &str = "arbor.redb";
+
+/// An open table of the write transaction, and which one it is.
+type OpenTable<'tx> = (Table, redb::Table<'tx, &'static [u8], &'static [u8]>);
+
+/// What a scan calls with each row; an error stops the scan.
+pub(super) type Visit<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> Result<(), String>;
+
+fn def(table: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+    TableDefinition::new(table.name())
+}
+
+/// The open database.
+pub(super) struct Db {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Db {
+    /// Opens (creating it and its directory if missing) the database under `dir`.
+    pub fn open(dir: &Path) -> Result<Db, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Io(dir.to_path_buf(), format!("cannot create the directory: {e}")))?;
+        let path = dir.join(FILE);
+        let db = Database::builder().create(&path).map_err(|e| match e {
+            DatabaseError::DatabaseAlreadyOpen | DatabaseError::LockProtocolMismatch => {
+                StoreError::Locked(path.clone())
+            }
+            DatabaseError::UpgradeRequired(v) => StoreError::Corrupt(
+                path.clone(),
+                format!("written in redb file format {v}, which this arbor does not read"),
+            ),
+            DatabaseError::Storage(redb::StorageError::Io(io))
+                if io.kind() == std::io::ErrorKind::InvalidData =>
+            {
+                StoreError::Corrupt(path.clone(), format!("not a store, or damaged: {io}"))
+            }
+            DatabaseError::Storage(redb::StorageError::Io(io)) => {
+                StoreError::Io(path.clone(), io.to_string())
+            }
+            DatabaseError::Storage(redb::StorageError::Corrupted(what)) => {
+                StoreError::Corrupt(path.clone(), format!("damaged: {what}"))
+            }
+            other => StoreError::Corrupt(path.clone(), other.to_string()),
+        })?;
+        Ok(Db { db, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// In one transaction: removes each dropped session's rows, then applies `writes` (`None`
+    /// deletes); fsynced before it returns with `sync`. Returns how many message rows the drops
+    /// removed.
+    pub fn commit(
+        &mut self,
+        drops: &[Arc<str>],
+        writes: &[(Table, Bytes, Option<Bytes>)],
+        sync: bool,
+    ) -> Result<u64, String> {
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        let mut tx = self.db.begin_write().map_err(|x| e(&x))?;
+        tx.set_durability(if sync {
+            Durability::Immediate
+        } else {
+            Durability::None
+        })
+        .map_err(|x| e(&x))?;
+        tx.set_quick_repair(true);
+        let mut removed = 0;
+        {
+            for client_id in drops {
+                tx.open_table(def(Table::Sessions))
+                    .map_err(|x| e(&x))?
+                    .remove(client_id.as_bytes())
+                    .map_err(|x| e(&x))?;
+                let start = keys::prefix(client_id);
+                let mut end = start.clone();
+                if let Some(last) = end.last_mut() {
+                    *last = 1;
+                }
+                for table in Table::PER_SESSION {
+                    let mut t = tx.open_table(def(table)).map_err(|x| e(&x))?;
+                    let range = start.as_slice()..end.as_slice();
+                    let mut n = 0u64;
+                    t.retain_in(range, |_, _| {
+                        n += 1;
+                        false
+                    })
+                    .map_err(|x| e(&x))?;
+                    if table == Table::Messages {
+                        removed += n;
+                    }
+                }
+            }
+            let mut open: Option<OpenTable<'_>> = None;
+            for (table, key, value) in writes {
+                if open.as_ref().is_none_or(|(t, _)| t != table) {
+                    open = Some((*table, tx.open_table(def(*table)).map_err(|x| e(&x))?));
+                }
+                let Some((_, t)) = open.as_mut() else { continue };
+                match value {
+                    Some(v) => t.insert(key.as_ref(), v.as_ref()).map(|_| ()),
+                    None => t.remove(key.as_ref()).map(|_| ()),
+                }
+                .map_err(|x| e(&x))?;
+            }
+        }
+        tx.commit().map_err(|x| e(&x))?;
+        Ok(removed)
+    }
+
+    /// Makes everything committed durable (durability `os`): an empty fsynced commit.
+    pub fn sync(&mut self) -> Result<(), String> {
+        self.commit(&[], &[], true).map(|_| ())
+    }
+
+    /// The value of `key` in `table`.
+    pub fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        let rtx = self.db.begin_read().map_err(|x| x.to_string())?;
+        let t = match rtx.open_table(def(table)) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(x) => return Err(x.to_string()),
+        };
+        Ok(t.get(key).map_err(|x| x.to_string())?.map(|v| v.value().to_vec()))
+    }
+
+    /// Calls `f` with every row of `table` whose key starts with `prefix`, in key order; stops
+    /// at `f`'s first error.
+    pub fn scan(&self, table: Table, prefix: &[u8], f: Visit<'_>) -> Result<(), String> {
+        let rtx = self.db.begin_read().map_err(|x| x.to_string())?;
+        let t = match rtx.open_table(def(table)) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(x) => return Err(x.to_string()),
+        };
+        let end = prefix_end(prefix);
+        let range = match &end {
+            _ if prefix.is_empty() => t.iter(),
+            Some(end) => t.range::<&[u8]>(prefix..end.as_slice()),
+            None => t.range::<&[u8]>(prefix..),
+        }
+        .map_err(|x| x.to_string())?;
+        for row in range {
+            let (k, v) = row.map_err(|x| x.to_string())?;
+            f(k.value(), v.value())?;
+        }
+        Ok(())
+    }
+}
+
+/// The first key after every key that starts with `prefix` (None: there is none).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}

@@ -1,0 +1,360 @@
+//! Durability (`[storage]`, docs/durability.md): what a broker acknowledged survives `kill -9`
+//! of the whole process, a killed session actor comes back from the store, and a store that
+//! cannot be opened stops the boot with one line and exit 2.
+//!
+//! The process tests run the `arbor` binary as a child on a store directory of their own and
+//! kill it with SIGKILL: no in-process shortcut can prove what survives a process's death.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use arbor_actors::config::StorageBackend;
+use common::client::{self, connect_with, receive, spawn_events, subscribe_qos, wait_for, Client};
+use common::{test_config, TestBroker};
+use rumqttc::{Event, MqttOptions, Packet, QoS};
+
+/// A fresh directory for one test's store.
+fn store_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("arbor-durability-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// An `arbor run` child on `dir`, its output lines, and its MQTT address.
+struct Broker {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+    mqtt: SocketAddr,
+}
+
+fn arbor(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arbor"));
+    cmd.arg("run")
+        .env_remove("RUST_LOG")
+        .env("ARBOR__LISTENERS__TCP__BIND", "127.0.0.1:0")
+        .env("ARBOR__ADMIN__BIND", "127.0.0.1:0")
+        .env("ARBOR__STORAGE__BACKEND", "disk")
+        .env("ARBOR__STORAGE__DIR", dir)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn lines_of(child: &mut Child) -> Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    for stream in [
+        Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().expect("stderr")),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    rx
+}
+
+impl Broker {
+    fn start(dir: &Path) -> Broker {
+        let mut child = arbor(dir).spawn().expect("spawn arbor");
+        let lines = lines_of(&mut child);
+        let mut broker = Broker {
+            child,
+            lines,
+            seen: Vec::new(),
+            mqtt: "0.0.0.0:0".parse().expect("addr"),
+        };
+        let listening = broker.line("the MQTT listener", |l| {
+            l.contains("listening") && l.contains("mqtt:tcp")
+        });
+        let addr = listening
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+            .expect("addr= in the listening line");
+        broker.mqtt = addr.parse().expect("a socket address");
+        broker.line("arbor started", |l| l.contains("arbor started"));
+        broker
+    }
+
+    /// Waits (up to 30 s) for a line of the broker's output.
+    fn line(&mut self, what: &str, want: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                break;
+            };
+            self.seen.push(line.clone());
+            if want(&line) {
+                return line;
+            }
+        }
+        panic!("no line for {what}; saw:\n{}", self.seen.join("\n"));
+    }
+
+    /// SIGKILL, as `kill -9`: nothing of the broker runs after it.
+    fn kill_9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+
+    fn options(&self, id: &str, clean: bool) -> MqttOptions {
+        let mut o = MqttOptions::new(id, self.mqtt.ip().to_string(), self.mqtt.port());
+        o.set_clean_session(clean)
+            .set_keep_alive(Duration::from_secs(30))
+            .set_inflight(100);
+        o
+    }
+}
+
+/// Publishes `n` QoS 1 messages `0..n` on `topic` and waits for every PUBACK.
+async fn publish_all_acked(c: &mut Client, topic: &str, n: u32) {
+    let client = c.client.clone();
+    let topic = topic.to_string();
+    tokio::spawn(async move {
+        for i in 0..n {
+            client
+                .publish(topic.clone(), QoS::AtLeastOnce, false, i.to_be_bytes().to_vec())
+                .await
+                .expect("queued");
+        }
+    });
+    for _ in 0..n {
+        wait_for(&mut c.events, |e| matches!(e, Event::Incoming(Packet::PubAck(_)))).await;
+    }
+}
+
+/// Receives until every one of `0..n` has arrived; returns them in arrival order (duplicates
+/// included).
+async fn receive_all(c: &mut Client, n: u32) -> Vec<u32> {
+    let mut got = Vec::new();
+    let mut have = std::collections::BTreeSet::new();
+    while have.len() < n as usize {
+        let p = receive(c).await;
+        let seq = u32::from_be_bytes(p.payload[..4].try_into().expect("4 bytes"));
+        have.insert(seq);
+        got.push(seq);
+    }
+    got
+}
+
+/// Each of `0..n` is there, and the first arrival of each is in publish order.
+fn assert_all_in_order(got: &[u32], n: u32) {
+    let mut first = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for &s in got {
+        if seen.insert(s) {
+            first.push(s);
+        }
+    }
+    assert_eq!(first, (0..n).collect::<Vec<_>>(), "every message once, in order");
+}
+
+/// The test: a persistent subscriber away, 1,000 QoS 1 messages acknowledged, the
+/// broker killed with SIGKILL and started again on the same directory: the subscriber resumes
+/// its session and gets all 1,000 in order; retained messages are all there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_acknowledged_message_and_no_persistent_session() {
+    let dir = store_dir("kill9");
+    let broker = Broker::start(&dir);
+    // The persistent subscriber subscribes and goes away.
+    let (mut sub, _) = connect_with(broker.options("dur-sub", false)).await;
+    subscribe_qos(&mut sub, "dur/#", QoS::AtLeastOnce).await;
+    sub.client.disconnect().await.expect("disconnect queued");
+    client::closed(&mut sub).await;
+    // 1,000 acknowledged messages queue for it; three retained ones are stored.
+    let (mut publisher, _) = connect_with(broker.options("dur-pub", true)).await;
+    publish_all_acked(&mut publisher, "dur/t", 1000).await;
+    for i in 0..3 {
+        client::publish_acked(
+            &mut publisher,
+            &format!("ret/{i}"),
+            QoS::AtLeastOnce,
+            true,
+            format!("r{i}"),
+        )
+        .await;
+    }
+    broker.kill_9();
+
+    let broker = Broker::start(&dir);
+    let (mut sub, connack) = connect_with(broker.options("dur-sub", false)).await;
+    assert!(
+        connack.session_present,
+        "the persistent session survived [MQTT-3.2.2-2]"
+    );
+    let got = receive_all(&mut sub, 1000).await;
+    assert_all_in_order(&got, 1000);
+    let (mut fresh, _) = connect_with(broker.options("dur-ret", true)).await;
+    subscribe_qos(&mut fresh, "ret/#", QoS::AtLeastOnce).await;
+    let mut retained: Vec<String> = Vec::new();
+    for _ in 0..3 {
+        let p = receive(&mut fresh).await;
+        assert!(p.retain);
+        retained.push(String::from_utf8_lossy(&p.payload).into());
+    }
+    retained.sort();
+    assert_eq!(retained, ["r0", "r1", "r2"]);
+    broker.kill_9();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A session whose expiry passes while the broker is down is gone after the restart: the
+/// client starts afresh (session present 0) and nothing queued for it arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_expired_while_the_broker_was_down_is_gone() {
+    let dir = store_dir("expired");
+    let mut cmd = arbor(&dir);
+    cmd.env("ARBOR__SESSION__EXPIRY_INTERVAL", "1s");
+    let mut child = cmd.spawn().expect("spawn arbor");
+    let lines = lines_of(&mut child);
+    let mut broker = Broker {
+        child,
+        lines,
+        seen: Vec::new(),
+        mqtt: "0.0.0.0:0".parse().expect("addr"),
+    };
+    let listening = broker.line("the MQTT listener", |l| {
+        l.contains("listening") && l.contains("mqtt:tcp")
+    });
+    broker.mqtt = listening
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("addr="))
+        .and_then(|a| a.parse().ok())
+        .expect("addr=");
+    broker.line("arbor started", |l| l.contains("arbor started"));
+    let (mut sub, _) = connect_with(broker.options("short-lived", false)).await;
+    subscribe_qos(&mut sub, "exp/#", QoS::AtLeastOnce).await;
+    sub.client.disconnect().await.expect("disconnect queued");
+    client::closed(&mut sub).await;
+    let (mut publisher, _) = connect_with(broker.options("exp-pub", true)).await;
+    client::publish_acked(&mut publisher, "exp/t", QoS::AtLeastOnce, false, "for nobody").await;
+    broker.kill_9();
+    // Its expiry (1 s) runs out while no broker runs.
+    std::thread::sleep(Duration::from_millis(1500));
+    let broker = Broker::start(&dir);
+    assert!(
+        broker.seen.iter().any(|l| l.contains("expired_sessions=1")),
+        "the expired session is removed at boot:\n{}",
+        broker.seen.join("\n")
+    );
+    let (mut again, connack) = connect_with(broker.options("short-lived", false)).await;
+    assert!(!connack.session_present, "the expired session is gone");
+    client::no_publish_within(&mut again, Duration::from_millis(300)).await;
+    broker.kill_9();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `arbor run` on `dir` expecting it to refuse to start: exit 2 and one line naming the
+/// store's file and the problem.
+fn refused(dir: &Path, want: &str) {
+    let out = arbor(dir).output().expect("run arbor");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("arbor: storage:"))
+        .unwrap_or_else(|| panic!("no storage line in:\n{stderr}"));
+    assert!(line.contains(want), "{line}");
+}
+
+/// A store another arbor holds, a damaged file and a directory that cannot be made each stop
+/// the boot with their own clear line and exit 2, changing nothing.
+#[test]
+fn a_store_that_cannot_be_opened_stops_the_boot_with_exit_2() {
+    // Locked: a running broker holds it.
+    let dir = store_dir("locked");
+    let holder = Broker::start(&dir);
+    refused(&dir, "in use by another process");
+    holder.kill_9();
+    // Damaged: the file is not a store.
+    let dir = store_dir("damaged");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let file = dir.join("arbor.redb");
+    std::fs::write(&file, vec![0x5a; 64 * 1024]).expect("write garbage");
+    refused(&dir, "arbor.redb");
+    assert_eq!(
+        std::fs::read(&file).expect("read").len(),
+        64 * 1024,
+        "nothing rewritten"
+    );
+    // A directory under a file cannot be made.
+    let under_file = file.join("sub");
+    refused(&under_file, "cannot create the directory");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A persistent session whose actor is killed comes back from the store (session_sup restarts
+/// it, transient), keeps its subscription and delivers what was queued for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_session_restarts_from_the_store_with_its_queue() {
+    let dir = store_dir("session-kill");
+    let mut config = test_config();
+    config.storage.backend = StorageBackend::Disk;
+    config.storage.dir = dir.clone();
+    let broker = TestBroker::with_config(config).await;
+    let mut opts = client::options(&broker, "victim");
+    opts.set_clean_session(false);
+    let (mut victim, _) = connect_with(opts.clone()).await;
+    subscribe_qos(&mut victim, "queue/#", QoS::AtLeastOnce).await;
+    victim.client.disconnect().await.expect("disconnect queued");
+    client::closed(&mut victim).await;
+    let (mut publisher, _) = connect_with(client::options(&broker, "queue-pub")).await;
+    for i in 0u32..20 {
+        client::publish_acked(
+            &mut publisher,
+            "queue/t",
+            QoS::AtLeastOnce,
+            false,
+            i.to_be_bytes().to_vec(),
+        )
+        .await;
+    }
+    let before = broker
+        .handle
+        .api
+        .registry()
+        .get("victim")
+        .expect("the session")
+        .session
+        .get_id();
+    broker.kill("session_sup/session/victim").await;
+    common::eventually("the session restarted", || {
+        broker
+            .handle
+            .api
+            .registry()
+            .get("victim")
+            .is_some_and(|e| e.alive() && e.session.get_id() != before)
+    })
+    .await;
+    // Routed to while it was restarted too.
+    for i in 20u32..25 {
+        client::publish_acked(
+            &mut publisher,
+            "queue/t",
+            QoS::AtLeastOnce,
+            false,
+            i.to_be_bytes().to_vec(),
+        )
+        .await;
+    }
+    let (client, eventloop) = rumqttc::AsyncClient::new(opts, 64);
+    let mut victim = Client {
+        client,
+        events: spawn_events(eventloop),
+    };
+    let got = receive_all(&mut victim, 25).await;
+    assert_all_in_order(&got, 25);
+    broker.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
