@@ -160,3 +160,26 @@ async fn a_fault_plan_panics_the_router_which_restarts_with_its_routes() {
     assert_eq!(&receive(&mut sub).await.payload[..], b"still routed");
     broker.handle.shutdown().await;
 }
+
+/// With a store, session_sup restarts killed sessions from it (transient); a killed clean
+/// session has nothing stored, so its restart is `ignore` and session_sup keeps no child for
+/// it (OTP: an ignored dynamic child is not kept).
+#[tokio::test]
+async fn with_a_store_a_killed_clean_session_leaves_no_child_behind() {
+    let dir = std::env::temp_dir().join(format!("arbor-crash-clean-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut config = test_config();
+    config.storage.backend = arbor_actors::config::StorageBackend::Disk;
+    config.storage.dir = dir.clone();
+    let broker = TestBroker::with_config(config).await;
+    let mut clean = connect(&broker, "clean-one", true, None).await;
+    broker.kill("session_sup/session/clean-one").await;
+    closed(&mut clean).await;
+    eventually("session_sup tried the restart and kept nothing", || {
+        let sup = broker.node("session_sup");
+        sup.child_restarts == Some(1) && sup.children.is_empty()
+    })
+    .await;
+    broker.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

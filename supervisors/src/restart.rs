@@ -86,6 +86,10 @@ impl SupervisorState {
             }
             Ok(None) => {
                 child.status = ChildStatus::Ignored;
+                // OTP: a dynamic child whose start returns `ignore` is not kept.
+                if matches!(key, Key::Dynamic(_)) {
+                    inner.forget(key);
+                }
                 Ok(())
             }
             Err(err) => {

@@ -50,7 +50,8 @@ impl Worker for Retainer {
         match msg {
             RetainerMsg::Retain(msg, reply) => {
                 let topic = msg.topic.clone();
-                if store.enabled() {
+                // `$SYS` topics describe the running broker: they are not kept across restarts.
+                if store.enabled() && !topic.starts_with("$SYS/") {
                     let key = bytes::Bytes::copy_from_slice(topic.as_bytes());
                     let op = match msg.payload.is_empty() {
                         true => Op::Delete(Table::Retained, key),
