@@ -111,6 +111,17 @@ fn validate_names_the_offending_key() {
     assert_eq!(invalid_key(interval), "sys.interval");
     let window = |c: &mut BrokerConfig| c.supervisors.sm_sup.max_seconds = 0;
     assert_eq!(invalid_key(window), "supervisors.sm_sup.max_seconds");
+    let no_dir = |c: &mut BrokerConfig| c.storage.dir = std::path::PathBuf::new();
+    assert_eq!(invalid_key(no_dir), "storage.dir");
+}
+
+#[test]
+fn storage_words_are_checked_by_name() {
+    let bad = toml::from_str::<crate::config::StorageConfig>(
+        "backend = \"tape\"\ndir = \"d\"\ndurability = \"sync\"",
+    );
+    let err = bad.expect_err("an unknown backend").to_string();
+    assert!(err.contains("disk") && err.contains("memory"), "{err}");
 }
 
 #[test]

@@ -17,6 +17,12 @@ impl BrokerConfig {
         if self.node.name.is_empty() {
             return invalid("node.name", "must not be empty".into());
         }
+        if self.storage.is_disk() && self.storage.dir.as_os_str().is_empty() {
+            return invalid(
+                "storage.dir",
+                "must not be empty with storage.backend = \"disk\"".into(),
+            );
+        }
         if self.listeners.is_empty() {
             return invalid("listeners", "must define at least one listener".into());
         }

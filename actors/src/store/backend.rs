@@ -4,7 +4,9 @@
 //! redb takes an exclusive lock on the file (a second arbor on the same directory is refused),
 //! checksums its pages and commits copy-on-write, so a crash at any moment leaves the last
 //! committed transaction. Every commit sets `quick_repair`: the allocator state is saved with
-//! it, so opening after a crash needs no walk of the whole file.
+//! it, so opening after a crash needs no walk of the whole file. Every commit is a durable one
+//! for redb; whether it is fsynced is the file's choice ([`super::file`]: always with
+//! `durability = "sync"`, every second with `"os"`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use redb::{
     Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableError,
 };
 
+use super::file::DbFile;
 use super::keys::{self, Table};
 use super::StoreError;
 
@@ -34,36 +37,30 @@ fn def(table: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
 pub(super) struct Db {
     db: Database,
     path: PathBuf,
+    /// The file, for the periodic fsync of `durability = "os"`.
+    file: Arc<std::fs::File>,
 }
 
 impl Db {
-    /// Opens (creating it and its directory if missing) the database under `dir`.
-    pub fn open(dir: &Path) -> Result<Db, StoreError> {
+    /// Opens (creating it and its directory if missing) the database under `dir`; with `fsync`
+    /// every commit is fsynced before it returns.
+    pub fn open(dir: &Path, fsync: bool) -> Result<Db, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Io(dir.to_path_buf(), format!("cannot create the directory: {e}")))?;
         let path = dir.join(FILE);
-        let db = Database::builder().create(&path).map_err(|e| match e {
-            DatabaseError::DatabaseAlreadyOpen | DatabaseError::LockProtocolMismatch => {
-                StoreError::Locked(path.clone())
-            }
-            DatabaseError::UpgradeRequired(v) => StoreError::Corrupt(
-                path.clone(),
-                format!("written in redb file format {v}, which this arbor does not read"),
-            ),
-            DatabaseError::Storage(redb::StorageError::Io(io))
-                if io.kind() == std::io::ErrorKind::InvalidData =>
-            {
-                StoreError::Corrupt(path.clone(), format!("not a store, or damaged: {io}"))
-            }
-            DatabaseError::Storage(redb::StorageError::Io(io)) => {
-                StoreError::Io(path.clone(), io.to_string())
-            }
-            DatabaseError::Storage(redb::StorageError::Corrupted(what)) => {
-                StoreError::Corrupt(path.clone(), format!("damaged: {what}"))
-            }
-            other => StoreError::Corrupt(path.clone(), other.to_string()),
-        })?;
-        Ok(Db { db, path })
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| StoreError::Io(path.clone(), e.to_string()))?;
+        let opened = DbFile::open(file, fsync).and_then(|(backend, file)| {
+            let db = Database::builder().create_with_backend(backend)?;
+            Ok((db, file))
+        });
+        let (db, file) = opened.map_err(|e| open_error(&path, e))?;
+        Ok(Db { db, path, file })
     }
 
     /// The database file.
@@ -72,22 +69,16 @@ impl Db {
     }
 
     /// In one transaction: removes each dropped session's rows, then applies `writes` (`None`
-    /// deletes); fsynced before it returns with `sync`. Returns how many message rows the drops
-    /// removed.
+    /// deletes); written through to the operating system (and fsynced, with `fsync`) before it
+    /// returns. Returns how many message rows the drops removed.
     pub fn commit(
         &mut self,
         drops: &[Arc<str>],
         writes: &[(Table, Bytes, Option<Bytes>)],
-        sync: bool,
     ) -> Result<u64, String> {
         let e = |e: &dyn std::fmt::Display| e.to_string();
         let mut tx = self.db.begin_write().map_err(|x| e(&x))?;
-        tx.set_durability(if sync {
-            Durability::Immediate
-        } else {
-            Durability::None
-        })
-        .map_err(|x| e(&x))?;
+        tx.set_durability(Durability::Immediate).map_err(|x| e(&x))?;
         tx.set_quick_repair(true);
         let mut removed = 0;
         {
@@ -132,9 +123,9 @@ impl Db {
         Ok(removed)
     }
 
-    /// Makes everything committed durable (durability `os`): an empty fsynced commit.
+    /// Makes everything committed durable (durability `os`): fsyncs the file.
     pub fn sync(&mut self) -> Result<(), String> {
-        self.commit(&[], &[], true).map(|_| ())
+        self.file.sync_data().map_err(|e| e.to_string())
     }
 
     /// The value of `key` in `table`.
@@ -182,4 +173,26 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+/// What an open that failed says, naming the file.
+fn open_error(path: &Path, e: DatabaseError) -> StoreError {
+    let path = path.to_path_buf();
+    match e {
+        DatabaseError::DatabaseAlreadyOpen | DatabaseError::LockProtocolMismatch => StoreError::Locked(path),
+        DatabaseError::UpgradeRequired(v) => StoreError::Corrupt(
+            path,
+            format!("written in redb file format {v}, which this arbor does not read"),
+        ),
+        DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            StoreError::Corrupt(path, format!("not a store, or damaged: {io}"))
+        }
+        DatabaseError::Storage(redb::StorageError::Io(io)) => StoreError::Io(path, io.to_string()),
+        DatabaseError::Storage(redb::StorageError::Corrupted(what)) => {
+            StoreError::Corrupt(path, format!("damaged: {what}"))
+        }
+        other => StoreError::Corrupt(path, other.to_string()),
+    }
 }

@@ -19,6 +19,7 @@
 //! nothing, and the broker runs as it did before there was one.
 
 mod backend;
+mod file;
 pub mod keys;
 pub mod records;
 mod recover;
@@ -177,7 +178,7 @@ impl Store {
         }
         let started = std::time::Instant::now();
         let dir = config.dir.clone();
-        let mut db = backend::Db::open(&dir)?;
+        let mut db = backend::Db::open(&dir, config.durability == Durability::Sync)?;
         let stats = Arc::new(StoreStats::default());
         let recovered = recover::read_all(&mut db, &stats)?;
         let (tx, rx) = std::sync::mpsc::channel();

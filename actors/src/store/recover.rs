@@ -141,7 +141,7 @@ pub(super) fn read_all(db: &mut Db, stats: &StoreStats) -> Result<Recovered, Sto
             "store: removing sessions that expired while the broker was down and messages no session can receive"
         );
         stale.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        db.commit(&expired, &stale, true).map_err(StoreError::Commit)?;
+        db.commit(&expired, &stale).map_err(StoreError::Commit)?;
     }
     let sessions: Vec<SessionImage> = sessions.into_values().collect();
     let messages: usize = sessions.iter().map(|s| s.messages.len()).sum();
@@ -271,13 +271,9 @@ fn check_format(db: &mut Db) -> Result<(), StoreError> {
         }
         None => {
             let mark = Bytes::copy_from_slice(&FORMAT.to_be_bytes());
-            db.commit(
-                &[],
-                &[(Table::Meta, Bytes::from_static(b"format"), Some(mark))],
-                true,
-            )
-            .map(|_| ())
-            .map_err(|e| StoreError::Io(path, e))
+            db.commit(&[], &[(Table::Meta, Bytes::from_static(b"format"), Some(mark))])
+                .map(|_| ())
+                .map_err(|e| StoreError::Io(path, e))
         }
     }
 }

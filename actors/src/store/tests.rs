@@ -110,14 +110,10 @@ async fn what_was_committed_is_loaded_and_read_again_after_a_reopen() {
 fn a_store_of_a_newer_format_is_refused_and_left_alone() {
     let cfg = config("newer");
     {
-        let mut db = Db::open(&cfg.dir).unwrap();
+        let mut db = Db::open(&cfg.dir, true).unwrap();
         let mark = Bytes::copy_from_slice(&99u32.to_be_bytes());
-        db.commit(
-            &[],
-            &[(Table::Meta, Bytes::from_static(b"format"), Some(mark))],
-            true,
-        )
-        .unwrap();
+        db.commit(&[], &[(Table::Meta, Bytes::from_static(b"format"), Some(mark))])
+            .unwrap();
     }
     match Store::open(&cfg) {
         Err(e @ StoreError::Newer { found: 99, .. }) => assert!(e.to_string().contains("newer arbor"), "{e}"),
@@ -136,4 +132,28 @@ fn a_second_open_of_the_same_directory_is_refused() {
         Err(other) => panic!("{other}"),
         Ok(_) => panic!("opened twice"),
     }
+}
+
+#[tokio::test]
+async fn with_durability_os_commits_are_acknowledged_and_kept_across_a_reopen() {
+    let mut cfg = config("os");
+    cfg.durability = Durability::Os;
+    let (store, _) = Store::open(&cfg).unwrap();
+    let c: Arc<str> = "c".into();
+    let seq = store.next_seq();
+    let ops = vec![
+        Op::Put(Table::Sessions, Bytes::from_static(b"c"), record(seq)),
+        Op::Insert(Table::Messages, keys::message(&c, seq), message(1)),
+    ];
+    store.barrier(ops).await.unwrap();
+    assert_eq!(store.info().durability, "os");
+    drop(store);
+    let (_, recovered) = loop {
+        match Store::open(&cfg) {
+            Err(StoreError::Locked(_)) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            other => break other.unwrap(),
+        }
+    };
+    assert_eq!(recovered.sessions[0].messages.len(), 1);
+    let _ = std::fs::remove_dir_all(&cfg.dir);
 }

@@ -205,7 +205,7 @@ impl Writer {
                 .iter()
                 .map(|(_, k, v)| k.len() + v.as_ref().map_or(0, Bytes::len))
                 .sum();
-            let outcome = self.db.commit(&batch.drops, &writes, self.sync);
+            let outcome = self.db.commit(&batch.drops, &writes);
             match outcome {
                 Ok(removed) => {
                     self.count(&batch.drops, &writes, removed, bytes);
