@@ -6,6 +6,11 @@
 //! `storage.sync_interval`. While it commits, new requests queue, so the busier the broker the
 //! larger the batch and the cheaper each message.
 //!
+//! A commit that fails (disk full) acknowledges nothing it held, is counted and logged once per
+//! 10 s, and the database is opened again before the next one: after an I/O error redb refuses
+//! every later operation, and a broker whose disk had a moment without space must not stay
+//! unable to acknowledge anything.
+//!
 //! Folding: a key inserted and deleted in one batch (a message its subscriber acknowledged
 //! before the commit) is dropped from the batch; the last write of a key wins; a dropped
 //! session removes its rows already in the batch, and is applied before the rest, so rows
@@ -128,7 +133,10 @@ pub(super) fn spawn(
 }
 
 struct Writer {
-    db: Db,
+    /// The database; `None` after a failure until it is opened again.
+    db: Option<Db>,
+    /// Its directory, to open it again.
+    dir: std::path::PathBuf,
     stats: Arc<StoreStats>,
     sync: bool,
     /// Written since the last fsync (durability `os`).
@@ -140,8 +148,10 @@ struct Writer {
 
 impl Writer {
     fn new(db: Db, stats: Arc<StoreStats>, sync: bool) -> Self {
+        let dir = db.path().parent().map(|p| p.to_path_buf()).unwrap_or_default();
         Self {
-            db,
+            db: Some(db),
+            dir,
             stats,
             sync,
             dirty: false,
@@ -189,7 +199,10 @@ impl Writer {
             Request::Load(client_id, reply) => {
                 // What was sent before the load is committed first, so the image holds it.
                 self.commit(std::mem::take(batch));
-                let image = recover::read_session(&self.db, &client_id);
+                let image = match &self.db {
+                    Some(db) => recover::read_session(db, &client_id),
+                    None => Err(StoreError::Commit("the store could not be opened again".into())),
+                };
                 let _ = reply.send(image);
             }
             Request::Sync => self.os_sync(),
@@ -205,7 +218,13 @@ impl Writer {
                 .iter()
                 .map(|(_, k, v)| k.len() + v.as_ref().map_or(0, Bytes::len))
                 .sum();
-            let outcome = self.db.commit(&batch.drops, &writes);
+            if self.db.is_none() {
+                self.reopen();
+            }
+            let outcome = match self.db.as_mut() {
+                Some(db) => db.commit(&batch.drops, &writes),
+                None => Err("the store could not be opened again".to_string()),
+            };
             match outcome {
                 Ok(removed) => {
                     self.count(&batch.drops, &writes, removed, bytes);
@@ -214,6 +233,8 @@ impl Writer {
                 }
                 Err(e) => {
                     self.failed(&e);
+                    // Opened again before the next commit (see the module docs).
+                    self.db = None;
                     Err(StoreError::Commit(e))
                 }
             }
@@ -276,11 +297,22 @@ impl Writer {
         }
     }
 
+    fn reopen(&mut self) {
+        match Db::open(&self.dir, self.sync) {
+            Ok(db) => {
+                tracing::info!(dir = %self.dir.display(), "store: opened again after a failed commit");
+                self.db = Some(db);
+            }
+            Err(e) => self.failed(&e.to_string()),
+        }
+    }
+
     fn os_sync(&mut self) {
         if !self.dirty {
             return;
         }
-        match self.db.sync() {
+        let Some(db) = self.db.as_mut() else { return };
+        match db.sync() {
             Ok(()) => {
                 self.dirty = false;
                 self.last_sync = Instant::now();
