@@ -166,3 +166,32 @@ async fn a_qos_2_receipt_survives_a_restart_so_a_resend_is_not_delivered_twice()
     broker.handle.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `arbor ctl store` and the `arbor_store_*` Prometheus series show the store's figures.
+#[tokio::test]
+async fn ctl_store_and_prometheus_show_the_store() {
+    let (broker, dir) = durable_broker("figures").await;
+    let (mut sub, _) = Raw::connected(broker.mqtt, connect_v5("f-sub", true, persistent())).await;
+    sub.subscribe_v5(1, &[("f/#", SubOptions::new(QoS::AtLeastOnce))], None)
+        .await;
+    let out = broker
+        .ctl(arbor::cli::CtlCommand::Store { json: true })
+        .await
+        .expect("ctl store");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["backend"], "disk");
+    assert_eq!(v["durability"], "sync");
+    assert!(v["sessions"].as_u64() >= Some(1), "{v}");
+    assert!(v["commits"].as_u64() >= Some(1), "{v}");
+    assert!(v["size_bytes"].as_u64() > Some(0), "{v}");
+    let text = reqwest::get(format!("{}/metrics", broker.admin))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("body");
+    assert!(text.contains("arbor_store_sessions 1"), "{text}");
+    assert!(text.contains("arbor_store_commits_total"), "{text}");
+    broker.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
