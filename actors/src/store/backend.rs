@@ -70,23 +70,26 @@ impl Db {
 
     /// In one transaction: removes each dropped session's rows, then applies `writes` (`None`
     /// deletes); written through to the operating system (and fsynced, with `fsync`) before it
-    /// returns. Returns how many message rows the drops removed.
+    /// returns. Returns how many rows of each table it added (negative: removed).
     pub fn commit(
         &mut self,
         drops: &[Arc<str>],
         writes: &[(Table, Bytes, Option<Bytes>)],
-    ) -> Result<u64, String> {
+    ) -> Result<Counts, String> {
         let e = |e: &dyn std::fmt::Display| e.to_string();
         let mut tx = self.db.begin_write().map_err(|x| e(&x))?;
         tx.set_durability(Durability::Immediate).map_err(|x| e(&x))?;
         tx.set_quick_repair(true);
-        let mut removed = 0;
+        let mut counts = Counts::default();
         {
             for client_id in drops {
-                tx.open_table(def(Table::Sessions))
-                    .map_err(|x| e(&x))?
+                let mut sessions = tx.open_table(def(Table::Sessions)).map_err(|x| e(&x))?;
+                let gone = sessions
                     .remove(client_id.as_bytes())
-                    .map_err(|x| e(&x))?;
+                    .map_err(|x| e(&x))?
+                    .is_some();
+                drop(sessions);
+                counts.add(Table::Sessions, -i64::from(gone));
                 let start = keys::prefix(client_id);
                 let mut end = start.clone();
                 if let Some(last) = end.last_mut() {
@@ -101,9 +104,7 @@ impl Db {
                         false
                     })
                     .map_err(|x| e(&x))?;
-                    if table == Table::Messages {
-                        removed += n;
-                    }
+                    counts.add(table, -(n as i64));
                 }
             }
             let mut open: Option<OpenTable<'_>> = None;
@@ -112,15 +113,18 @@ impl Db {
                     open = Some((*table, tx.open_table(def(*table)).map_err(|x| e(&x))?));
                 }
                 let Some((_, t)) = open.as_mut() else { continue };
-                match value {
-                    Some(v) => t.insert(key.as_ref(), v.as_ref()).map(|_| ()),
-                    None => t.remove(key.as_ref()).map(|_| ()),
+                let change = match value {
+                    Some(v) => t
+                        .insert(key.as_ref(), v.as_ref())
+                        .map(|old| i64::from(old.is_none())),
+                    None => t.remove(key.as_ref()).map(|old| -i64::from(old.is_some())),
                 }
                 .map_err(|x| e(&x))?;
+                counts.add(*table, change);
             }
         }
         tx.commit().map_err(|x| e(&x))?;
-        Ok(removed)
+        Ok(counts)
     }
 
     /// Makes everything committed durable (durability `os`): fsyncs the file.
@@ -160,6 +164,25 @@ impl Db {
             f(k.value(), v.value())?;
         }
         Ok(())
+    }
+}
+
+/// Rows a commit added to the tables the gauges show (negative: removed).
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Counts {
+    pub sessions: i64,
+    pub messages: i64,
+    pub retained: i64,
+}
+
+impl Counts {
+    fn add(&mut self, table: Table, n: i64) {
+        match table {
+            Table::Sessions => self.sessions += n,
+            Table::Messages => self.messages += n,
+            Table::Retained => self.retained += n,
+            Table::Inflight | Table::Receipts | Table::Meta => {}
+        }
     }
 }
 

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::backend::Db;
+use super::backend::{Counts, Db};
 use super::keys::{self, Table};
 use super::{recover, Op, Request, StoreError, StoreStats};
 
@@ -226,8 +226,8 @@ impl Writer {
                 None => Err("the store could not be opened again".to_string()),
             };
             match outcome {
-                Ok(removed) => {
-                    self.count(&batch.drops, &writes, removed, bytes);
+                Ok(counts) => {
+                    self.count(counts, bytes);
                     self.dirty = !self.sync;
                     Ok(())
                 }
@@ -246,44 +246,20 @@ impl Writer {
         }
     }
 
-    fn count(
-        &self,
-        drops: &[Arc<str>],
-        writes: &[(Table, Bytes, Option<Bytes>)],
-        removed: u64,
-        bytes: usize,
-    ) {
+    fn count(&self, counts: Counts, bytes: usize) {
         let s = &self.stats;
         s.commits.fetch_add(1, Ordering::Relaxed);
         s.bytes_written.fetch_add(bytes as u64, Ordering::Relaxed);
         s.last_commit_ms.store(super::unix_ms(), Ordering::Relaxed);
-        let bump = |counter: &std::sync::atomic::AtomicU64, up: bool| {
-            if up {
-                counter.fetch_add(1, Ordering::Relaxed);
-            } else {
-                let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                    Some(n.saturating_sub(1))
-                });
-            }
-        };
-        for (table, _, value) in writes {
-            match table {
-                // A put of an existing key counts too: the gauges are what was written, close
-                // enough for an operator; recovery counts exactly.
-                Table::Messages => bump(&s.messages, value.is_some()),
-                Table::Retained => bump(&s.retained, value.is_some()),
-                Table::Sessions => bump(&s.sessions, value.is_some()),
-                _ => {}
-            }
-        }
-        for _ in drops {
-            bump(&s.sessions, false);
-        }
-        let _ = s
-            .messages
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                Some(n.saturating_sub(removed))
+        for (gauge, change) in [
+            (&s.sessions, counts.sessions),
+            (&s.messages, counts.messages),
+            (&s.retained, counts.retained),
+        ] {
+            let _ = gauge.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_add_signed(change))
             });
+        }
     }
 
     fn failed(&mut self, error: &str) {
