@@ -4,18 +4,21 @@
 #   bench/run.sh [--quick] [scenario...]
 #
 # Scenarios: fanin (a), fanout (b), pairs (c), latency (d: QoS 0 and QoS 1), idle (e),
-# slow (f), fanout5 / pairs5 (fanout and pairs with MQTT 5 clients), and over TLS: tlsidle
-# (g: 19,000 new TLS connections, handshakes per second) and tlsfanin (h: fanin over TLS); none
-# given means all. Over TLS arbor and Mosquitto serve the same certificate, made by openssl for
-# the sitting (rumqttd is not run over TLS). --quick uses 5 s windows; the default windows are
-# 20 s (30 s for idle and slow).
+# slow (f), fanout5 / pairs5 (fanout and pairs with MQTT 5 clients), over TLS: tlsidle
+# (g: 19,000 new TLS connections, handshakes per second) and tlsfanin (h: fanin over TLS), and
+# pairsd (i: pairs with persistent subscribers, so arbor stores every message before its
+# PUBACK; run against arbor with durability "sync", arbor with "os" (labelled arbor-os), and
+# the others, which keep them in memory); none given means all. Over TLS arbor and Mosquitto
+# serve the same certificate, made by openssl for the sitting (rumqttd is not run over TLS).
+# --quick uses 5 s windows; the default windows are 20 s (30 s for idle and slow).
 #
-# Each scenario runs against a fresh arbor (release build), then a fresh Mosquitto 2.x, then
-# a fresh rumqttd 0.20 (installed under the target dir on first use), each under a hard time
-# limit. Results go to bench/results/<date>/: results.jsonl (one JSON object per run),
-# table.md, machine.txt, findings.md (crashes, hangs, losses, a broker that cannot be
+# Each scenario runs against a fresh arbor (release build; its store in a new, empty directory
+# of the results, deleted after the run), then a fresh Mosquitto 2.x, then a fresh rumqttd 0.20
+# (installed under the target dir on first use), each under a hard time limit. Results go to
+# bench/results/<date>/: results.jsonl (one JSON object per run), table.md, machine.txt,
+# findings.md (crashes, hangs, losses, errors in arbor's log, a broker that cannot be
 # installed) and every broker's and load generator's log. Brokers are stopped on exit,
-# whatever happens.
+# whatever happens. bench/recovery.sh measures arbor's restart with a full store.
 #
 # Environment: CARGO_TARGET_DIR (default target/), QUIET_PCT (wait before each run until the
 # rest of the machine uses at most this % of one core; default 50), QUIET_MAX_S (longest wait
@@ -32,12 +35,13 @@ REQUESTED=()
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK=1 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     a|fanin) REQUESTED+=(fanin) ;;
     b|fanout) REQUESTED+=(fanout) ;;
     c|pairs) REQUESTED+=(pairs) ;;
     fanout5) REQUESTED+=(fanout5) ;;
     pairs5) REQUESTED+=(pairs5) ;;
+    i|pairsd) REQUESTED+=(pairsd) ;;
     d|latency) REQUESTED+=(latency0 latency1) ;;
     e|idle) REQUESTED+=(idle) ;;
     f|slow) REQUESTED+=(slow) ;;
@@ -46,7 +50,7 @@ for arg in "$@"; do
     *) echo "run.sh: unknown scenario or flag: $arg" >&2; exit 2 ;;
   esac
 done
-[ ${#REQUESTED[@]} -gt 0 ] || REQUESTED=(fanin fanout fanout5 pairs pairs5 latency0 latency1 idle slow tlsidle tlsfanin)
+[ ${#REQUESTED[@]} -gt 0 ] || REQUESTED=(fanin fanout fanout5 pairs pairs5 pairsd latency0 latency1 idle slow tlsidle tlsfanin)
 read -r -a BROKERS <<< "${BROKERS:-arbor mosquitto rumqttd}"
 
 if [ "$QUICK" = 1 ]; then
@@ -133,6 +137,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   echo "memory: $(free -m | awk '/^Mem:/ {print $2 " MiB total, " $7 " MiB available"}')"
   echo "kernel: $(uname -srm)"
   echo "fd limit: soft $(ulimit -n), hard $(ulimit -Hn)"
+  echo "storage (arbor's store dirs): $(df -T "$OUT" | awk 'NR == 2 {print $2 " on " $1}')"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "rustc: $(rustc --version)"
   echo "arbor: $("$ARBOR" --version)"
@@ -182,9 +187,14 @@ wait_quiet() {
   [ "$busy" -le "$QUIET_PCT" ] || log "machine still busy (${busy}% of a core) after ${waited}s: running anyway"
 }
 
+# arbor, durability "sync" (its default); arbor-os is the same with durability "os". Each run
+# gets a new, empty store directory in the results ($OUT/store-<run>, deleted after the run),
+# so nothing one run stored is found by the next, and nothing is written to the repo's data/.
 start_arbor() {
-  local name="$1" conf="$OUT/arbor-tls.toml"
+  local name="$1" durability="${2:-sync}" conf="$OUT/arbor-tls.toml"
   take_port; local mqtt=$PORT; take_port; local admin=$PORT
+  BROKER_STORE="$OUT/store-$name"
+  rm -rf "$BROKER_STORE"; mkdir -p "$BROKER_STORE"
   local args=()
   if [ "$TLS" = 1 ]; then
     take_port
@@ -210,8 +220,10 @@ EOF
     args=(run -c "$conf")
   fi
   ARBOR__LISTENERS__TCP__BIND="127.0.0.1:$mqtt" ARBOR__ADMIN__BIND="127.0.0.1:$admin" \
+    ARBOR__STORAGE__DIR="$BROKER_STORE" ARBOR__STORAGE__DURABILITY="$durability" \
     ARBOR__LOG__LEVEL=warn "$ARBOR" "${args[@]}" >"$OUT/logs/$name.arbor.log" 2>&1 &
   BROKER_PID=$!; BROKER_PORT=$mqtt; BROKER_LOG="$OUT/logs/$name.arbor.log"
+  BROKER_ADMIN="127.0.0.1:$admin"
   [ "$TLS" = 0 ] || BROKER_PORT=$PORT
 }
 
@@ -316,6 +328,7 @@ scenario_args() {
     pairs) echo "pairs --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
     fanout5) echo "fanout --mqtt-version 5 --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
     pairs5) echo "pairs --mqtt-version 5 --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
+    pairsd) echo "pairs --persistent-subscribers --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
     latency0) echo "latency --qos 0 --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
     latency1) echo "latency --qos 1 --warmup $WARMUP --window $WINDOW --drain $DRAIN" ;;
     idle) echo "idle --window $LONG_WINDOW" ;;
@@ -342,11 +355,21 @@ failed_run() {
 }
 
 # --- the sitting --------------------------------------------------------------------------
+# The brokers of a scenario: with persistent subscribers (pairsd) arbor runs twice, with
+# durability "sync" (arbor) and "os" (arbor-os).
+scenario_brokers() {
+  local b
+  for b in "${BROKERS[@]}"; do
+    echo "$b"
+    [ "$1" != pairsd ] || [ "$b" != arbor ] || echo arbor-os
+  done
+}
+
 for scenario in "${REQUESTED[@]}"; do
   base="${scenario%5}"; base="${base%[01]}"
   version=$(scenario_version "$scenario")
   qos=0; case "$scenario" in pairs*|latency1) qos=1 ;; esac
-  for broker in "${BROKERS[@]}"; do
+  for broker in $(scenario_brokers "$scenario"); do
     name="$scenario.$broker"
     TLS=0; case "$scenario" in tls*) TLS=1 ;; esac
     # The harness configures TLS for arbor and Mosquitto only.
@@ -358,11 +381,16 @@ for scenario in "${REQUESTED[@]}"; do
       continue
     fi
     wait_quiet
-    "start_$broker" "$name"
+    BROKER_ADMIN=""; BROKER_STORE=""
+    case "$broker" in
+      arbor-os) start_arbor "$name" os ;;
+      *) "start_$broker" "$name" ;;
+    esac
     if ! wait_port "$BROKER_PORT"; then
       finding "$name: did not start" "the broker never listened on port $BROKER_PORT"
       failed_run "did not start"
       stop_broker "$BROKER_PID"; BROKER_PID=""
+      [ -z "$BROKER_STORE" ] || rm -rf "$BROKER_STORE"
       continue
     fi
     limit=$(scenario_limit "$scenario")
@@ -371,10 +399,12 @@ for scenario in "${REQUESTED[@]}"; do
     # rumqttd 0.20 refuses a CONNECT with keep alive 0 (ZeroKeepAlive), which MQTT allows
     # [MQTT-3.1.2-10]: its clients ask for an hour, longer than any run, so no PINGREQ is due.
     keep_alive=0; [ "$broker" != rumqttd ] || keep_alive=3600
+    # arbor's store figures (commits, bytes written) are read from its admin API.
+    admin=(); [ -z "$BROKER_ADMIN" ] || admin=(--admin "$BROKER_ADMIN")
     # shellcheck disable=SC2046 # the scenario's arguments are meant to split
     timeout --kill-after=5 "$limit" "$LOADGEN" run $(scenario_args "$scenario") --keep-alive "$keep_alive" \
       --port "$BROKER_PORT" --broker-pid "$BROKER_PID" --label "$broker" --time-limit "$((limit - 5))" \
-      >"$OUT/logs/$name.json" 2>"$OUT/logs/$name.loadgen.log"
+      "${admin[@]}" >"$OUT/logs/$name.json" 2>"$OUT/logs/$name.loadgen.log"
     status=$?
     set -e
     if [ -s "$OUT/logs/$name.json" ]; then
@@ -394,9 +424,20 @@ for scenario in "${REQUESTED[@]}"; do
     fi
     if [ -s "$OUT/logs/$name.json" ] && grep -q '"lost":[1-9]' "$OUT/logs/$name.json"; then
       lost=$(grep -o '"lost":[0-9]*' "$OUT/logs/$name.json" | head -1 | cut -d: -f2)
-      [ "$broker" != arbor ] || finding "$name: lost messages" "$lost deliveries never arrived (see $name.json)"
+      case "$broker" in
+        arbor*) finding "$name: lost messages" "$lost deliveries never arrived (see $name.json)" ;;
+      esac
     fi
+    case "$broker" in
+      arbor*) if grep -q ' ERROR ' "$BROKER_LOG"; then
+          finding "$name: errors in arbor's log" "$(grep -c ' ERROR ' "$BROKER_LOG") lines at level ERROR"
+        fi ;;
+    esac
     stop_broker "$BROKER_PID"; BROKER_PID=""
+    if [ -n "$BROKER_STORE" ]; then
+      log "$name: store $(du -sh "$BROKER_STORE" | cut -f1) at the end of the run; deleted"
+      rm -rf "$BROKER_STORE"
+    fi
     tail -c 600 "$OUT/logs/$name.json" >&2 || true
   done
 done

@@ -2,7 +2,8 @@
 //! PUBLISH, PUBACK) and a frame splitter for what they receive.
 //!
 //! MQTT 5 ([`Version::V5`]) differs here only by the property blocks: an empty one is written
-//! in CONNECT, SUBSCRIBE and PUBLISH, and the broker's (CONNACK, SUBACK, PUBLISH) are skipped
+//! in CONNECT, SUBSCRIBE and PUBLISH (a persistent session's CONNECT carries its Session Expiry
+//! Interval, [`Login::session_expiry`]), and the broker's (CONNACK, SUBACK, PUBLISH) are skipped
 //! by their length. A PUBACK is written in its 2-byte form either way (MQTT 5 section 3.4.2.1:
 //! reason code 0 and no properties may be left out) and the one DISCONNECT, of remaining
 //! length 0, is a normal disconnection in both.
@@ -203,17 +204,37 @@ fn put_no_props(buf: &mut BytesMut, version: Version) {
     }
 }
 
-/// CONNECT with clean session (MQTT 5: clean start, session expiry 0 by default), no will,
-/// no credentials, no properties.
-pub fn put_connect(buf: &mut BytesMut, client_id: &str, keep_alive: u16, version: Version) {
-    let body = 10 + props_len(version) + 2 + client_id.len();
+/// CONNECT, no will, no credentials. A clean session (`session_expiry` None: 3.1.1 clean
+/// session 1; MQTT 5 clean start and no properties, so session expiry 0), or a persistent one
+/// (`Some(secs)`: 3.1.1 clean session 0; MQTT 5 clean start 0 and a Session Expiry Interval of
+/// `secs`, its one property).
+pub fn put_connect(
+    buf: &mut BytesMut,
+    client_id: &str,
+    keep_alive: u16,
+    version: Version,
+    session_expiry: Option<u32>,
+) {
+    // MQTT 5 Session Expiry Interval: identifier 0x11, four-byte integer.
+    let expiry_prop = match (version, session_expiry) {
+        (Version::V5, Some(_)) => 5,
+        _ => 0,
+    };
+    let body = 10 + props_len(version) + expiry_prop + 2 + client_id.len();
     buf.put_u8(0x10);
     put_remaining_len(buf, body);
     put_str(buf, "MQTT");
     buf.put_u8(version.level());
-    buf.put_u8(0x02);
+    buf.put_u8(if session_expiry.is_some() { 0x00 } else { 0x02 });
     buf.put_u16(keep_alive);
-    put_no_props(buf, version);
+    match (version, session_expiry) {
+        (Version::V5, Some(secs)) => {
+            buf.put_u8(5);
+            buf.put_u8(0x11);
+            buf.put_u32(secs);
+        }
+        _ => put_no_props(buf, version),
+    }
     put_str(buf, client_id);
 }
 
@@ -303,6 +324,19 @@ pub struct Login {
     /// non-zero value must exceed the longest silence of a run (a QoS 0 subscriber says
     /// nothing after its SUBSCRIBE, an idle connection nothing during the hold).
     pub keep_alive: u16,
+    /// `None`: a clean session, gone with the connection. `Some(secs)`: a persistent session
+    /// (3.1.1 clean session 0; MQTT 5 clean start 0 with this Session Expiry Interval).
+    pub session_expiry: Option<u32>,
+}
+
+impl Login {
+    /// The same login for a persistent session that outlives its connection by `secs`.
+    pub fn persistent(self, secs: u32) -> Login {
+        Login {
+            session_expiry: Some(secs),
+            ..self
+        }
+    }
 }
 
 /// A client's TLS settings (`--tls-ca`): trust, and the name the server's certificate has.
@@ -413,6 +447,8 @@ pub struct Conn {
     /// The server's Receive Maximum (MQTT 5; 65,535 under 3.1.1): a QoS 1 publisher keeps
     /// at most this many unacknowledged, or an MQTT 5 broker may close the connection.
     pub receive_maximum: u16,
+    /// CONNACK's Session Present flag: the broker resumed a session it kept for this id.
+    pub session_present: bool,
 }
 
 impl Conn {
@@ -429,7 +465,11 @@ impl Conn {
         source: Option<&SourcePorts>,
         tls: Option<&Tls>,
     ) -> Result<Conn> {
-        let Login { version, keep_alive } = login;
+        let Login {
+            version,
+            keep_alive,
+            session_expiry,
+        } = login;
         let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()
         } else {
@@ -460,12 +500,14 @@ impl Conn {
             rbuf: BytesMut::with_capacity(4096),
             version,
             receive_maximum: u16::MAX,
+            session_present: false,
         };
         let mut out = BytesMut::with_capacity(64);
-        put_connect(&mut out, client_id, keep_alive, version);
+        put_connect(&mut out, client_id, keep_alive, version, session_expiry);
         conn.stream.write_all(&out).await.context("send CONNECT")?;
         let body = conn.read_until(CONNACK).await.context("await CONNACK")?;
         conn.receive_maximum = check_connack(&body, version)?;
+        conn.session_present = body.first().is_some_and(|flags| flags & 1 == 1);
         Ok(conn)
     }
 
@@ -476,6 +518,31 @@ impl Conn {
         self.stream.write_all(&out).await.context("send SUBSCRIBE")?;
         let body = self.read_until(SUBACK).await.context("await SUBACK")?;
         check_suback(&body, self.version).with_context(|| format!("SUBACK for {filter}"))
+    }
+
+    /// Sends DISCONNECT, waits (at most `wait`) for the broker to close the connection, then
+    /// resets it: the broker closed first, so a reset leaves no TIME_WAIT socket on either side
+    /// (100,000 sessions made one after the other would otherwise use up the ephemeral ports).
+    /// Frames the broker sends meanwhile are dropped. Errors if the broker did not close.
+    pub async fn close(mut self, wait: std::time::Duration) -> Result<()> {
+        self.stream
+            .write_all(&[0xE0, 0x00])
+            .await
+            .context("send DISCONNECT")?;
+        let closed = tokio::time::timeout(wait, async {
+            let mut sink = [0u8; 4096];
+            loop {
+                match self.stream.read(&mut sink).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        let _ = self.stream.tcp().set_zero_linger();
+        closed.map_err(|_| {
+            anyhow::anyhow!("the broker did not close the connection within {wait:?} of DISCONNECT")
+        })
     }
 
     /// Reads until a frame of type `kind` arrives and returns its body; frames before it are
@@ -566,8 +633,12 @@ mod tests {
     #[test]
     fn connect_and_subscribe_encode_as_the_spec_says() {
         let mut buf = BytesMut::new();
-        put_connect(&mut buf, "c", 0, Version::V311);
+        put_connect(&mut buf, "c", 0, Version::V311, None);
         assert_eq!(&buf[..], b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x00\x00\x01c");
+        buf.clear();
+        // Persistent: clean session 0.
+        put_connect(&mut buf, "c", 0, Version::V311, Some(3600));
+        assert_eq!(&buf[..], b"\x10\x0d\x00\x04MQTT\x04\x00\x00\x00\x00\x01c");
         buf.clear();
         put_subscribe(&mut buf, 1, "#", QoS::AtLeastOnce, Version::V311);
         assert_eq!(&buf[..], b"\x82\x06\x00\x01\x00\x01#\x01");
@@ -576,9 +647,16 @@ mod tests {
     #[test]
     fn v5_packets_carry_an_empty_property_block() {
         let mut buf = BytesMut::new();
-        put_connect(&mut buf, "c", 0, Version::V5);
+        put_connect(&mut buf, "c", 0, Version::V5, None);
         // Level 5, clean start, keep alive 0, property length 0, client id "c".
         assert_eq!(&buf[..], b"\x10\x0e\x00\x04MQTT\x05\x02\x00\x00\x00\x00\x01c");
+        buf.clear();
+        // Persistent: clean start 0, Session Expiry Interval 3600 (0x11, four bytes).
+        put_connect(&mut buf, "c", 0, Version::V5, Some(3600));
+        assert_eq!(
+            &buf[..],
+            b"\x10\x13\x00\x04MQTT\x05\x00\x00\x00\x05\x11\x00\x00\x0e\x10\x00\x01c"
+        );
         buf.clear();
         put_subscribe(&mut buf, 1, "#", QoS::AtLeastOnce, Version::V5);
         assert_eq!(&buf[..], b"\x82\x07\x00\x01\x00\x00\x01#\x01");

@@ -5,6 +5,8 @@
 //! loopback and prints one JSON object ([`report::Report`]); `loadgen table FILE` turns the
 //! JSON lines of a sitting into the comparison table. `bench/run.sh` drives both, against
 //! arbor, Mosquitto and rumqttd; `bench/README.md` says what each scenario measures.
+//! `loadgen fill` and `loadgen check` are the load of `bench/recovery.sh` ([`recovery`]):
+//! many persistent sessions with stored messages, and coming back to them after a restart.
 //!
 //! Layout: [`client`] speaks MQTT ([`props`] reads MQTT 5 property blocks), [`roles`] are
 //! the publisher and subscriber loops built on it, [`scenarios`] arrange them, [`stats`] and
@@ -16,10 +18,12 @@ mod clock;
 mod payload;
 mod procstat;
 mod props;
+mod recovery;
 mod report;
 mod roles;
 mod scenarios;
 mod stats;
+mod store;
 mod table;
 
 use std::net::{IpAddr, SocketAddr};
@@ -58,6 +62,68 @@ enum Command {
         #[arg(long, default_value = "mosquitto,rumqttd", value_delimiter = ',')]
         baseline: Vec<String>,
     },
+    /// Make persistent sessions, each subscribed to its own topic, and fill each with QoS 1
+    /// messages (bench/recovery.sh); prints one JSON object.
+    Fill(FillArgs),
+    /// Come back to (a sample of) the sessions `fill` made and count what they receive;
+    /// prints one JSON object.
+    Check(CheckArgs),
+}
+
+/// What `fill` and `check` share.
+#[derive(clap::Args)]
+struct SessionsArgs {
+    /// Broker host.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Broker MQTT port.
+    #[arg(long)]
+    port: u16,
+    /// Persistent sessions: client ids `<prefix>-0` to `<prefix>-<n-1>`.
+    #[arg(long, default_value_t = 100_000)]
+    sessions: usize,
+    /// QoS 1 messages per session.
+    #[arg(long, default_value_t = 10)]
+    per_session: u64,
+    /// Client id and topic prefix (topics `bench/<prefix>/<i>`).
+    #[arg(long, default_value = "rec")]
+    prefix: String,
+    /// Sessions made or checked at once (each one connection).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Protocol level: 4 (MQTT 3.1.1) or 5 (MQTT 5).
+    #[arg(long, default_value_t = 4)]
+    mqtt_version: u8,
+    /// MQTT 5 Session Expiry Interval of the sessions, seconds.
+    #[arg(long, default_value_t = 7200)]
+    session_expiry: u32,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 1800.0)]
+    time_limit: f64,
+}
+
+#[derive(clap::Args)]
+struct FillArgs {
+    #[command(flatten)]
+    sessions: SessionsArgs,
+    /// Publisher connections (clean sessions), each publishing to its share of the topics.
+    #[arg(long, default_value_t = 50)]
+    publishers: usize,
+    /// Most unacknowledged messages per publisher.
+    #[arg(long, default_value_t = 64)]
+    max_inflight: usize,
+    /// Payload bytes (at least 20).
+    #[arg(long, default_value_t = 64)]
+    payload: usize,
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    sessions: SessionsArgs,
+    /// Sessions to come back to, evenly spread (all of them when at least --sessions).
+    #[arg(long, default_value_t = 1000)]
+    sample: usize,
 }
 
 #[derive(clap::Args)]
@@ -126,6 +192,18 @@ struct RunArgs {
     /// Connection attempts in flight at once (idle).
     #[arg(long)]
     concurrency: Option<usize>,
+    /// Subscribers open persistent sessions (3.1.1 clean session 0; MQTT 5 clean start 0 and
+    /// a Session Expiry Interval of --session-expiry): a durable broker stores their QoS 1
+    /// messages. The scenario is reported with a `d`: `pairsd`.
+    #[arg(long)]
+    persistent_subscribers: bool,
+    /// Session Expiry Interval of persistent subscribers (MQTT 5), seconds.
+    #[arg(long, default_value_t = 3600)]
+    session_expiry: u32,
+    /// arbor's admin API (host:port): its store's commits and bytes written are read as the
+    /// window opens and closes (`GET /api/v1/store`).
+    #[arg(long)]
+    admin: Option<SocketAddr>,
 }
 
 fn secs(s: f64) -> Duration {
@@ -144,12 +222,68 @@ fn main() -> ExitCode {
             .with_context(|| format!("reading {}", file.display()))
             .and_then(|jsonl| table::render(&jsonl, &candidate, &baseline))
             .map(|table| print!("{table}")),
+        Command::Fill(args) => sessions_command(&args.sessions, |target| {
+            recovery::fill(target, args.publishers, args.max_inflight, args.payload)
+        }),
+        Command::Check(args) => {
+            sessions_command(&args.sessions, |target| recovery::check(target, args.sample))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("loadgen: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `fill` or `check` (`work`) against the sessions `args` name, under its time limit,
+/// and prints its JSON object (one marked `failed` if it failed).
+fn sessions_command<F, Fut>(args: &SessionsArgs, work: F) -> Result<()>
+where
+    F: FnOnce(recovery::Target) -> Fut,
+    Fut: std::future::Future<Output = Result<serde_json::Value>>,
+{
+    let target = recovery::Target {
+        addr: SocketAddr::new(args.host, args.port),
+        login: Login {
+            version: Version::from_level(args.mqtt_version)?,
+            keep_alive: 0,
+            session_expiry: None,
+        },
+        session_expiry: args.session_expiry,
+        prefix: args.prefix.clone(),
+        sessions: args.sessions,
+        per_session: args.per_session,
+        concurrency: args.concurrency,
+    };
+    // Up to --concurrency sockets at once, plus the publishers.
+    let _ = procstat::raise_nofile_limit();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let limit = secs(args.time_limit);
+    let outcome = runtime.block_on(async {
+        match tokio::time::timeout(limit, work(target)).await {
+            Ok(result) => result,
+            Err(_) => Err(anyhow::anyhow!("time limit of {limit:?} reached")),
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match outcome {
+        Ok(json) => {
+            println!("{json}");
+            Ok(())
+        }
+        Err(e) => {
+            println!(
+                "{}",
+                serde_json::json!({"failed": true, "errors": [format!("{e:#}")]})
+            );
+            Err(e)
         }
     }
 }
@@ -167,8 +301,14 @@ fn run(args: RunArgs) -> Result<()> {
         login: Login {
             version: Version::from_level(args.mqtt_version)?,
             keep_alive: args.keep_alive,
+            session_expiry: None,
         },
         tls: args.tls_ca.as_deref().map(client::tls_trusting).transpose()?,
+        persistent_subscribers: args.persistent_subscribers.then_some(args.session_expiry),
+        store: store::Probe {
+            admin: args.admin,
+            pid: args.broker_pid,
+        },
     };
     let params = Params {
         publishers: args.publishers,
@@ -203,7 +343,7 @@ fn run(args: RunArgs) -> Result<()> {
             serde_json::to_string(&report)?
         }
         Err(ref e) => serde_json::json!({
-            "scenario": format!("{}{suffix}", args.scenario.name()),
+            "scenario": format!("{}{suffix}", common.scenario_name(args.scenario.name())),
             "broker": args.label,
             "qos": args.qos.unwrap_or(if args.scenario == Scenario::Pairs { 1 } else { 0 }),
             "mqtt_version": args.mqtt_version,

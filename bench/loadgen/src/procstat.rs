@@ -165,6 +165,19 @@ pub fn machine_busy_ns() -> Result<u64> {
     Ok((total - idle) * (1_000_000_000 / hz))
 }
 
+/// Bytes process `pid` has caused to be written to storage so far (`write_bytes` of
+/// `/proc/<pid>/io`: what reached the block layer, page cache writeback included, unlike the
+/// bytes a program hands to `write`).
+pub fn disk_write_bytes(pid: u32) -> Result<u64> {
+    let io = fs::read_to_string(format!("/proc/{pid}/io"))?;
+    io.lines()
+        .find_map(|line| line.strip_prefix("write_bytes:"))
+        .context("no write_bytes in /proc/<pid>/io")?
+        .trim()
+        .parse()
+        .context("write_bytes")
+}
+
 /// Broker memory over a run, in KiB.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct RssKib {
@@ -217,5 +230,6 @@ mod tests {
         let busy: u64 = (0..5_000_000u64).map(std::hint::black_box).sum();
         assert!(busy > 0);
         assert!(cpu_percent(&sample, &proc.sample().unwrap()) >= 0.0);
+        assert!(disk_write_bytes(std::process::id()).is_ok());
     }
 }

@@ -28,7 +28,7 @@ const ACK_GRACE: Duration = Duration::from_secs(5);
 /// How often a waiting subscriber checks whether the drain is over.
 const POLL: Duration = Duration::from_millis(100);
 /// DISCONNECT, so brokers log a clean close.
-const DISCONNECT: [u8; 2] = [0xE0, 0x00];
+pub const DISCONNECT: [u8; 2] = [0xE0, 0x00];
 
 /// One publisher of a scenario.
 #[derive(Clone, Debug)]
@@ -71,6 +71,7 @@ pub async fn publish(conn: Conn, spec: PubSpec, window: Window) -> PubStats {
         rbuf,
         version,
         receive_maximum,
+        ..
     } = conn;
     let (reader, mut writer) = stream.into_split();
     let mut stats = PubStats {
@@ -146,7 +147,7 @@ pub async fn publish(conn: Conn, spec: PubSpec, window: Window) -> PubStats {
 }
 
 /// Waits for one credit, then takes up to `want` in all without waiting again.
-async fn take_credits(credits: &Semaphore, want: u64) -> u64 {
+pub async fn take_credits(credits: &Semaphore, want: u64) -> u64 {
     let Ok(first) = credits.acquire().await else {
         return 0;
     };
@@ -163,7 +164,7 @@ async fn take_credits(credits: &Semaphore, want: u64) -> u64 {
 }
 
 /// Counts PUBACKs and gives a credit back for each; ends when the broker closes.
-async fn read_acks(
+pub async fn read_acks(
     mut reader: crate::client::ReadHalf,
     mut rbuf: BytesMut,
     credits: Arc<Semaphore>,

@@ -9,6 +9,11 @@
 //! Runs with MQTT 5 clients (`"mqtt_version": 5`) are their own scenario, `<name>-v5`, with
 //! the same rows and targets, plus one row giving each broker's headline figure under MQTT 5
 //! divided by its figure under 3.1.1 in the same sitting.
+//!
+//! Runs of a variant of the candidate, labelled `<candidate>-<variant>` (`arbor-os`: arbor with
+//! `durability = "os"`), are their own block, `<scenario>-<variant>`, against the same
+//! baselines. A row may take the baselines' value from another scenario of theirs: `pairsd`
+//! (persistent subscribers) is judged against Mosquitto's `pairsd` and its `pairs`.
 
 use std::fmt::Write as _;
 
@@ -39,6 +44,19 @@ struct Metric {
     scale: f64,
     target: Target,
     target_text: &'static str,
+    /// The baselines' value comes from their run of this scenario instead of the row's own
+    /// (`pairsd` against Mosquitto's `pairs`).
+    baseline_scenario: Option<&'static str>,
+}
+
+impl Metric {
+    /// The same row with the baselines' value taken from their run of `scenario`.
+    const fn against(self, scenario: &'static str) -> Metric {
+        Metric {
+            baseline_scenario: Some(scenario),
+            ..self
+        }
+    }
 }
 
 const fn metric(
@@ -54,6 +72,7 @@ const fn metric(
         scale,
         target,
         target_text: text,
+        baseline_scenario: None,
     }
 }
 
@@ -125,6 +144,54 @@ fn metrics(key: &str) -> Vec<Metric> {
             metric("latency p99 ms", "/latency_us/p99", MS, None, ""),
             metric("lost", "/lost", 1.0, AtMost(0.0), "0"),
             metric("unacked", "/unacked", 1.0, None, ""),
+        ],
+        // pairs with persistent subscribers: every message stored for its subscriber's session
+        // by a durable broker (arbor; `arbor-os` is arbor with durability "os"), in memory by
+        // Mosquitto (persistence false).
+        "pairsd" => vec![
+            metric(
+                "delivered msg/s",
+                "/deliver_rate",
+                1.0,
+                RatioAtLeast(2.0),
+                ">= 2x mosquitto (in memory)",
+            ),
+            metric(
+                "delivered msg/s vs mosquitto pairs",
+                "/deliver_rate",
+                1.0,
+                RatioAtLeast(2.0),
+                ">= 2x mosquitto pairs",
+            )
+            .against("pairs"),
+            metric("latency p99 ms", "/latency_us/p99", MS, None, ""),
+            metric("lost", "/lost", 1.0, AtMost(0.0), "0"),
+            metric("unacked", "/unacked", 1.0, None, ""),
+            metric("broker RSS peak MiB", "/broker_rss_kib/peak", MIB, None, ""),
+            metric("store commits/s", "/extra/store_commits_per_s", 1.0, None, ""),
+            metric(
+                "store msgs per commit",
+                "/extra/store_msgs_per_commit",
+                1.0,
+                None,
+                "",
+            ),
+            metric(
+                "store KiB written/s",
+                "/extra/store_bytes_per_s",
+                1024.0,
+                None,
+                "",
+            ),
+            metric("store bytes/msg", "/extra/store_bytes_per_msg", 1.0, None, ""),
+            metric(
+                "disk KiB written/s",
+                "/extra/disk_write_bytes_per_s",
+                1024.0,
+                None,
+                "",
+            ),
+            metric("disk bytes/msg", "/extra/disk_write_bytes_per_msg", 1.0, None, ""),
         ],
         "latency-q0" | "latency-q1" => vec![
             metric("latency p50 µs", "/latency_us/p50", 1.0, None, ""),
@@ -199,6 +266,16 @@ fn metrics(key: &str) -> Vec<Metric> {
 /// The suffix of the key of a run with MQTT 5 clients.
 const V5_SUFFIX: &str = "-v5";
 
+/// A block of rows: the scenario key of its runs, and which candidate run it shows.
+struct Block {
+    /// What the table shows: the scenario key, then `-<variant>` for a variant's runs.
+    shown: String,
+    /// The scenario key of the runs ([`key_of`]).
+    key: String,
+    /// The label of the candidate's run: the candidate, or a variant of it (`arbor-os`).
+    label: String,
+}
+
 /// The scenario key of a run: `latency` is split by QoS, MQTT 5 runs get [`V5_SUFFIX`].
 fn key_of(run: &Value) -> String {
     let scenario = run["scenario"].as_str().unwrap_or("?");
@@ -252,11 +329,22 @@ pub fn render(jsonl: &str, candidate: &str, baselines: &[String]) -> Result<Stri
         let run: Value = serde_json::from_str(line).with_context(|| format!("line {}", n + 1))?;
         runs.push(run);
     }
-    let mut keys: Vec<String> = Vec::new();
+    // A run labelled `<candidate>-<variant>` (`arbor-os`: arbor with another setting) gets a
+    // block of its own, `<scenario>-<variant>`, compared with the same baselines.
+    let mut blocks: Vec<Block> = Vec::new();
     for run in &runs {
         let key = key_of(run);
-        if !keys.contains(&key) {
-            keys.push(key);
+        let label = run["broker"].as_str().unwrap_or_default();
+        let variant = label
+            .strip_prefix(candidate)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .filter(|v| !v.is_empty());
+        let (shown, label) = match variant {
+            Some(v) => (format!("{key}-{v}"), label.to_string()),
+            None => (key.clone(), candidate.to_string()),
+        };
+        if !blocks.iter().any(|b| b.shown == shown) {
+            blocks.push(Block { shown, key, label });
         }
     }
     let bases: Vec<&str> = baselines
@@ -277,16 +365,22 @@ pub fn render(jsonl: &str, candidate: &str, baselines: &[String]) -> Result<Stri
     }
     writeln!(out, " target | met |")?;
     writeln!(out, "|---|---|---:|{}---|---|", "---:|---:|".repeat(bases.len()))?;
-    for key in &keys {
-        let a_run = find(key, candidate);
+    for block in &blocks {
+        let (key, shown) = (block.key.as_str(), block.shown.as_str());
+        let a_run = find(key, &block.label);
         let a_failed = a_run.is_none_or(|r| r["failed"].as_bool() == Some(true));
         let rows = metrics(key);
         for m in &rows {
             let a = read(a_run, m);
-            write!(out, "| {key} | {} | {} |", m.label, show(a_run, a, m))?;
+            write!(out, "| {shown} | {} | {} |", m.label, show(a_run, a, m))?;
             let mut first_base = None;
+            let base_key = match m.baseline_scenario {
+                Some(other) if key.ends_with(V5_SUFFIX) => format!("{other}{V5_SUFFIX}"),
+                Some(other) => other.to_string(),
+                None => key.to_string(),
+            };
             for (i, b) in bases.iter().enumerate() {
-                let b_run = find(key, b);
+                let b_run = find(&base_key, b);
                 let bv = read(b_run, m);
                 if i == 0 {
                     first_base = bv;
@@ -313,7 +407,12 @@ pub fn render(jsonl: &str, candidate: &str, baselines: &[String]) -> Result<Stri
                 (Some(v5), Some(v3)) if v3 != 0.0 => format!("{:.2}", v5 / v3),
                 _ => "-".into(),
             };
-            write!(out, "| {key} | {} v5/3.1.1 | {} |", m.label, ratio(candidate))?;
+            write!(
+                out,
+                "| {shown} | {} v5/3.1.1 | {} |",
+                m.label,
+                ratio(&block.label)
+            )?;
             for b in &bases {
                 write!(out, " {} | - |", ratio(b))?;
             }
@@ -348,6 +447,33 @@ mod tests {
             table.contains("| fanin_tls | delivered msg/s | 300000 | 250000 | 1.20 | >= mosquitto | yes |"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn a_variant_of_the_candidate_has_its_own_block_and_pairsd_compares_with_pairs() {
+        let jsonl = r#"{"scenario":"pairs","broker":"arbor","qos":1,"deliver_rate":600000}
+{"scenario":"pairs","broker":"mosquitto","qos":1,"deliver_rate":100000}
+{"scenario":"pairsd","broker":"arbor","qos":1,"deliver_rate":300000,"lost":0,"extra":{"store_commits_per_s":400}}
+{"scenario":"pairsd","broker":"arbor-os","qos":1,"deliver_rate":150000,"lost":0}
+{"scenario":"pairsd","broker":"mosquitto","qos":1,"deliver_rate":90000,"lost":0}"#;
+        let table = render(jsonl, "arbor", &["mosquitto".into(), "rumqttd".into()]).unwrap();
+        assert!(
+            table.starts_with("| scenario | metric | arbor | mosquitto | arbor/mosquitto | target | met |")
+        );
+        assert!(
+            table.contains(
+                "| pairsd | delivered msg/s | 300000 | 90000 | 3.33 | >= 2x mosquitto (in memory) | yes |"
+            ),
+            "{table}"
+        );
+        assert!(table.contains(
+            "| pairsd | delivered msg/s vs mosquitto pairs | 300000 | 100000 | 3.00 | >= 2x mosquitto pairs | yes |"
+        ));
+        assert!(table.contains("| pairsd | store commits/s | 400 | n/a | - |  |  |"));
+        assert!(table.contains(
+            "| pairsd-os | delivered msg/s vs mosquitto pairs | 150000 | 100000 | 1.50 | >= 2x mosquitto pairs | NO |"
+        ));
+        assert!(!table.contains("| arbor-os |"));
     }
 
     #[test]

@@ -9,6 +9,10 @@
 //! | `idle` (e) | 19,000 connections, each subscribed, opened as fast as the broker takes them |
 //! | `slow` (f) | 10,000 msg/s to a subscriber that stops reading, plus a witness that reads |
 //!
+//! With `--persistent-subscribers` the subscribers of (a) to (d) and (f) open persistent
+//! sessions and the scenario is reported with a `d` (durable): `pairsd` is `pairs` with each
+//! QoS 1 message stored for its subscriber's session before the broker acknowledges it.
+//!
 //! [`Params`] carries the command line's overrides; each scenario takes its defaults from
 //! the issue for anything not given.
 
@@ -71,12 +75,35 @@ pub struct Common {
     pub login: Login,
     /// TLS to the broker (`--tls-ca`), or plain TCP.
     pub tls: Option<crate::client::Tls>,
+    /// Subscribers open persistent sessions with this expiry in seconds
+    /// (`--persistent-subscribers`): 3.1.1 clean session 0, MQTT 5 Session Expiry Interval.
+    /// The scenario is then named with a `d` (durable): `pairsd`.
+    pub persistent_subscribers: Option<u32>,
+    /// Where the broker's store figures and disk writes are read at the window's edges.
+    pub store: crate::store::Probe,
 }
 
 impl Common {
     /// A client id unique to this process, role and index.
     pub fn client_id(&self, role: &str, i: usize) -> String {
         format!("bench-{}-{role}-{i}", std::process::id())
+    }
+
+    /// What a client of `role` says in CONNECT: subscribers' sessions are persistent with
+    /// `--persistent-subscribers`.
+    pub fn login_for(&self, role: &str) -> Login {
+        match (role, self.persistent_subscribers) {
+            ("sub", Some(expiry)) => self.login.persistent(expiry),
+            _ => self.login,
+        }
+    }
+
+    /// A scenario's name in the report: `d` appended when its subscribers are persistent.
+    pub fn scenario_name(&self, name: &str) -> String {
+        match self.persistent_subscribers {
+            Some(_) => format!("{name}d"),
+            None => name.to_string(),
+        }
     }
 
     /// Starts sampling the broker (if its pid is known) and this process.

@@ -68,8 +68,10 @@ pub async fn run(common: &Common, topo: Topology) -> Result<Outcome> {
 
     clock::sleep_until(window.start_ns).await;
     usage.mark_window_start();
+    let store_start = common.store.read().await;
     clock::sleep_until(window.end_ns).await;
     usage.mark_window_end();
+    let store_end = common.store.read().await;
 
     let mut pubs = Vec::with_capacity(pub_tasks.len());
     for task in pub_tasks {
@@ -82,7 +84,7 @@ pub async fn run(common: &Common, topo: Topology) -> Result<Outcome> {
     }
 
     let mut report = Report {
-        scenario: topo.name.to_string(),
+        scenario: common.scenario_name(topo.name),
         broker: common.label.clone(),
         qos: topo.pubs.first().map_or(0, |p| p.qos as u8),
         payload_bytes: topo.pubs.first().map_or(0, |p| p.payload),
@@ -92,6 +94,12 @@ pub async fn run(common: &Common, topo: Topology) -> Result<Outcome> {
         ..Report::default()
     };
     summarise(&mut report, &topo, &pubs, &subs, &drain);
+    if let Some(expiry) = common.persistent_subscribers {
+        report.set("persistent_subscribers", true);
+        report.set("session_expiry_s", expiry);
+    }
+    let published = report.published;
+    crate::store::fill(&mut report, &store_start, &store_end, published);
     // Connections are closed by now (every task returned); give the broker a moment to free.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after_close = usage.broker_rss_now();
@@ -115,7 +123,7 @@ async fn connect_all(
     let mut tasks = JoinSet::new();
     for i in 0..n {
         let (recv_buffer, subscription) = setup(i);
-        let (addr, login) = (common.addr, common.login);
+        let (addr, login) = (common.addr, common.login_for(role));
         let client_id = common.client_id(role, i);
         let tls = common.tls.clone();
         tasks.spawn(async move {

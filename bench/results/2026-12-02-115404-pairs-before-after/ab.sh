@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Follow-up of the 2026-12-02 durability sitting: `pairs` (clean sessions, nothing stored)
+# against this build (store on by default: backend "disk", durability "sync") and the build of
+# adc59f0 (the commit before durability; it has no store), alternating, 20 s windows.
+#   ab-old.sh OUT NEW_ARBOR OLD_ARBOR LOADGEN
+set -euo pipefail
+OUT="$1"; NEW="$2"; OLD="$3"; LOADGEN="$4"; ROUNDS="${ROUNDS:-3}"
+mkdir -p "$OUT/logs"
+busy() { # whole machine's busy CPU over 1 s, % of one core
+  local a b; a=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat); sleep 1
+  b=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+  awk -v a="$a" -v b="$b" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " ");
+    printf "%d", (y[1]-x[1]) * 100 * n / ((y[1]-x[1]) + (y[2]-x[2]) + 1e-9) }'
+}
+quiet() { local w=0; while [ "$(busy)" -gt 50 ] && [ $w -lt 60 ]; do sleep 4; w=$((w + 5)); done; }
+P=""; trap '[ -z "$P" ] || kill "$P" 2>/dev/null || true' EXIT
+for round in $(seq 1 "$ROUNDS"); do
+  for label in arbor arbor-adc59f0; do
+    quiet
+    store="$OUT/store-$round"; rm -rf "$store"
+    if [ "$label" = arbor ]; then
+      ARBOR__LISTENERS__TCP__BIND=127.0.0.1:25883 ARBOR__ADMIN__BIND=127.0.0.1:25884 \
+        ARBOR__STORAGE__DIR="$store" ARBOR__LOG__LEVEL=warn "$NEW" >"$OUT/logs/pairs.$round.$label.arbor.log" 2>&1 &
+    else
+      ARBOR__LISTENERS__TCP__BIND=127.0.0.1:25883 ARBOR__ADMIN__BIND=127.0.0.1:25884 \
+        ARBOR__LOG__LEVEL=warn "$OLD" >"$OUT/logs/pairs.$round.$label.arbor.log" 2>&1 &
+    fi
+    P=$!; sleep 1
+    "$LOADGEN" run pairs --port 25883 --broker-pid "$P" --label "$label" --warmup 2 --window 20 \
+      --drain 30 >>"$OUT/results.jsonl" 2>"$OUT/logs/pairs.$round.$label.loadgen.log"
+    kill "$P"; wait "$P" || true; P=""; rm -rf "$store"
+    tail -1 "$OUT/results.jsonl" | jq -c '{broker, deliver_rate, p99: .latency_us.p99, lost, broker_cpu_pct, other_cpu_pct}'
+  done
+done
