@@ -206,7 +206,11 @@ impl SessionState {
         };
         let away = Duration::from_millis(unix_ms().saturating_sub(left_ms));
         self.away_since(myself, away);
-        self.save();
+        if record.detached_at_ms == 0 {
+            // Its client was connected when the broker stopped: it left now. (Otherwise the
+            // record is unchanged: not written again, so a restart of many sessions is cheap.)
+            self.save();
+        }
         tracing::debug!(client_id = %self.reg.handle.client_id, queued = self.mqueue.len(), inflight = self.inflight.len(), "session restored from the store");
     }
 }
