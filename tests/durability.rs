@@ -7,113 +7,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use arbor_actors::config::StorageBackend;
+use common::child::{arbor, fresh_dir, Broker};
 use common::client::{self, connect_with, receive, spawn_events, subscribe_qos, wait_for, Client};
 use common::{test_config, TestBroker};
-use rumqttc::{Event, MqttOptions, Packet, QoS};
+use rumqttc::{Event, Packet, QoS};
 
 /// A fresh directory for one test's store.
 fn store_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("arbor-durability-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-/// An `arbor run` child on `dir`, its output lines, and its MQTT address.
-struct Broker {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-    mqtt: SocketAddr,
-}
-
-fn arbor(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arbor"));
-    cmd.arg("run")
-        .env_remove("RUST_LOG")
-        .env("ARBOR__LISTENERS__TCP__BIND", "127.0.0.1:0")
-        .env("ARBOR__ADMIN__BIND", "127.0.0.1:0")
-        .env("ARBOR__STORAGE__BACKEND", "disk")
-        .env("ARBOR__STORAGE__DIR", dir)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-fn lines_of(child: &mut Child) -> Receiver<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    for stream in [
-        Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().expect("stderr")),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-    }
-    rx
-}
-
-impl Broker {
-    fn start(dir: &Path) -> Broker {
-        let mut child = arbor(dir).spawn().expect("spawn arbor");
-        let lines = lines_of(&mut child);
-        let mut broker = Broker {
-            child,
-            lines,
-            seen: Vec::new(),
-            mqtt: "0.0.0.0:0".parse().expect("addr"),
-        };
-        let listening = broker.line("the MQTT listener", |l| {
-            l.contains("listening") && l.contains("mqtt:tcp")
-        });
-        let addr = listening
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("addr="))
-            .expect("addr= in the listening line");
-        broker.mqtt = addr.parse().expect("a socket address");
-        broker.line("arbor started", |l| l.contains("arbor started"));
-        broker
-    }
-
-    /// Waits (up to 30 s) for a line of the broker's output.
-    fn line(&mut self, what: &str, want: impl Fn(&str) -> bool) -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-            let Ok(line) = self.lines.recv_timeout(left) else {
-                break;
-            };
-            self.seen.push(line.clone());
-            if want(&line) {
-                return line;
-            }
-        }
-        panic!("no line for {what}; saw:\n{}", self.seen.join("\n"));
-    }
-
-    /// SIGKILL, as `kill -9`: nothing of the broker runs after it.
-    fn kill_9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-
-    fn options(&self, id: &str, clean: bool) -> MqttOptions {
-        let mut o = MqttOptions::new(id, self.mqtt.ip().to_string(), self.mqtt.port());
-        o.set_clean_session(clean)
-            .set_keep_alive(Duration::from_secs(30))
-            .set_inflight(100);
-        o
-    }
+    fresh_dir(&format!("durability-{name}"))
 }
 
 /// Publishes `n` QoS 1 messages `0..n` on `topic` and waits for every PUBACK.
@@ -215,23 +120,7 @@ async fn a_session_that_expired_while_the_broker_was_down_is_gone() {
     let dir = store_dir("expired");
     let mut cmd = arbor(&dir);
     cmd.env("ARBOR__SESSION__EXPIRY_INTERVAL", "1s");
-    let mut child = cmd.spawn().expect("spawn arbor");
-    let lines = lines_of(&mut child);
-    let mut broker = Broker {
-        child,
-        lines,
-        seen: Vec::new(),
-        mqtt: "0.0.0.0:0".parse().expect("addr"),
-    };
-    let listening = broker.line("the MQTT listener", |l| {
-        l.contains("listening") && l.contains("mqtt:tcp")
-    });
-    broker.mqtt = listening
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("addr="))
-        .and_then(|a| a.parse().ok())
-        .expect("addr=");
-    broker.line("arbor started", |l| l.contains("arbor started"));
+    let broker = Broker::spawn(cmd);
     let (mut sub, _) = connect_with(broker.options("short-lived", false)).await;
     subscribe_qos(&mut sub, "exp/#", QoS::AtLeastOnce).await;
     sub.client.disconnect().await.expect("disconnect queued");
