@@ -113,6 +113,44 @@ async fn kill_9_loses_no_acknowledged_message_and_no_persistent_session() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Sequence numbers go on, after a restart, past the first one of every stored session: a
+/// persistent session made after the counter had moved on, restored with nothing stored for it,
+/// keeps what it is sent after that restart across the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_made_late_keeps_what_it_is_sent_across_two_restarts() {
+    let dir = store_dir("late-session");
+    let broker = Broker::start(&dir);
+    // An online persistent subscriber takes 50 sequence numbers and acknowledges them all;
+    // its SUBACK that follows means its deletes are durable: nothing stays stored.
+    let (mut early, _) = connect_with(broker.options("seq-early", false)).await;
+    subscribe_qos(&mut early, "early/#", QoS::AtLeastOnce).await;
+    let (mut publisher, _) = connect_with(broker.options("seq-pub", true)).await;
+    publish_all_acked(&mut publisher, "early/t", 50).await;
+    receive_all(&mut early, 50).await;
+    subscribe_qos(&mut early, "early2/#", QoS::AtLeastOnce).await;
+    // A session made now starts past those 50; its client goes away.
+    let (mut late, _) = connect_with(broker.options("seq-late", false)).await;
+    subscribe_qos(&mut late, "late/#", QoS::AtLeastOnce).await;
+    late.client.disconnect().await.expect("disconnect queued");
+    client::closed(&mut late).await;
+    broker.kill_9();
+
+    // After a restart, 20 acknowledged messages are stored for it...
+    let broker = Broker::start(&dir);
+    let (mut publisher, _) = connect_with(broker.options("seq-pub", true)).await;
+    publish_all_acked(&mut publisher, "late/t", 20).await;
+    broker.kill_9();
+
+    // ...and are still there after the next.
+    let broker = Broker::start(&dir);
+    let (mut late, connack) = connect_with(broker.options("seq-late", false)).await;
+    assert!(connack.session_present);
+    let got = receive_all(&mut late, 20).await;
+    assert_all_in_order(&got, 20);
+    broker.kill_9();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A session whose expiry passes while the broker is down is gone after the restart: the
 /// client starts afresh (session present 0) and nothing queued for it arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
