@@ -2,8 +2,8 @@
 //! the tests that kill the whole process with SIGKILL: no in-process shortcut can prove what
 //! survives a process's death.
 //!
-//! Every socket is on 127.0.0.1:0; [`Broker::start`] reads the MQTT listener's address from the
-//! `listening` line and returns once `arbor started` is logged.
+//! Every socket is on 127.0.0.1:0; [`Broker::start`] reads the MQTT listener's and the admin
+//! API's addresses from their `listening` lines and returns once `arbor started` is logged.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -32,6 +32,8 @@ pub struct Broker {
     /// The lines read so far (by [`Broker::line`]).
     pub seen: Vec<String>,
     pub mqtt: SocketAddr,
+    /// The admin API's base URL, `http://<addr>`.
+    pub admin: String,
 }
 
 /// `arbor run` on the disk store `dir`, every socket on 127.0.0.1:0, output piped.
@@ -83,6 +85,7 @@ impl Broker {
             lines,
             seen: Vec::new(),
             mqtt: "0.0.0.0:0".parse().expect("addr"),
+            admin: String::new(),
         };
         let listening = broker.line("the MQTT listener", |l| {
             l.contains("listening") && l.contains("mqtt:tcp")
@@ -93,7 +96,44 @@ impl Broker {
             .expect("addr= in the listening line");
         broker.mqtt = addr.parse().expect("a socket address");
         broker.line("arbor started", |l| l.contains("arbor started"));
+        // The admin API is in the tree, which is up before `arbor started`.
+        let admin = broker
+            .seen
+            .iter()
+            .filter(|l| l.contains("admin API listening"))
+            .find_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("addr=")))
+            .expect("the admin API's listening line");
+        broker.admin = format!("http://{admin}");
         broker
+    }
+
+    /// What `GET /api/v1/sessions/<id>` says of `client_id`'s session (None: it has none).
+    pub async fn session(&self, client_id: &str) -> Option<serde_json::Value> {
+        let url = format!("{}/api/v1/sessions/{client_id}", self.admin);
+        let response = reqwest::get(&url).await.expect("the admin API answers");
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return None;
+        }
+        assert!(response.status().is_success(), "{url}: {}", response.status());
+        Some(response.json().await.expect("JSON"))
+    }
+
+    /// Polls `client_id`'s session (every 10 ms, up to 10 s; the session's state changes with
+    /// no event a client could see) until it has no connection. Its session has then handled
+    /// its client's leaving, and sent what that changed to the store before anything done after
+    /// this returns: a later acknowledgement's commit holds it.
+    pub async fn detached(&self, client_id: &str) {
+        let found = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let session = self.session(client_id).await;
+                if session.is_some_and(|s| s["connected"] == false) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        assert!(found.is_ok(), "session {client_id} still connected after 10 s");
     }
 
     /// Waits (up to [`LINE_WAIT`]) for a line of the broker's output.
