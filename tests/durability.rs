@@ -7,113 +7,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use arbor_actors::config::StorageBackend;
+use common::child::{arbor, fresh_dir, Broker};
 use common::client::{self, connect_with, receive, spawn_events, subscribe_qos, wait_for, Client};
 use common::{test_config, TestBroker};
-use rumqttc::{Event, MqttOptions, Packet, QoS};
+use rumqttc::{Event, Packet, QoS};
 
 /// A fresh directory for one test's store.
 fn store_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("arbor-durability-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-/// An `arbor run` child on `dir`, its output lines, and its MQTT address.
-struct Broker {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-    mqtt: SocketAddr,
-}
-
-fn arbor(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arbor"));
-    cmd.arg("run")
-        .env_remove("RUST_LOG")
-        .env("ARBOR__LISTENERS__TCP__BIND", "127.0.0.1:0")
-        .env("ARBOR__ADMIN__BIND", "127.0.0.1:0")
-        .env("ARBOR__STORAGE__BACKEND", "disk")
-        .env("ARBOR__STORAGE__DIR", dir)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-fn lines_of(child: &mut Child) -> Receiver<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    for stream in [
-        Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().expect("stderr")),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-    }
-    rx
-}
-
-impl Broker {
-    fn start(dir: &Path) -> Broker {
-        let mut child = arbor(dir).spawn().expect("spawn arbor");
-        let lines = lines_of(&mut child);
-        let mut broker = Broker {
-            child,
-            lines,
-            seen: Vec::new(),
-            mqtt: "0.0.0.0:0".parse().expect("addr"),
-        };
-        let listening = broker.line("the MQTT listener", |l| {
-            l.contains("listening") && l.contains("mqtt:tcp")
-        });
-        let addr = listening
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("addr="))
-            .expect("addr= in the listening line");
-        broker.mqtt = addr.parse().expect("a socket address");
-        broker.line("arbor started", |l| l.contains("arbor started"));
-        broker
-    }
-
-    /// Waits (up to 30 s) for a line of the broker's output.
-    fn line(&mut self, what: &str, want: impl Fn(&str) -> bool) -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-            let Ok(line) = self.lines.recv_timeout(left) else {
-                break;
-            };
-            self.seen.push(line.clone());
-            if want(&line) {
-                return line;
-            }
-        }
-        panic!("no line for {what}; saw:\n{}", self.seen.join("\n"));
-    }
-
-    /// SIGKILL, as `kill -9`: nothing of the broker runs after it.
-    fn kill_9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-
-    fn options(&self, id: &str, clean: bool) -> MqttOptions {
-        let mut o = MqttOptions::new(id, self.mqtt.ip().to_string(), self.mqtt.port());
-        o.set_clean_session(clean)
-            .set_keep_alive(Duration::from_secs(30))
-            .set_inflight(100);
-        o
-    }
+    fresh_dir(&format!("durability-{name}"))
 }
 
 /// Publishes `n` QoS 1 messages `0..n` on `topic` and waits for every PUBACK.
@@ -208,6 +113,44 @@ async fn kill_9_loses_no_acknowledged_message_and_no_persistent_session() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Sequence numbers go on, after a restart, past the first one of every stored session: a
+/// persistent session made after the counter had moved on, restored with nothing stored for it,
+/// keeps what it is sent after that restart across the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_made_late_keeps_what_it_is_sent_across_two_restarts() {
+    let dir = store_dir("late-session");
+    let broker = Broker::start(&dir);
+    // An online persistent subscriber takes 50 sequence numbers and acknowledges them all;
+    // its SUBACK that follows means its deletes are durable: nothing stays stored.
+    let (mut early, _) = connect_with(broker.options("seq-early", false)).await;
+    subscribe_qos(&mut early, "early/#", QoS::AtLeastOnce).await;
+    let (mut publisher, _) = connect_with(broker.options("seq-pub", true)).await;
+    publish_all_acked(&mut publisher, "early/t", 50).await;
+    receive_all(&mut early, 50).await;
+    subscribe_qos(&mut early, "early2/#", QoS::AtLeastOnce).await;
+    // A session made now starts past those 50; its client goes away.
+    let (mut late, _) = connect_with(broker.options("seq-late", false)).await;
+    subscribe_qos(&mut late, "late/#", QoS::AtLeastOnce).await;
+    late.client.disconnect().await.expect("disconnect queued");
+    client::closed(&mut late).await;
+    broker.kill_9();
+
+    // After a restart, 20 acknowledged messages are stored for it...
+    let broker = Broker::start(&dir);
+    let (mut publisher, _) = connect_with(broker.options("seq-pub", true)).await;
+    publish_all_acked(&mut publisher, "late/t", 20).await;
+    broker.kill_9();
+
+    // ...and are still there after the next.
+    let broker = Broker::start(&dir);
+    let (mut late, connack) = connect_with(broker.options("seq-late", false)).await;
+    assert!(connack.session_present);
+    let got = receive_all(&mut late, 20).await;
+    assert_all_in_order(&got, 20);
+    broker.kill_9();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A session whose expiry passes while the broker is down is gone after the restart: the
 /// client starts afresh (session present 0) and nothing queued for it arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,27 +158,14 @@ async fn a_session_that_expired_while_the_broker_was_down_is_gone() {
     let dir = store_dir("expired");
     let mut cmd = arbor(&dir);
     cmd.env("ARBOR__SESSION__EXPIRY_INTERVAL", "1s");
-    let mut child = cmd.spawn().expect("spawn arbor");
-    let lines = lines_of(&mut child);
-    let mut broker = Broker {
-        child,
-        lines,
-        seen: Vec::new(),
-        mqtt: "0.0.0.0:0".parse().expect("addr"),
-    };
-    let listening = broker.line("the MQTT listener", |l| {
-        l.contains("listening") && l.contains("mqtt:tcp")
-    });
-    broker.mqtt = listening
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("addr="))
-        .and_then(|a| a.parse().ok())
-        .expect("addr=");
-    broker.line("arbor started", |l| l.contains("arbor started"));
+    let broker = Broker::spawn(cmd);
     let (mut sub, _) = connect_with(broker.options("short-lived", false)).await;
     subscribe_qos(&mut sub, "exp/#", QoS::AtLeastOnce).await;
     sub.client.disconnect().await.expect("disconnect queued");
     client::closed(&mut sub).await;
+    // When its client left is stored by the commit that acknowledges the publish below (else
+    // the restart counts its expiry from the restart, as for a client still connected).
+    broker.detached("short-lived").await;
     let (mut publisher, _) = connect_with(broker.options("exp-pub", true)).await;
     client::publish_acked(&mut publisher, "exp/t", QoS::AtLeastOnce, false, "for nobody").await;
     broker.kill_9();

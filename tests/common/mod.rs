@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod child;
 pub mod client;
 pub mod interop;
 pub mod raw;

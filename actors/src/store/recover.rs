@@ -54,7 +54,8 @@ pub struct Recovered {
     pub sessions: Vec<SessionImage>,
     /// The retained messages.
     pub retained: Vec<Arc<Message>>,
-    /// The next message sequence number.
+    /// The next message sequence number: past every stored message and every stored session's
+    /// `since`.
     pub next_seq: u64,
 }
 
@@ -65,11 +66,15 @@ pub(super) fn read_all(db: &mut Db, stats: &StoreStats) -> Result<Recovered, Sto
     let now_ms = super::unix_ms();
     let mut sessions: HashMap<Arc<str>, SessionImage> = HashMap::new();
     let mut expired = Vec::new();
+    // Past every stored message and every session's first number: a number below a session's
+    // `since` would mark what is routed to it as a previous session's, dropped by the next boot.
+    let mut next_seq = 1;
     db.scan(Table::Sessions, b"", &mut |key, value| {
         let client_id: Arc<str> = std::str::from_utf8(key)
             .map_err(|_| "a session key is not UTF-8".to_string())?
             .into();
         let record = SessionRecord::decode(value).map_err(|e| format!("session {client_id}: {e}"))?;
+        next_seq = next_seq.max(record.since);
         let ends = record
             .detached_at_ms
             .saturating_add(record.expiry_secs.saturating_mul(1000));
@@ -90,7 +95,6 @@ pub(super) fn read_all(db: &mut Db, stats: &StoreStats) -> Result<Recovered, Sto
     })
     .map_err(corrupt)?;
     let mut stale: Vec<(Table, Bytes, Option<Bytes>)> = Vec::new();
-    let mut next_seq = 1;
     let mut dropped_messages = 0u64;
     db.scan(Table::Messages, b"", &mut |key, value| {
         let (client, seq) = keys::split(key).ok_or("a message key without a client id")?;
