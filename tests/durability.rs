@@ -116,6 +116,31 @@ async fn kill_9_loses_no_acknowledged_message_and_no_persistent_session() {
 /// Sequence numbers go on, after a restart, past the first one of every stored session: a
 /// persistent session made after the counter had moved on, restored with nothing stored for it,
 /// keeps what it is sent after that restart across the next one.
+/// `durability = "os"` acknowledges once a commit is written to the operating system, not
+/// fsynced: the process dying at once after the acknowledgements loses none of them (only a
+/// power loss could take the last second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_durability_os_kill_9_right_after_the_acks_loses_nothing() {
+    let dir = store_dir("kill9-os");
+    let mut cmd = common::child::arbor(&dir);
+    cmd.env("ARBOR__STORAGE__DURABILITY", "os");
+    let broker = Broker::spawn(cmd);
+    let (mut sub, _) = connect_with(broker.options("os-sub", false)).await;
+    subscribe_qos(&mut sub, "os/#", QoS::AtLeastOnce).await;
+    sub.client.disconnect().await.expect("disconnect queued");
+    client::closed(&mut sub).await;
+    let (mut publisher, _) = connect_with(broker.options("os-pub", true)).await;
+    publish_all_acked(&mut publisher, "os/t", 300).await;
+    broker.kill_9();
+    let broker = Broker::start(&dir);
+    let (mut sub, connack) = connect_with(broker.options("os-sub", false)).await;
+    assert!(connack.session_present);
+    let got = receive_all(&mut sub, 300).await;
+    assert_all_in_order(&got, 300);
+    broker.kill_9();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_made_late_keeps_what_it_is_sent_across_two_restarts() {
     let dir = store_dir("late-session");
