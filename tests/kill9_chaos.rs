@@ -13,7 +13,7 @@
 //! it received, its duplicates and its reconnects.
 //!
 //! By hand, longer, against a release build: `bench/chaos.sh kill9 [seconds]`
-//! (env `ARBOR_KILL9_SECS`, default 12; `ARBOR_KILL9_SEED` for the kill pacing, default 1).
+//! (env `ARBOR_KILL9_SECS`, default 8; `ARBOR_KILL9_SEED` for the kill pacing, default 1).
 
 mod common;
 
@@ -264,7 +264,7 @@ async fn start(dir: &Path) -> Broker {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_chaos_run_loses_no_acknowledged_message() {
-    let secs = env_or("ARBOR_KILL9_SECS", 12);
+    let secs = env_or("ARBOR_KILL9_SECS", 8);
     let seed = env_or("ARBOR_KILL9_SEED", 1);
     let dir = child::fresh_dir("kill9-chaos");
     let mut broker = start(&dir).await;
