@@ -6,6 +6,12 @@
 //! kill it with SIGKILL: no in-process shortcut can prove what survives a process's death.
 
 mod common;
+/// The kill -9 chaos run (whole broker killed every ~2 s under QoS 1 load).
+#[path = "durability/kill9_chaos.rs"]
+mod kill9_chaos;
+/// MQTT 5 session state through the store, and the store's figures.
+#[path = "durability/v5.rs"]
+mod v5;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

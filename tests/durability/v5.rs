@@ -2,14 +2,12 @@
 //! has its Session Expiry, its subscriptions' options and identifiers, its inflight packet ids
 //! and its QoS 2 receipts, and its queued messages keep their properties and expiry.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::raw::{connect_v5, publish_v5, Raw};
+use crate::common::{eventually, test_config, TestBroker};
 use arbor_actors::codec::{Ack, Packet, PacketId, Properties, QoS, ReasonCode, SubOptions};
 use arbor_actors::config::StorageBackend;
-use common::raw::{connect_v5, publish_v5, Raw};
-use common::{eventually, test_config, TestBroker};
 
 async fn durable_broker(name: &str) -> (TestBroker, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("arbor-durable-v5-{name}-{}", std::process::id()));

@@ -15,15 +15,13 @@
 //! By hand, longer, against a release build: `bench/chaos.sh kill9 [seconds]`
 //! (env `ARBOR_KILL9_SECS`, default 8; `ARBOR_KILL9_SEED` for the kill pacing, default 1).
 
-mod common;
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::child::{self, Broker};
+use crate::common::child::{self, Broker};
 use parking_lot::Mutex;
 use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
 use tokio::sync::{watch, Notify};
