@@ -218,9 +218,26 @@ async fn a_session_that_expired_while_the_broker_was_down_is_gone() {
 /// Runs `arbor run` on `dir` expecting it to refuse to start: exit 2 and one line naming the
 /// store's file and the problem.
 fn refused(dir: &Path, want: &str) {
-    let out = arbor(dir).output().expect("run arbor");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let mut child = arbor(dir).spawn().expect("run arbor");
+    let lines = common::child::lines_of(&mut child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "arbor started on a store it should refuse: {}",
+                lines.try_iter().collect::<Vec<_>>().join("\n")
+            );
+        }
+        // Polling a child's exit: there is no event to await for it here.
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr: Vec<String> = lines.iter().collect();
+    let stderr = stderr.join("\n");
+    assert_eq!(status.code(), Some(2), "{stderr}");
     let line = stderr
         .lines()
         .find(|l| l.starts_with("arbor: storage:"))
@@ -251,6 +268,45 @@ fn a_store_that_cannot_be_opened_stops_the_boot_with_exit_2() {
     // A directory under a file cannot be made.
     let under_file = file.join("sub");
     refused(&under_file, "cannot create the directory");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A real store with a damaged page in the middle (what a bad disk leaves) is refused at boot
+/// with its error, exit 2, and left as it was: never a panic later, when the page is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_with_a_damaged_page_is_refused_at_boot() {
+    let dir = store_dir("damaged-page");
+    let broker = Broker::start(&dir);
+    let (mut publisher, _) = connect_with(broker.options("dmg-pub", true)).await;
+    let big = vec![b'x'; 8 * 1024];
+    for i in 0..128 {
+        client::publish_acked(
+            &mut publisher,
+            &format!("dmg/{i}"),
+            QoS::AtLeastOnce,
+            true,
+            big.clone(),
+        )
+        .await;
+    }
+    broker.kill_9();
+    let file = dir.join("arbor.redb");
+    let mut bytes = std::fs::read(&file).expect("read the store");
+    // Every 4 KiB page holding the messages' payload ('x' runs) gets garbage: the live ones
+    // among them are damaged whichever they are.
+    let mut damaged = 0;
+    for page in bytes.chunks_mut(4096) {
+        if page.windows(1024).any(|w| w.iter().all(|&b| b == b'x')) {
+            for (i, b) in page.iter_mut().enumerate() {
+                *b = (i as u8).wrapping_mul(151).wrapping_add(7);
+            }
+            damaged += 1;
+        }
+    }
+    assert!(damaged > 0, "no page of the store holds the payloads");
+    std::fs::write(&file, &bytes).expect("damage it");
+    refused(&dir, "arbor.redb");
+    assert_eq!(std::fs::read(&file).expect("read"), bytes, "nothing rewritten");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

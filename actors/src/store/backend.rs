@@ -3,8 +3,11 @@
 //!
 //! redb takes an exclusive lock on the file (a second arbor on the same directory is refused),
 //! checksums its pages and commits copy-on-write, so a crash at any moment leaves the last
-//! committed transaction. Every commit sets `quick_repair`: the allocator state is saved with
-//! it, so opening after a crash needs no walk of the whole file. Every commit is a durable one
+//! committed transaction; opening after a crash repairs the allocator state (0.2 s for a
+//! 272 MiB store in bench/storechoice; `quick_repair` would save that at 30–45 % of the commit
+//! rate, so it is off). Every open checks the whole file's checksums first: redb does not verify
+//! pages on a plain open and would panic on reading a damaged one later; checked, a damaged
+//! store is refused at boot with its error (0.15 s per 272 MiB). Every commit is a durable one
 //! for redb; whether it is fsynced is the file's choice ([`super::file`]: always with
 //! `durability = "sync"`, every second with `"os"`).
 
@@ -56,7 +59,9 @@ impl Db {
             .open(&path)
             .map_err(|e| StoreError::Io(path.clone(), e.to_string()))?;
         let opened = DbFile::open(file, fsync).and_then(|(backend, file)| {
-            let db = Database::builder().create_with_backend(backend)?;
+            let db = Database::builder()
+                .set_check_integrity_on_open(true)
+                .create_with_backend(backend)?;
             Ok((db, file))
         });
         let (db, file) = opened.map_err(|e| open_error(&path, e))?;
@@ -79,7 +84,6 @@ impl Db {
         let e = |e: &dyn std::fmt::Display| e.to_string();
         let mut tx = self.db.begin_write().map_err(|x| e(&x))?;
         tx.set_durability(Durability::Immediate).map_err(|x| e(&x))?;
-        tx.set_quick_repair(true);
         let mut counts = Counts::default();
         {
             for client_id in drops {
