@@ -27,6 +27,15 @@ fn store_dir(name: &str) -> PathBuf {
     fresh_dir(&format!("durability-{name}"))
 }
 
+/// A persistent (clean session 0) client of `broker` subscribes to `filter` at QoS 1 and leaves
+/// with DISCONNECT: what is published to it from now on is queued and stored.
+async fn subscribe_and_leave(broker: &Broker, id: &str, filter: &str) {
+    let (mut c, _) = connect_with(broker.options(id, false)).await;
+    subscribe_qos(&mut c, filter, QoS::AtLeastOnce).await;
+    c.client.disconnect().await.expect("disconnect queued");
+    client::closed(&mut c).await;
+}
+
 /// Publishes `n` QoS 1 messages `0..n` on `topic` and waits for every PUBACK.
 async fn publish_all_acked(c: &mut Client, topic: &str, n: u32) {
     let client = c.client.clone();
@@ -78,10 +87,7 @@ async fn kill_9_loses_no_acknowledged_message_and_no_persistent_session() {
     let dir = store_dir("kill9");
     let broker = Broker::start(&dir);
     // The persistent subscriber subscribes and goes away.
-    let (mut sub, _) = connect_with(broker.options("dur-sub", false)).await;
-    subscribe_qos(&mut sub, "dur/#", QoS::AtLeastOnce).await;
-    sub.client.disconnect().await.expect("disconnect queued");
-    client::closed(&mut sub).await;
+    subscribe_and_leave(&broker, "dur-sub", "dur/#").await;
     // 1,000 acknowledged messages queue for it; three retained ones are stored.
     let (mut publisher, _) = connect_with(broker.options("dur-pub", true)).await;
     publish_all_acked(&mut publisher, "dur/t", 1000).await;
@@ -119,9 +125,6 @@ async fn kill_9_loses_no_acknowledged_message_and_no_persistent_session() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Sequence numbers go on, after a restart, past the first one of every stored session: a
-/// persistent session made after the counter had moved on, restored with nothing stored for it,
-/// keeps what it is sent after that restart across the next one.
 /// `durability = "os"` acknowledges once a commit is written to the operating system, not
 /// fsynced: the process dying at once after the acknowledgements loses none of them (only a
 /// power loss could take the last second).
@@ -131,10 +134,7 @@ async fn with_durability_os_kill_9_right_after_the_acks_loses_nothing() {
     let mut cmd = common::child::arbor(&dir);
     cmd.env("ARBOR__STORAGE__DURABILITY", "os");
     let broker = Broker::spawn(cmd);
-    let (mut sub, _) = connect_with(broker.options("os-sub", false)).await;
-    subscribe_qos(&mut sub, "os/#", QoS::AtLeastOnce).await;
-    sub.client.disconnect().await.expect("disconnect queued");
-    client::closed(&mut sub).await;
+    subscribe_and_leave(&broker, "os-sub", "os/#").await;
     let (mut publisher, _) = connect_with(broker.options("os-pub", true)).await;
     publish_all_acked(&mut publisher, "os/t", 300).await;
     broker.kill_9();
@@ -147,6 +147,9 @@ async fn with_durability_os_kill_9_right_after_the_acks_loses_nothing() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Sequence numbers go on, after a restart, past the first one of every stored session: a
+/// persistent session made after the counter had moved on, restored with nothing stored for it,
+/// keeps what it is sent after that restart across the next one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_made_late_keeps_what_it_is_sent_across_two_restarts() {
     let dir = store_dir("late-session");
@@ -160,10 +163,7 @@ async fn a_session_made_late_keeps_what_it_is_sent_across_two_restarts() {
     receive_all(&mut early, 50).await;
     subscribe_qos(&mut early, "early2/#", QoS::AtLeastOnce).await;
     // A session made now starts past those 50; its client goes away.
-    let (mut late, _) = connect_with(broker.options("seq-late", false)).await;
-    subscribe_qos(&mut late, "late/#", QoS::AtLeastOnce).await;
-    late.client.disconnect().await.expect("disconnect queued");
-    client::closed(&mut late).await;
+    subscribe_and_leave(&broker, "seq-late", "late/#").await;
     broker.kill_9();
 
     // After a restart, 20 acknowledged messages are stored for it...
@@ -190,10 +190,7 @@ async fn a_session_that_expired_while_the_broker_was_down_is_gone() {
     let mut cmd = arbor(&dir);
     cmd.env("ARBOR__SESSION__EXPIRY_INTERVAL", "1s");
     let broker = Broker::spawn(cmd);
-    let (mut sub, _) = connect_with(broker.options("short-lived", false)).await;
-    subscribe_qos(&mut sub, "exp/#", QoS::AtLeastOnce).await;
-    sub.client.disconnect().await.expect("disconnect queued");
-    client::closed(&mut sub).await;
+    subscribe_and_leave(&broker, "short-lived", "exp/#").await;
     // When its client left is stored by the commit that acknowledges the publish below (else
     // the restart counts its expiry from the restart, as for a client still connected).
     broker.detached("short-lived").await;
