@@ -79,6 +79,20 @@ fn assert_all_in_order(got: &[u32], n: u32) {
     assert_eq!(first, (0..n).collect::<Vec<_>>(), "every message once, in order");
 }
 
+/// Starts a broker on `dir` again: `id`'s persistent session is there [MQTT-3.2.2-2] and
+/// delivers `0..n`, each at least once, in order. Returns the broker.
+async fn restart_and_receive(dir: &Path, id: &str, n: u32) -> Broker {
+    let broker = Broker::start(dir);
+    let (mut c, connack) = connect_with(broker.options(id, false)).await;
+    assert!(
+        connack.session_present,
+        "the persistent session survived [MQTT-3.2.2-2]"
+    );
+    let got = receive_all(&mut c, n).await;
+    assert_all_in_order(&got, n);
+    broker
+}
+
 /// The test: a persistent subscriber away, 1,000 QoS 1 messages acknowledged, the
 /// broker killed with SIGKILL and started again on the same directory: the subscriber resumes
 /// its session and gets all 1,000 in order; retained messages are all there.
@@ -103,14 +117,7 @@ async fn kill_9_loses_no_acknowledged_message_and_no_persistent_session() {
     }
     broker.kill_9();
 
-    let broker = Broker::start(&dir);
-    let (mut sub, connack) = connect_with(broker.options("dur-sub", false)).await;
-    assert!(
-        connack.session_present,
-        "the persistent session survived [MQTT-3.2.2-2]"
-    );
-    let got = receive_all(&mut sub, 1000).await;
-    assert_all_in_order(&got, 1000);
+    let broker = restart_and_receive(&dir, "dur-sub", 1000).await;
     let (mut fresh, _) = connect_with(broker.options("dur-ret", true)).await;
     subscribe_qos(&mut fresh, "ret/#", QoS::AtLeastOnce).await;
     let mut retained: Vec<String> = Vec::new();
@@ -138,11 +145,7 @@ async fn with_durability_os_kill_9_right_after_the_acks_loses_nothing() {
     let (mut publisher, _) = connect_with(broker.options("os-pub", true)).await;
     publish_all_acked(&mut publisher, "os/t", 300).await;
     broker.kill_9();
-    let broker = Broker::start(&dir);
-    let (mut sub, connack) = connect_with(broker.options("os-sub", false)).await;
-    assert!(connack.session_present);
-    let got = receive_all(&mut sub, 300).await;
-    assert_all_in_order(&got, 300);
+    let broker = restart_and_receive(&dir, "os-sub", 300).await;
     broker.kill_9();
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -173,11 +176,7 @@ async fn a_session_made_late_keeps_what_it_is_sent_across_two_restarts() {
     broker.kill_9();
 
     // ...and are still there after the next.
-    let broker = Broker::start(&dir);
-    let (mut late, connack) = connect_with(broker.options("seq-late", false)).await;
-    assert!(connack.session_present);
-    let got = receive_all(&mut late, 20).await;
-    assert_all_in_order(&got, 20);
+    let broker = restart_and_receive(&dir, "seq-late", 20).await;
     broker.kill_9();
     let _ = std::fs::remove_dir_all(&dir);
 }
