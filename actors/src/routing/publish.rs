@@ -217,7 +217,11 @@ impl<S: Inbox> Publisher<S> {
             }
             routed.delivered += 1;
             let mut seq = 0;
-            if let (QoS::AtLeastOnce | QoS::ExactlyOnce, Some(key)) = (effective, inbox.durable_key()) {
+            // QoS 0 is never stored: its inbox is not even asked.
+            let durable = (effective != QoS::AtMostOnce)
+                .then(|| inbox.durable_key())
+                .flatten();
+            if let Some(key) = durable {
                 seq = self.store.next_seq();
                 let value = match &record {
                     Some((q, bytes)) if *q == qos => bytes.clone(),

@@ -93,8 +93,6 @@ enum Request {
         Arc<str>,
         oneshot::Sender<Result<Option<SessionImage>, StoreError>>,
     ),
-    /// Sync now (durability `os`), from the keeper's interval.
-    Sync,
 }
 
 /// Counters of the store, for `arbor ctl store` and Prometheus.
@@ -256,13 +254,6 @@ impl Store {
             .send(Request::Load(client_id, reply))
             .map_err(|_| StoreError::Closed)?;
         rx.await.unwrap_or(Err(StoreError::Closed))
-    }
-
-    /// Asks for a sync now (durability `os`, every `storage.sync_interval`).
-    pub fn sync(&self) {
-        if let Some(inner) = &self.0 {
-            let _ = inner.tx.send(Request::Sync);
-        }
     }
 
     /// The counters (None when disabled).

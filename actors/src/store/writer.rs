@@ -205,7 +205,6 @@ impl Writer {
                 };
                 let _ = reply.send(image);
             }
-            Request::Sync => self.os_sync(),
         }
     }
 
