@@ -166,10 +166,10 @@ impl SessionState {
         for stored in image.messages {
             let out = match self.with_options {
                 true => self.matched(stored.msg),
-                false => Some(Outgoing::plain(
-                    stored.msg.clone(),
-                    stored.msg.qos.min(stored.qos),
-                )),
+                false => {
+                    let qos = stored.msg.qos.min(stored.qos);
+                    Some(Outgoing::plain(stored.msg, qos))
+                }
             };
             let Some(mut out) = out.filter(|o| o.qos != QoS::AtMostOnce) else {
                 self.forget(stored.seq);

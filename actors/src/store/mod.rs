@@ -117,7 +117,7 @@ pub struct StoreStats {
 }
 
 /// What `arbor ctl store` shows.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
 pub struct StoreInfo {
     /// `disk` or `memory`.
     pub backend: String,
@@ -256,28 +256,12 @@ impl Store {
         rx.await.unwrap_or(Err(StoreError::Closed))
     }
 
-    /// The counters (None when disabled).
-    pub fn stats(&self) -> Option<&Arc<StoreStats>> {
-        self.0.as_ref().map(|inner| &inner.stats)
-    }
-
     /// What `arbor ctl store` shows.
     pub fn info(&self) -> StoreInfo {
         let Some(inner) = &self.0 else {
             return StoreInfo {
                 backend: "memory".into(),
-                dir: String::new(),
-                durability: String::new(),
-                size_bytes: 0,
-                sessions: 0,
-                messages: 0,
-                retained: 0,
-                commits: 0,
-                commit_errors: 0,
-                bytes_written: 0,
-                last_commit_ms: 0,
-                cancelled: 0,
-                recovery_ms: 0,
+                ..StoreInfo::default()
             };
         };
         let s = &inner.stats;
